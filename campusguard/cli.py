@@ -1,0 +1,148 @@
+"""The ``campusguard`` command: site files, database, the web app and the demo.
+
+Each command builds :class:`Settings` once and hands the relevant part to the stage it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from campusguard.settings import Mode, Settings
+from campusguard.site.validate import check_site, format_errors
+from store.db import connect
+from store.maintenance import maintain
+from store.migrate import MigrationError, migrate
+from store.site_repo import load_site
+
+app = typer.Typer(help="campusguard: a campus safety command centre.", no_args_is_help=True)
+site_app = typer.Typer(help="Validate and load site files.", no_args_is_help=True)
+db_app = typer.Typer(help="Migrate and maintain the database.", no_args_is_help=True)
+app.add_typer(site_app, name="site")
+app.add_typer(db_app, name="db")
+
+EXAMPLE_SITE = Path(__file__).resolve().parent.parent / "examples" / "district.yaml"
+FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A site YAML file.")]
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            typer.echo(f"configuration error: {where}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _echo(message: str) -> None:
+    typer.echo(message)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@site_app.command("check")
+def site_check(file: FileArg) -> None:
+    """Validate a site file and report every error with its path and line."""
+    site, errors = check_site(file.read_text(encoding="utf-8"), file.name)
+    if errors or site is None:
+        _echo(format_errors(errors, file.name))
+        _echo(f"{len(errors)} error(s)")
+        raise typer.Exit(1)
+    schools = list(site.iter_schools())
+    buses = sum(len(s.school.buses) for s in schools)
+    buttons = sum(len(s.school.panic_buttons) for s in schools)
+    cameras = sum(len(s.school.cameras) for s in schools)
+    people = sum(1 for _ in site.iter_people())
+    _echo(f"{file.name}: ok: {len(schools)} schools, {buses} buses, {buttons} panic buttons, "
+          f"{cameras} cameras, {people} people")
+
+
+@site_app.command("load")
+def site_load(file: FileArg) -> None:
+    """Validate a site file and upsert it into the database (idempotent)."""
+    settings = _settings()
+    _load(settings, file)
+
+
+def _load(settings: Settings, file: Path) -> None:
+    site, errors = check_site(file.read_text(encoding="utf-8"), file.name)
+    if errors or site is None:
+        _echo(format_errors(errors, file.name))
+        raise typer.Exit(1)
+    with connect(settings.database_url) as conn:
+        report = load_site(conn, site)
+    for table, counts in report.tables.items():
+        _echo(f"  {table:<10} {counts.inserted:>4} new  {counts.updated:>4} changed  "
+              f"{counts.unchanged:>4} unchanged  {counts.retired:>4} retired")
+    _echo(f"{file.name}: loaded" + ("" if report.changed else " (no changes)"))
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Create or upgrade the schema; picks TimescaleDB when available, else plain PostgreSQL."""
+    _migrate(_settings())
+
+
+def _migrate(settings: Settings) -> None:
+    with connect(settings.database_url) as conn:
+        try:
+            result = migrate(conn, settings.storage_backend, settings.retention)
+        except MigrationError as exc:
+            typer.echo(f"migration failed: {exc}", err=True)
+            raise typer.Exit(1) from None
+        maintain(conn, datetime.now(UTC))
+    applied = ", ".join(f"{v:04d}" for v in result.applied) or "none"
+    _echo(f"storage path: {result.flavor}; applied: {applied}; already applied: {len(result.already_applied)}")
+
+
+@db_app.command("maintain")
+def db_maintain() -> None:
+    """Create coming partitions, drop expired ones and refresh rollups (plain PostgreSQL path)."""
+    settings = _settings()
+    with connect(settings.database_url) as conn:
+        report = maintain(conn, datetime.now(UTC))
+    _echo(f"{report.flavor}: {report.partitions_created} partitions created, "
+          f"{report.partitions_dropped} dropped, rollups refreshed: {', '.join(report.rollups_refreshed) or '-'}")
+
+
+@app.command()
+def serve() -> None:
+    """Run the web app (API and pages) with the configured settings."""
+    from campusguard.runtime import run_app
+
+    run_app(_settings())
+
+
+@app.command()
+def demo(
+    site: Annotated[Path, typer.Option(help="Site file to load.")] = EXAMPLE_SITE,
+) -> None:
+    """Migrate, load the example district and serve it, with generated demo secrets."""
+    from campusguard.runtime import run_app
+
+    settings = _settings(mode=Mode.DEMO)
+    _migrate(settings)
+    _load(settings, site)
+    password = settings.admin_password.get_secret_value() if settings.admin_password else ""
+    _echo("")
+    _echo(f"campusguard demo: http://{settings.http_host}:{settings.http_port}/")
+    _echo(f"  login: admin / {password}")
+    _echo("  Ctrl-C stops it.")
+    run_app(settings)
+
+
+

@@ -1,0 +1,72 @@
+"""Domain messages shared by every stage: typed, frozen, timezone-aware, WGS-84 lon/lat.
+
+This is a leaf module: it imports nothing from the project, so any stage can depend on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+def _require_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """One GPS fix of a device, at the device's own time."""
+
+    device_id: str
+    time: datetime
+    received_at: datetime
+    lon: float
+    lat: float
+    source: str
+    speed_kmh: float | None = None
+    heading_deg: float | None = None
+    altitude_m: float | None = None
+    accuracy_m: float | None = None
+    battery_pct: float | None = None
+    step_m: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Refuse naive times and coordinates outside WGS-84 ranges."""
+        _require_aware("time", self.time)
+        _require_aware("received_at", self.received_at)
+        if not (-180.0 <= self.lon <= 180.0 and -90.0 <= self.lat <= 90.0):
+            raise ValueError(f"coordinates out of range: lon={self.lon} lat={self.lat}")
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEvent:
+    """Something a device reported or that happened to it (offline, back online, low battery)."""
+
+    device_id: str
+    time: datetime
+    kind: str
+    received_at: datetime
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Refuse naive times."""
+        _require_aware("time", self.time)
+        _require_aware("received_at", self.received_at)
+
+
+@dataclass(frozen=True, slots=True)
+class SensorReading:
+    """One measurement of one metric by a sensor."""
+
+    device_id: str
+    time: datetime
+    metric: str
+    value: float
+    received_at: datetime
+
+    def __post_init__(self) -> None:
+        """Refuse naive times."""
+        _require_aware("time", self.time)
+        _require_aware("received_at", self.received_at)

@@ -1,0 +1,43 @@
+"""Running the long-lived processes: the web app with its maintenance schedule.
+
+The plain-PostgreSQL path needs partitions created ahead and rollups refreshed; APScheduler runs that in
+the web process so a small deployment needs no cron. On TimescaleDB the pass is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import psycopg
+import uvicorn
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from campusguard.settings import Settings
+from command_ui.app import create_app
+from store.db import connect
+from store.maintenance import maintain
+
+log = logging.getLogger(__name__)
+
+
+def maintenance_pass(settings: Settings) -> None:
+    """Run one maintenance pass; a failure is logged and retried at the next tick."""
+    try:
+        with connect(settings.database_url, max_wait_s=10) as conn:
+            maintain(conn, datetime.now(UTC))
+    except psycopg.Error:
+        log.exception("maintenance pass failed; will retry at the next tick")
+
+
+def run_app(settings: Settings) -> None:
+    """Serve the app until interrupted, with the maintenance schedule running beside it."""
+    scheduler = BackgroundScheduler(timezone=UTC)
+    scheduler.add_job(maintenance_pass, "interval", seconds=settings.rollup_refresh_seconds,
+                      args=[settings], max_instances=1, coalesce=True)
+    scheduler.start()
+    try:
+        uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
+                    log_level="info")
+    finally:
+        scheduler.shutdown(wait=False)

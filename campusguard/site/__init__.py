@@ -1,0 +1,67 @@
+"""The site file: one YAML document describing the organisation, schools, buses, devices and people.
+
+``models`` holds the pydantic models; ``validate`` loads a file and reports every error with its path and
+line.
+"""
+
+from campusguard.site.models import (
+    SCHOOL_ROLES,
+    Bus,
+    BusStop,
+    Camera,
+    CameraZone,
+    GeoPoint,
+    LineString,
+    OrgUnit,
+    PanicButton,
+    Person,
+    PersonEntry,
+    Polygon,
+    Role,
+    Route,
+    School,
+    SchoolEntry,
+    SchoolHours,
+    Sensor,
+    Site,
+    Slug,
+    Source,
+    Tracker,
+    UnitEntry,
+    WallTime,
+    Weekday,
+)
+from campusguard.site.validate import SiteError, SiteInvalid, check_site, format_errors, load_site
+
+__all__ = [
+    "SCHOOL_ROLES",
+    "Bus",
+    "BusStop",
+    "Camera",
+    "CameraZone",
+    "GeoPoint",
+    "LineString",
+    "OrgUnit",
+    "PanicButton",
+    "Person",
+    "PersonEntry",
+    "Polygon",
+    "Role",
+    "Route",
+    "School",
+    "SchoolEntry",
+    "SchoolHours",
+    "Sensor",
+    "Site",
+    "SiteError",
+    "SiteInvalid",
+    "Slug",
+    "Source",
+    "Tracker",
+    "UnitEntry",
+    "WallTime",
+    "Weekday",
+    "check_site",
+    "format_errors",
+    "load_site",
+]

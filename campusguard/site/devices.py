@@ -1,0 +1,122 @@
+"""Devices in the site file: trackers, panic buttons, cameras with their zones, and sensors.
+
+A device speaking a third-party protocol (OwnTracks, OsmAnd, Zigbee2MQTT) is matched to its record by the
+``external_id`` it reports itself by; one speaking our own schema is matched by our id in the topic.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from campusguard.site.common import Frozen, Slug, Source, check_external_id
+from campusguard.site.geometry import GeoPoint, located_error
+
+
+class Tracker(Frozen):
+    """A position source: a GPS unit on a bus, a driver's or guard's phone."""
+
+    id: Annotated[Slug, Field(description="Our id for the tracker.")]
+    source: Annotated[Source, Field(description="Which protocol its positions arrive in.")]
+    external_id: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            description='The id the device speaks (OwnTracks "user/device", OsmAnd id, Zigbee friendly '
+            "name); none for our own schema, whose topic carries our id.",
+        ),
+    ] = None
+
+    @model_validator(mode="after")
+    def _external(self) -> Tracker:
+        check_external_id(self.source, self.external_id)
+        return self
+
+
+class PanicButton(Frozen):
+    """A panic button: fixed on a wall, worn as a badge, or an app on a phone."""
+
+    id: Annotated[Slug, Field(description="Button id.")]
+    kind: Annotated[Literal["wall", "badge", "phone"], Field(description="What sort of button it is.")]
+    location: Annotated[
+        GeoPoint | None, Field(description="[lon, lat] for a fixed button; none if it moves.")
+    ] = None
+    place: Annotated[str, Field(min_length=1, description="Where it is or who carries it, in words.")]
+    source: Annotated[Source, Field(description="Which protocol its presses arrive in.")]
+    external_id: Annotated[
+        str | None, Field(min_length=1, description="The id the device speaks, e.g. a Zigbee friendly name.")
+    ] = None
+    panic_actions: Annotated[
+        tuple[str, ...],
+        Field(min_length=1, description='Device actions that mean panic, e.g. "single", "hold".'),
+    ] = ("single",)
+
+    @model_validator(mode="after")
+    def _external(self) -> PanicButton:
+        check_external_id(self.source, self.external_id)
+        return self
+
+
+class CameraZone(Frozen):
+    """A region of a camera's image with a meaning for detections."""
+
+    name: Annotated[str, Field(min_length=1, description="Zone name shown with alerts.")]
+    kind: Annotated[
+        Literal["restricted", "kitchen", "gate", "crowd", "general"],
+        Field(description="What the zone is for."),
+    ]
+    polygon: Annotated[
+        tuple[tuple[float, float], ...],
+        Field(min_length=3, description="Corners as [x, y] in normalised image coordinates, 0..1."),
+    ]
+
+    @field_validator("polygon")
+    @classmethod
+    def _normalised(cls, corners: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+        for index, (x, y) in enumerate(corners):
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise located_error("image coordinates are normalised to 0..1", index)
+        return corners
+
+
+class Camera(Frozen):
+    """A camera stream and the zones drawn on its image."""
+
+    id: Annotated[Slug, Field(description="Camera id.")]
+    name: Annotated[str, Field(min_length=1, description="Name shown in the command centre.")]
+    rtsp_url: Annotated[
+        str, Field(min_length=1, description="rtsp:// or rtsps:// stream, or a video file path for replay.")
+    ]
+    location: Annotated[GeoPoint, Field(description="[lon, lat] of the camera.")]
+    place_kind: Annotated[
+        Literal["gate", "canteen", "kitchen", "corridor", "playground", "entrance", "parking"],
+        Field(description="What the camera watches."),
+    ]
+    zones: Annotated[tuple[CameraZone, ...], Field(description="Zones on its image.")] = ()
+
+    @field_validator("rtsp_url")
+    @classmethod
+    def _stream(cls, url: str) -> str:
+        scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", url)
+        if scheme and scheme.group(1).lower() not in ("rtsp", "rtsps", "file"):
+            raise PydanticCustomError("site_rule", "a camera stream is rtsp://, rtsps:// or a file path")
+        return url
+
+
+class Sensor(Frozen):
+    """An environmental or door sensor."""
+
+    id: Annotated[Slug, Field(description="Sensor id.")]
+    kind: Annotated[Literal["temperature", "smoke", "door", "humidity"], Field(description="What it senses.")]
+    place: Annotated[str, Field(min_length=1, description="Where it is, in words.")]
+    location: Annotated[GeoPoint | None, Field(description="[lon, lat] of the sensor.")] = None
+    source: Annotated[Source, Field(description="Which protocol its readings arrive in.")]
+    external_id: Annotated[str | None, Field(min_length=1, description="The id the device speaks.")] = None
+
+    @model_validator(mode="after")
+    def _external(self) -> Sensor:
+        check_external_id(self.source, self.external_id)
+        return self

@@ -1,0 +1,235 @@
+"""The site file's models: an organisation tree of units and schools, with their devices and people.
+
+One YAML file describes a whole deployment. Everything in it has a :data:`Slug` id, and all ids share one
+namespace (checked in ``validate.py`` together with other rules that span the tree). Times of day are local
+wall-clock times in the school's timezone; positions are WGS-84 ``[lon, lat]``.
+
+The building blocks (``common``), geometry (``geometry``) and devices (``devices``) live in their own
+modules and are re-exported here, so ``campusguard.site.models`` names every model of the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Literal, NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from campusguard.site.common import Frozen, SchoolHours, Slug, Source, WallTime, Weekday
+from campusguard.site.devices import Camera, CameraZone, PanicButton, Sensor, Tracker
+from campusguard.site.geometry import GeoPoint, LineString, Polygon, located_error
+
+__all__ = [
+    "SCHOOL_ROLES",
+    "Bus",
+    "BusStop",
+    "Camera",
+    "CameraZone",
+    "GeoPoint",
+    "LineString",
+    "OrgUnit",
+    "PanicButton",
+    "Person",
+    "PersonEntry",
+    "Polygon",
+    "Role",
+    "Route",
+    "School",
+    "SchoolEntry",
+    "SchoolHours",
+    "Sensor",
+    "Site",
+    "Slug",
+    "Source",
+    "Tracker",
+    "UnitEntry",
+    "WallTime",
+    "Weekday",
+]
+
+
+class BusStop(Frozen):
+    """A stop on a route with its scheduled local time."""
+
+    id: Annotated[Slug, Field(description="Stop id.")]
+    name: Annotated[str, Field(min_length=1, description="What riders call the stop.")]
+    location: Annotated[GeoPoint, Field(description="[lon, lat] of the stop, on the route.")]
+    scheduled: Annotated[WallTime, Field(description='Scheduled local time, "HH:MM".')]
+
+
+class Route(Frozen):
+    """The path a bus drives, its corridor and its stops in order."""
+
+    path: Annotated[LineString, Field(description="The road path from first stop to school.")]
+    corridor_m: Annotated[
+        float, Field(gt=0, le=2000, description="Half-width in metres beyond which the bus is off route.")
+    ] = 50.0
+    speed_limit_kmh: Annotated[int, Field(ge=5, le=130, description="Speed limit along the route.")] = 50
+    stops: Annotated[tuple[BusStop, ...], Field(min_length=1, description="Stops in driving order.")]
+    depot: Annotated[GeoPoint | None, Field(description="[lon, lat] where the bus is parked overnight.")] = (
+        None
+    )
+
+    @field_validator("stops")
+    @classmethod
+    def _increasing(cls, stops: tuple[BusStop, ...]) -> tuple[BusStop, ...]:
+        for index in range(1, len(stops)):
+            before, here = stops[index - 1].scheduled, stops[index].scheduled
+            if here <= before:
+                raise located_error(
+                    f"stop times must increase along the route ({here:%H:%M} is not after {before:%H:%M})",
+                    index,
+                    "scheduled",
+                )
+        return stops
+
+
+class Bus(Frozen):
+    """A school bus: its trackers and its route."""
+
+    id: Annotated[Slug, Field(description="Bus id.")]
+    name: Annotated[str, Field(min_length=1, description="Name shown on the map, e.g. the route number.")]
+    plate: Annotated[str | None, Field(description="Licence plate.")] = None
+    capacity: Annotated[int | None, Field(ge=1, le=200, description="Seats.")] = None
+    trackers: Annotated[tuple[Tracker, ...], Field(min_length=1, description="Position sources on board.")]
+    route: Annotated[Route, Field(description="The route it drives.")]
+    service_windows: Annotated[
+        tuple[SchoolHours, ...], Field(description="When it is in service; outside them no route alerts.")
+    ] = ()
+
+
+Role = Literal["guard", "school_admin", "district_officer", "district_admin", "auditor"]
+SCHOOL_ROLES: frozenset[str] = frozenset({"guard", "school_admin"})
+"""Roles that belong under a school; every other role belongs under an organisational unit."""
+
+
+class Person(Frozen):
+    """Someone who signs in or is alerted, with an optional phone tracker."""
+
+    id: Annotated[Slug, Field(description="Person id, also their login name.")]
+    name: Annotated[str, Field(min_length=1, description="Full name.")]
+    role: Annotated[Role, Field(description="What they may see and do.")]
+    email: Annotated[
+        str | None, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="Email for alerts.")
+    ] = None
+    phone: Annotated[
+        str | None, Field(pattern=r"^\+[0-9][0-9 ()-]{5,24}$", description="Phone in international form.")
+    ] = None
+    locale: Annotated[Literal["en", "zh-CN"], Field(description="Language of their screens and alerts.")] = (
+        "en"
+    )
+    tracker: Annotated[Tracker | None, Field(description="Their phone as a position source.")] = None
+
+
+def _check_roles(people: tuple[Person, ...], *, school: bool) -> tuple[Person, ...]:
+    for index, person in enumerate(people):
+        if (person.role in SCHOOL_ROLES) != school:
+            where = "a school" if person.role in SCHOOL_ROLES else "an organisational unit, not a school"
+            raise located_error(f"a {person.role} belongs under {where}", index, "role")
+    return people
+
+
+class School(Frozen):
+    """A school: its campus, hours and everything on or serving it."""
+
+    id: Annotated[Slug, Field(description="School id.")]
+    name: Annotated[str, Field(min_length=1, description="School name.")]
+    timezone: Annotated[str, Field(description='IANA timezone, e.g. "America/Chicago".')]
+    campus: Annotated[Polygon, Field(description="Campus outline as a GeoJSON Polygon.")]
+    address: Annotated[str | None, Field(description="Street address.")] = None
+    hours: Annotated[tuple[SchoolHours, ...], Field(min_length=1, description="Weekly school hours.")]
+    school_zone_speed_kmh: Annotated[int, Field(ge=5, le=80, description="Speed limit near the campus.")] = 30
+    buses: Annotated[tuple[Bus, ...], Field(description="Buses serving the school.")] = ()
+    panic_buttons: Annotated[tuple[PanicButton, ...], Field(description="Panic buttons.")] = ()
+    cameras: Annotated[tuple[Camera, ...], Field(description="Cameras.")] = ()
+    sensors: Annotated[tuple[Sensor, ...], Field(description="Sensors.")] = ()
+    people: Annotated[tuple[Person, ...], Field(description="Guards and school admins.")] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise PydanticCustomError("site_rule", f"unknown timezone {name!r} (use an IANA name)") from None
+        return name
+
+    @field_validator("people")
+    @classmethod
+    def _school_roles(cls, people: tuple[Person, ...]) -> tuple[Person, ...]:
+        return _check_roles(people, school=True)
+
+    def zone(self) -> ZoneInfo:
+        """Return the school's timezone."""
+        return ZoneInfo(self.timezone)
+
+
+class OrgUnit(Frozen):
+    """A unit of the organisation (city, district, county, ...) holding sub-units, schools and staff."""
+
+    id: Annotated[Slug, Field(description="Unit id.")]
+    kind: Annotated[
+        str,
+        Field(pattern=r"^[a-z][a-z -]*$", description="What sort of unit, lowercase: city, district, ..."),
+    ]
+    name: Annotated[str, Field(min_length=1, description="Unit name.")]
+    units: Annotated[tuple[OrgUnit, ...], Field(description="Sub-units.")] = ()
+    schools: Annotated[tuple[School, ...], Field(description="Schools directly under this unit.")] = ()
+    people: Annotated[tuple[Person, ...], Field(description="District officers, admins and auditors.")] = ()
+
+    @field_validator("people")
+    @classmethod
+    def _unit_roles(cls, people: tuple[Person, ...]) -> tuple[Person, ...]:
+        return _check_roles(people, school=False)
+
+
+class UnitEntry(NamedTuple):
+    """A unit with its parent's id (none for the root) and its depth (0 for the root)."""
+
+    unit: OrgUnit
+    parent_id: str | None
+    depth: int
+
+
+class SchoolEntry(NamedTuple):
+    """A school with the id of the unit it sits directly under."""
+
+    school: School
+    unit_id: str
+
+
+class PersonEntry(NamedTuple):
+    """A person with the id of the unit or school they belong to."""
+
+    person: Person
+    scope_id: str
+
+
+class Site(Frozen):
+    """The whole site file."""
+
+    version: Annotated[Literal[1], Field(description="Site file format version.")]
+    organisation: Annotated[OrgUnit, Field(description="The root unit of the organisation.")]
+
+    def iter_units(self) -> Iterator[UnitEntry]:
+        """Yield every unit, parents before children (depth first)."""
+        stack: list[UnitEntry] = [UnitEntry(self.organisation, None, 0)]
+        while stack:
+            entry = stack.pop()
+            yield entry
+            stack.extend(UnitEntry(u, entry.unit.id, entry.depth + 1) for u in reversed(entry.unit.units))
+
+    def iter_schools(self) -> Iterator[SchoolEntry]:
+        """Yield every school with its unit's id."""
+        for entry in self.iter_units():
+            for school in entry.unit.schools:
+                yield SchoolEntry(school, entry.unit.id)
+
+    def iter_people(self) -> Iterator[PersonEntry]:
+        """Yield every person with the id of the unit or school they belong to."""
+        for entry in self.iter_units():
+            yield from (PersonEntry(p, entry.unit.id) for p in entry.unit.people)
+            for school in entry.unit.schools:
+                yield from (PersonEntry(p, school.id) for p in school.people)

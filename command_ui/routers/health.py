@@ -1,0 +1,26 @@
+"""Health: the one route without authentication, so probes and load balancers can call it.
+
+It tells only whether the service and its database answer, nothing about the district.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from fastapi import APIRouter, Request, Response, status
+
+from campusguard import __version__
+from command_ui.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health(request: Request, response: Response) -> Health:
+    """Report whether the service can reach its database."""
+    try:
+        with request.app.state.pool.connection(timeout=2.0) as conn:
+            row = conn.execute("SELECT flavor FROM schema_migrations ORDER BY version LIMIT 1").fetchone()
+    except (psycopg.Error, TimeoutError, OSError):
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return Health(status="degraded", database="unavailable", storage=None, version=__version__)
+    return Health(status="ok", database="ok", storage=row[0] if row else None, version=__version__)

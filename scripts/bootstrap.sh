@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install the system packages campusguard's tests and demo use, when missing: PostgreSQL server binaries,
+# Mosquitto (broker and clients) and Node.js/npm (for the PGlite TimescaleDB harness in tools/pglite).
+#
+# Idempotent and quick when everything is present (no apt call at all). Only root can install; anyone else
+# gets a note, not a failure, because `campusguard.devservices` can still use running services, an embedded
+# PostgreSQL wheel, or the URLs given in CAMPUSGUARD_DATABASE_URL / CAMPUSGUARD_MQTT_URL.
+set -euo pipefail
+
+# /usr/sbin holds mosquitto and is missing from some non-root PATHs.
+have() { command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]]; }
+have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; }
+
+missing=()
+have_postgres || missing+=(postgresql)
+have mosquitto || missing+=(mosquitto)
+have mosquitto_pub || missing+=(mosquitto-clients)
+have node || missing+=(nodejs)
+have npm || missing+=(npm)
+
+if ((${#missing[@]} == 0)); then
+    exit 0
+fi
+
+if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: not installing ${missing[*]} (needs root and apt-get); install them, or set" \
+        "CAMPUSGUARD_DATABASE_URL / CAMPUSGUARD_MQTT_URL to running services" >&2
+    exit 0
+fi
+
+echo "bootstrap: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# One update per bootstrap, and only because something is about to be installed.
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null

@@ -1,0 +1,1 @@
+"""Store: all database code: migrations, the time-series writer, site loading and queries."""

@@ -1,0 +1,60 @@
+"""Periodic upkeep of the time-series tables on the path that needs it.
+
+On TimescaleDB the extension's own background jobs compress, drop old chunks and refresh the continuous
+aggregates, so there is nothing to do. On plain PostgreSQL this module does the same work: it creates the
+partitions for the coming days, drops partitions past their retention and refreshes the rollups. The app
+runs it on a schedule; ``campusguard db maintain`` runs it once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+
+from store.migrate import Flavor, current_flavor
+
+log = logging.getLogger(__name__)
+
+PARTITIONED_TABLES = ("positions", "device_events", "sensor_readings", "detections", "incident_events")
+ROLLUPS = ("device_daily_stats", "school_daily_incidents")
+# Partitions exist this far ahead, so a clock that runs a little fast or a quiet week never finds none.
+CREATE_AHEAD = timedelta(days=7)
+CREATE_BEHIND = timedelta(days=2)
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceReport:
+    """What one maintenance pass changed."""
+
+    flavor: Flavor
+    partitions_created: int
+    partitions_dropped: int
+    rollups_refreshed: tuple[str, ...]
+
+
+def maintain(conn: psycopg.Connection, now: datetime) -> MaintenanceReport:
+    """Run one maintenance pass as of ``now`` (an aware UTC datetime)."""
+    flavor = current_flavor(conn)
+    if flavor is Flavor.TIMESCALE:
+        return MaintenanceReport(flavor, 0, 0, ())
+    conn.autocommit = True
+    created = dropped = 0
+    for table in PARTITIONED_TABLES:
+        created += ensure_partitions(conn, table, now - CREATE_BEHIND, now + CREATE_AHEAD)
+        row = conn.execute("SELECT cg_drop_expired_partitions(%s, %s)", (table, now)).fetchone()
+        dropped += int(row[0]) if row else 0
+    for view in ROLLUPS:
+        # CONCURRENTLY keeps the dashboards readable while the rollup is rebuilt.
+        conn.execute(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {view}")
+    if created or dropped:
+        log.info("maintenance: %d partitions created, %d dropped", created, dropped)
+    return MaintenanceReport(flavor, created, dropped, ROLLUPS)
+
+
+def ensure_partitions(conn: psycopg.Connection, table: str, start: datetime, end: datetime) -> int:
+    """Create the partitions of ``table`` covering [start, end); returns how many were new."""
+    row = conn.execute("SELECT cg_ensure_partitions(%s, %s, %s)", (table, start, end)).fetchone()
+    return int(row[0]) if row else 0

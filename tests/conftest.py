@@ -1,0 +1,51 @@
+"""Shared fixtures: a PostgreSQL database per session or per test, a private cluster, the MQTT broker.
+
+Under ``make test`` the services come from ``campusguard.devservices run`` through the environment; a bare
+``pytest`` resolves them in-process the same way (and stops what it started at the end of the session).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from campusguard.devservices import ServiceUrls, services
+from tests.support.postgres import PrivateCluster, scratch_database
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def service_urls() -> Iterator[ServiceUrls]:
+    """Where PostgreSQL and Mosquitto are (found, or started for this session)."""
+    with services(REPO_ROOT / ".run") as urls:
+        yield urls
+
+
+@pytest.fixture(scope="session")
+def database_url(service_urls: ServiceUrls) -> Iterator[str]:
+    """URL of an empty database shared by the whole session, dropped at its end."""
+    with scratch_database(service_urls.database_url) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_database_url(service_urls: ServiceUrls) -> Iterator[str]:
+    """URL of an empty database of this test's own, dropped after it."""
+    with scratch_database(service_urls.database_url) as url:
+        yield url
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivateCluster]:
+    """Yield a PostgreSQL cluster this test may stop, restart or break; removed after the test."""
+    with PrivateCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def mqtt_url(service_urls: ServiceUrls) -> str:
+    """URL of the MQTT broker."""
+    return service_urls.mqtt_url

@@ -1,0 +1,1 @@
+"""Vision: per-camera decode, motion gate, ONNX detection, tracking and zone rules."""
