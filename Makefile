@@ -57,7 +57,7 @@ demo: venv node
 	$(DEVSERVICES) -- $(BIN)/campusguard demo
 
 bench: venv node
-	$(DEVSERVICES) -- $(BIN)/python bench/run_all.py
+	$(DEVSERVICES) -- $(BIN)/python -m bench.run_all
 
 # Keeps .venv (slow to rebuild); refuses to delete a private PostgreSQL cluster that is still running.
 clean:

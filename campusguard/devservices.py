@@ -166,10 +166,13 @@ def ensure_database(url: str) -> None:
     dbname = str(conninfo_to_dict(url).get("dbname") or "")
     if not dbname:
         raise ServiceError(f"cannot connect to {redact(url)} and it names no database to create")
-    with psycopg.connect(_with_dbname(url, "postgres"), autocommit=True, connect_timeout=5) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
-        if exists is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    try:
+        with psycopg.connect(_with_dbname(url, "postgres"), autocommit=True, connect_timeout=5) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+            if exists is None:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    except psycopg.Error as exc:
+        raise ServiceError(f"database {dbname!r} is missing and could not be created: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -209,9 +212,7 @@ def mqtt_answers(url: str, timeout: float = 3.0) -> bool:
         return False
     accepted = threading.Event()
 
-    def on_connect(
-        client: mqtt.Client, userdata: object, flags: object, reason: object, properties: object
-    ) -> None:
+    def on_connect(client: mqtt.Client, userdata: object, flags: object, reason: object, properties: object) -> None:
         if not getattr(reason, "is_failure", True):
             accepted.set()
 
@@ -233,9 +234,7 @@ def mqtt_answers(url: str, timeout: float = 3.0) -> bool:
 
 def _wait_until(predicate: Callable[[], bool], seconds: float, what: str) -> None:
     """Poll ``predicate`` until it is true; an exception from it is not retried but raised at once."""
-    retrying = Retrying(
-        stop=stop_after_delay(seconds), wait=wait_fixed(0.1), retry=retry_if_result(lambda ok: not ok)
-    )
+    retrying = Retrying(stop=stop_after_delay(seconds), wait=wait_fixed(0.1), retry=retry_if_result(lambda ok: not ok))
     try:
         retrying(predicate)
     except RetryError:
@@ -479,18 +478,14 @@ class PostgresCluster:
             new_session=True,
         )
         if result.returncode != 0:
-            raise ServiceError(
-                f"pg_ctl start failed for {self.data_dir}:\n{result.stderr.strip()}\n{self._log_tail()}"
-            )
+            raise ServiceError(f"pg_ctl start failed for {self.data_dir}:\n{result.stderr.strip()}\n{self._log_tail()}")
         _wait_until(lambda: postgres_answers(self.url("postgres")), 30, f"PostgreSQL on port {self.port}")
 
     def stop(self) -> None:
         """Stop the server (fast mode: roll back open transactions, disconnect clients)."""
         if not (self.data_dir / "postmaster.pid").exists():
             return
-        self._run(
-            [str(self.bindir / "pg_ctl"), "stop", "--pgdata", str(self.data_dir), "--mode=fast", "--wait"]
-        )
+        self._run([str(self.bindir / "pg_ctl"), "stop", "--pgdata", str(self.data_dir), "--mode=fast", "--wait"])
 
     def _log_tail(self, lines: int = 20) -> str:
         try:
@@ -515,16 +510,43 @@ def _start_private_postgres(run_dir: Path, stack: contextlib.ExitStack, report: 
     root = _owned_dir(run_dir, "postgres", owner, stack)
     cluster = PostgresCluster(bindir=bindir, root=root, port=free_port(), owner=owner)
     cluster.init()
+    owner_file = root / "devservices.pid"
     already = cluster.running_port()
     if already is not None:
-        # Another devservices run (a demo next to a test run) owns it: share it, leave stopping to that run.
         cluster.port = already
-        report(f"postgres: using private cluster already running at {cluster.url()} ({root})")
-        return cluster.url(), False
-    cluster.start()
+        if _pid_alive(_read_pid(owner_file)):
+            # Another devservices run (a demo next to a test run) owns it: share it, it stops it.
+            report(f"postgres: using private cluster already running at {cluster.url()} ({root})")
+            return cluster.url(), False
+        # Its devservices run died without cleaning up (SIGKILL): adopt the cluster so it gets stopped.
+        report(f"postgres: adopted private cluster left running at {cluster.url()} ({root})")
+    else:
+        cluster.start()
+        report(f"postgres: started private cluster at {cluster.url()} ({root}, {bindir})")
+    owner_file.write_text(f"{os.getpid()}\n")
+    stack.callback(owner_file.unlink, missing_ok=True)
     stack.callback(cluster.stop)
-    report(f"postgres: started private cluster at {cluster.url()} ({root}, {bindir})")
     return cluster.url(), True
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _pid_alive(pid: int | None) -> bool:
+    """Whether process ``pid`` exists (signal 0 checks without sending anything)."""
+    if pid is None or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _resolve_postgres(
@@ -623,13 +645,40 @@ class MosquittoBroker:
             self.process.wait()
 
 
+def _stop_orphaned_broker(root: Path, report: Report) -> None:
+    """Terminate a broker a killed (SIGKILL) devservices run left behind in ``root``.
+
+    ``devservices.pids`` holds "broker-pid owner-pid"; the broker is ours to stop only when its owner is
+    gone and the process still runs our config (pids get reused).
+    """
+    try:
+        broker_pid, owner_pid = (int(part) for part in (root / "devservices.pids").read_text().split())
+    except (OSError, ValueError):
+        return
+    if _pid_alive(owner_pid) or not _pid_alive(broker_pid):
+        return
+    try:
+        cmdline = Path(f"/proc/{broker_pid}/cmdline").read_bytes()
+    except OSError:
+        return
+    if str(root / "mosquitto.conf").encode() in cmdline:
+        report(f"mqtt: stopping broker {broker_pid} left running in {root}")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(broker_pid, signal.SIGTERM)
+
+
 def _start_private_mosquitto(run_dir: Path, stack: contextlib.ExitStack, report: Report) -> tuple[str, bool]:
     binary = find_mosquitto(report)
     owner = OsUser.lookup("mosquitto") if is_root() else None
     root = _owned_dir(run_dir, "mosquitto", owner, stack)
+    _stop_orphaned_broker(root, report)
     broker = MosquittoBroker(binary=binary, root=root, port=free_port(), owner=owner)
     stack.callback(broker.stop)
     broker.start()
+    if broker.process is not None:
+        pid_file = root / "devservices.pids"
+        pid_file.write_text(f"{broker.process.pid} {os.getpid()}\n")
+        stack.callback(pid_file.unlink, missing_ok=True)
     report(f"mqtt: started private broker at {broker.url} ({root})")
     return broker.url, True
 
@@ -672,9 +721,7 @@ def services(
             env.get(DATABASE_URL_VAR) or None, use_default_ports, run_dir, stack, report
         )
         ensure_database(database_url)
-        mqtt_url, started_mqtt = _resolve_mqtt(
-            env.get(MQTT_URL_VAR) or None, use_default_ports, run_dir, stack, report
-        )
+        mqtt_url, started_mqtt = _resolve_mqtt(env.get(MQTT_URL_VAR) or None, use_default_ports, run_dir, stack, report)
         yield ServiceUrls(database_url, mqtt_url, started_postgres=started_pg, started_mqtt=started_mqtt)
 
 

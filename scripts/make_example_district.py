@@ -45,12 +45,75 @@ EW = {
     "Old Cheney Rd": 40.7565,
     "Pine Lake Rd": 40.7420,
 }
-LOCAL = ["Elm", "Cedar", "Maple", "Walnut", "Linden", "Aspen", "Birch", "Sumner", "Calvert", "Dudley",
-         "Garfield", "Sheridan", "Lowell", "Franklin", "Ryons", "Otoe", "Dakota", "Kearney", "Mohawk", "Orchard"]
-FIRST = ["Maria", "James", "Wei", "Aisha", "Daniel", "Grace", "Luis", "Hannah", "Omar", "Emily", "Jin",
-         "Sofia", "Marcus", "Priya", "Tom", "Leah", "Ahmed", "Chloe", "Ray", "Nora", "Li", "Carlos", "Ruth"]
-LAST = ["Garcia", "Olsen", "Zhang", "Bello", "Kowalski", "Nguyen", "Herrera", "Fischer", "Haddad", "Larsen",
-        "Chen", "Novak", "Reyes", "Patel", "Schultz", "Brooks", "Yilmaz", "Moreau", "Lindqvist", "Wang"]
+LOCAL = [
+    "Elm",
+    "Cedar",
+    "Maple",
+    "Walnut",
+    "Linden",
+    "Aspen",
+    "Birch",
+    "Sumner",
+    "Calvert",
+    "Dudley",
+    "Garfield",
+    "Sheridan",
+    "Lowell",
+    "Franklin",
+    "Ryons",
+    "Otoe",
+    "Dakota",
+    "Kearney",
+    "Mohawk",
+    "Orchard",
+]
+FIRST = [
+    "Maria",
+    "James",
+    "Wei",
+    "Aisha",
+    "Daniel",
+    "Grace",
+    "Luis",
+    "Hannah",
+    "Omar",
+    "Emily",
+    "Jin",
+    "Sofia",
+    "Marcus",
+    "Priya",
+    "Tom",
+    "Leah",
+    "Ahmed",
+    "Chloe",
+    "Ray",
+    "Nora",
+    "Li",
+    "Carlos",
+    "Ruth",
+]
+LAST = [
+    "Garcia",
+    "Olsen",
+    "Zhang",
+    "Bello",
+    "Kowalski",
+    "Nguyen",
+    "Herrera",
+    "Fischer",
+    "Haddad",
+    "Larsen",
+    "Chen",
+    "Novak",
+    "Reyes",
+    "Patel",
+    "Schultz",
+    "Brooks",
+    "Yilmaz",
+    "Moreau",
+    "Lindqvist",
+    "Wang",
+]
 
 # (id, name, district, fronting east-west arterial, longitude of campus centre, width m, depth m, level)
 SCHOOLS = [
@@ -71,12 +134,12 @@ M_PER_DEG_LON = M_PER_DEG_LAT * math.cos(math.radians(ORIGIN[1]))
 
 
 def length_m(points: list[tuple[float, float]]) -> float:
-    """Length of a lon/lat polyline in metres."""
+    """Return the length of a lon/lat polyline in metres."""
     return float(TO_M(shapely.LineString(points)).length)
 
 
 def campus(lon: float, lat_road: float, width: float, depth: float, rng: random.Random) -> list[Any]:
-    """A campus just north of its road: a rectangle, some with a corner cut out (an L-shaped lot)."""
+    """Outline a campus just north of its road: a rectangle, some with a corner cut out (L-shaped)."""
     w, d = width / M_PER_DEG_LON, depth / M_PER_DEG_LAT
     south = lat_road + 30 / M_PER_DEG_LAT
     west, east, north = lon - w / 2, lon + w / 2, south + d
@@ -84,14 +147,20 @@ def campus(lon: float, lat_road: float, width: float, depth: float, rng: random.
         ring = [(west, south), (east, south), (east, north), (west, north)]
     else:
         cut_w, cut_d = w * rng.uniform(0.25, 0.4), d * rng.uniform(0.25, 0.4)
-        ring = [(west, south), (east, south), (east, north - cut_d), (east - cut_w, north - cut_d),
-                (east - cut_w, north), (west, north)]
+        ring = [
+            (west, south),
+            (east, south),
+            (east, north - cut_d),
+            (east - cut_w, north - cut_d),
+            (east - cut_w, north),
+            (west, north),
+        ]
     ring = [(round(x, 6), round(y, 6)) for x, y in ring]
     return [[*ring, ring[0]]]
 
 
 def inside(polygon: shapely.Polygon, rng: random.Random) -> tuple[float, float]:
-    """A random point inside the campus, away from its edge."""
+    """Pick a random point inside the campus, away from its edge."""
     inner = polygon.buffer(-0.0002)
     minx, miny, maxx, maxy = inner.bounds
     while True:
@@ -101,7 +170,7 @@ def inside(polygon: shapely.Polygon, rng: random.Random) -> tuple[float, float]:
 
 
 def route_path(entrance: tuple[float, float], rng: random.Random) -> list[tuple[float, float]]:
-    """A staircase along the arterials ending at the school entrance, 3.5 to 11 km long."""
+    """Draw a staircase along the arterials ending at the school entrance, 3.5 to 11 km long."""
     lons, lats = list(NS.values()), list(EW.values())
     while True:
         if rng.random() < 0.5:
@@ -119,7 +188,7 @@ def route_path(entrance: tuple[float, float], rng: random.Random) -> list[tuple[
 
 
 def street_of(a: tuple[float, float], b: tuple[float, float]) -> str:
-    """The arterial a segment runs along."""
+    """Name the arterial a segment runs along."""
     if a[0] == b[0]:
         # Lincoln's numbered streets are "N" north of O Street and "S" south of it.
         side = "N" if (a[1] + b[1]) / 2 > EW["O St"] else "S"
@@ -127,9 +196,10 @@ def street_of(a: tuple[float, float], b: tuple[float, float]) -> str:
     return min(EW, key=lambda name: abs(EW[name] - a[1]))
 
 
-def stops(bus_id: str, path: list[tuple[float, float]], school: str, start: tuple[int, int],
-          rng: random.Random) -> list[dict[str, Any]]:
-    """Stops spread along the path, timed backwards from arrival 15 minutes before school starts."""
+def stops(
+    bus_id: str, path: list[tuple[float, float]], school: str, start: tuple[int, int], rng: random.Random
+) -> list[dict[str, Any]]:
+    """Spread stops along the path, timed back from arrival 15 minutes before school starts."""
     line = shapely.LineString(path)
     metric = TO_M(line)
     count = rng.randint(5, 10)
@@ -145,31 +215,47 @@ def stops(bus_id: str, path: list[tuple[float, float]], school: str, start: tupl
     for i, fraction in enumerate(fractions):
         point = line.interpolate(fraction, normalized=True)
         location = (round(point.x, 6), round(point.y, 6))
-        segment = min(range(len(path) - 1),
-                      key=lambda k: shapely.LineString(path[k:k + 2]).distance(shapely.Point(location)))
-        name = (f"{school} (front entrance)" if i == count - 1
-                else f"{street_of(path[segment], path[segment + 1])} & {rng.choice(LOCAL)} St")
-        result.append({"id": f"{bus_id}-s{i + 1}", "name": name, "location": list(location),
-                       "scheduled": f"{minutes[i] // 60:02d}:{minutes[i] % 60:02d}"})
+        segment = min(
+            range(len(path) - 1), key=lambda k: shapely.LineString(path[k : k + 2]).distance(shapely.Point(location))
+        )
+        name = (
+            f"{school} (front entrance)"
+            if i == count - 1
+            else f"{street_of(path[segment], path[segment + 1])} & {rng.choice(LOCAL)} St"
+        )
+        result.append(
+            {
+                "id": f"{bus_id}-s{i + 1}",
+                "name": name,
+                "location": list(location),
+                "scheduled": f"{minutes[i] // 60:02d}:{minutes[i] % 60:02d}",
+            }
+        )
     return result
 
 
 def people_pool(rng: random.Random) -> list[tuple[str, str]]:
-    """Distinct (id, full name) pairs."""
+    """Return distinct (id, full name) pairs in a seeded order."""
     names = [(f"{f.lower()}-{s.lower()}", f"{f} {s}") for f in FIRST for s in LAST]
     rng.shuffle(names)
     return names
 
 
 def person(pid: str, name: str, role: str, domain: str, index: int, **extra: Any) -> dict[str, Any]:
-    """A person record with an example.org email and a fictional 555-01xx phone number."""
-    return {"id": pid, "name": name, "role": role, "email": f"{pid}@{domain}",
-            "phone": f"+1 402 555 01{index % 100:02d}", **extra}
+    """Make a person record with an example.org email and a fictional 555-01xx phone number."""
+    return {
+        "id": pid,
+        "name": name,
+        "role": role,
+        "email": f"{pid}@{domain}",
+        "phone": f"+1 402 555 01{index % 100:02d}",
+        **extra,
+    }
 
 
-def build() -> dict[str, Any]:  # noqa: PLR0915 - one linear recipe reads better than fragments
-    """The whole site as plain data."""
-    rng = random.Random(SEED)
+def build() -> dict[str, Any]:
+    """Build the whole site as plain data."""
+    rng = random.Random(SEED)  # noqa: S311 - example data, not secrets
     pool = people_pool(rng)
     taken = 0
 
@@ -179,86 +265,192 @@ def build() -> dict[str, Any]:  # noqa: PLR0915 - one linear recipe reads better
         return pool[taken - 1]
 
     districts: dict[str, dict[str, Any]] = {
-        "salt-creek-sd": {"id": "salt-creek-sd", "kind": "district", "name": "Salt Creek School District",
-                          "schools": [], "people": []},
-        "east-prairie-sd": {"id": "east-prairie-sd", "kind": "district", "name": "East Prairie School District",
-                            "schools": [], "people": []},
+        "salt-creek-sd": {
+            "id": "salt-creek-sd",
+            "kind": "district",
+            "name": "Salt Creek School District",
+            "schools": [],
+            "people": [],
+        },
+        "east-prairie-sd": {
+            "id": "east-prairie-sd",
+            "kind": "district",
+            "name": "East Prairie School District",
+            "schools": [],
+            "people": [],
+        },
     }
     bus_number = 0
     for s_index, (sid, sname, district, road, lon, width, depth, level) in enumerate(SCHOOLS):
-        rng_s = random.Random(f"{SEED}-{sid}")
+        rng_s = random.Random(f"{SEED}-{sid}")  # noqa: S311 - example data, not secrets
         ring = campus(lon, EW[road], width, depth, rng_s)
         shape = shapely.Polygon(ring[0])
         short = sid.rsplit("-", 1)[0]
         entrance = (round(lon, 6), EW[road])
         start = START[level]
-        hours = ([{"days": ["mon", "tue", "thu", "fri"], "start": f"{start[0]:02d}:{start[1]:02d}", "end": "15:15"},
-                  {"days": ["wed"], "start": f"{start[0]:02d}:{start[1]:02d}", "end": "13:30"}]
-                 if level == "es" else
-                 [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": f"{start[0]:02d}:{start[1]:02d}",
-                   "end": "15:05"}])
+        hours = (
+            [
+                {"days": ["mon", "tue", "thu", "fri"], "start": f"{start[0]:02d}:{start[1]:02d}", "end": "15:15"},
+                {"days": ["wed"], "start": f"{start[0]:02d}:{start[1]:02d}", "end": "13:30"},
+            ]
+            if level == "es"
+            else [
+                {"days": ["mon", "tue", "wed", "thu", "fri"], "start": f"{start[0]:02d}:{start[1]:02d}", "end": "15:05"}
+            ]
+        )
         buses = []
         for _ in range(3):
             bus_number += 1
             bus_id = f"bus-{bus_number:02d}"
             trackers: list[dict[str, Any]] = [{"id": f"{bus_id}-gps", "source": "campusguard"}]
             if bus_number % 4 == 0:
-                trackers.append({"id": f"{bus_id}-osmand", "source": "osmand",
-                                 "external_id": str(402100 + bus_number)})
+                trackers.append({"id": f"{bus_id}-osmand", "source": "osmand", "external_id": str(402100 + bus_number)})
             if bus_number % 5 == 0:
-                trackers.append({"id": f"{bus_id}-driver", "source": "owntracks",
-                                 "external_id": f"driver{bus_number:02d}/android"})
+                trackers.append(
+                    {"id": f"{bus_id}-driver", "source": "owntracks", "external_id": f"driver{bus_number:02d}/android"}
+                )
             path = route_path(entrance, rng_s)
-            buses.append({
-                "id": bus_id, "name": f"Route {bus_number}", "plate": f"SB {4000 + 17 * bus_number}",
-                "capacity": rng_s.choice([48, 66, 72, 77]), "trackers": trackers,
-                "route": {"path": {"type": "LineString", "coordinates": [list(p) for p in path]},
-                          "corridor_m": 60, "speed_limit_kmh": rng_s.choice([40, 50, 55]),
-                          "stops": stops(bus_id, path, sname, start, rng_s),
-                          "depot": list(DEPOTS[district])},
-                "service_windows": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "06:30", "end": "09:00"},
-                                    {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "13:00", "end": "17:00"}],
-            })
+            buses.append(
+                {
+                    "id": bus_id,
+                    "name": f"Route {bus_number}",
+                    "plate": f"SB {4000 + 17 * bus_number}",
+                    "capacity": rng_s.choice([48, 66, 72, 77]),
+                    "trackers": trackers,
+                    "route": {
+                        "path": {"type": "LineString", "coordinates": [list(p) for p in path]},
+                        "corridor_m": 60,
+                        "speed_limit_kmh": rng_s.choice([40, 50, 55]),
+                        "stops": stops(bus_id, path, sname, start, rng_s),
+                        "depot": list(DEPOTS[district]),
+                    },
+                    "service_windows": [
+                        {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "06:30", "end": "09:00"},
+                        {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "13:00", "end": "17:00"},
+                    ],
+                }
+            )
         buttons = [
-            {"id": f"{short}-office-panic-1", "kind": "wall", "location": list(inside(shape, rng_s)),
-             "place": "Main office, behind the front desk", "source": "zigbee2mqtt",
-             "external_id": f"{short}/office_panic_1", "panic_actions": ["single", "hold"]},
-            {"id": f"{short}-gym-panic", "kind": "wall", "location": list(inside(shape, rng_s)),
-             "place": "Gymnasium, by the east doors", "source": "zigbee2mqtt",
-             "external_id": f"{short}/gym_panic", "panic_actions": ["hold"]},
-            {"id": f"{short}-nurse-panic", "kind": "wall", "location": list(inside(shape, rng_s)),
-             "place": "Nurse's office", "source": "campusguard"},
-            {"id": f"{short}-principal-badge", "kind": "badge", "place": "Worn by the principal",
-             "source": "zigbee2mqtt", "external_id": f"{short}/principal_badge", "panic_actions": ["double", "hold"]},
-            {"id": f"{short}-front-desk-phone", "kind": "phone", "place": "Front desk phone app",
-             "source": "campusguard"},
+            {
+                "id": f"{short}-office-panic-1",
+                "kind": "wall",
+                "location": list(inside(shape, rng_s)),
+                "place": "Main office, behind the front desk",
+                "source": "zigbee2mqtt",
+                "external_id": f"{short}/office_panic_1",
+                "panic_actions": ["single", "hold"],
+            },
+            {
+                "id": f"{short}-gym-panic",
+                "kind": "wall",
+                "location": list(inside(shape, rng_s)),
+                "place": "Gymnasium, by the east doors",
+                "source": "zigbee2mqtt",
+                "external_id": f"{short}/gym_panic",
+                "panic_actions": ["hold"],
+            },
+            {
+                "id": f"{short}-nurse-panic",
+                "kind": "wall",
+                "location": list(inside(shape, rng_s)),
+                "place": "Nurse's office",
+                "source": "campusguard",
+            },
+            {
+                "id": f"{short}-principal-badge",
+                "kind": "badge",
+                "place": "Worn by the principal",
+                "source": "zigbee2mqtt",
+                "external_id": f"{short}/principal_badge",
+                "panic_actions": ["double", "hold"],
+            },
+            {
+                "id": f"{short}-front-desk-phone",
+                "kind": "phone",
+                "place": "Front desk phone app",
+                "source": "campusguard",
+            },
         ]
         gate_xy = (round(entrance[0] + 0.0003, 6), round(EW[road] + 35 / M_PER_DEG_LAT, 6))
         inner_kind = ["kitchen", "canteen", "corridor", "playground"][s_index % 4]
         zones = {
-            "kitchen": [{"name": "Cold room door", "kind": "restricted", "polygon": [[0.62, 0.2], [0.9, 0.2], [0.9, 0.85], [0.62, 0.85]]},
-                        {"name": "Cooking line", "kind": "kitchen", "polygon": [[0.05, 0.4], [0.55, 0.35], [0.6, 0.95], [0.05, 0.95]]}],
-            "canteen": [{"name": "Serving queue", "kind": "crowd", "polygon": [[0.1, 0.3], [0.7, 0.3], [0.75, 0.9], [0.1, 0.9]]}],
-            "corridor": [{"name": "Server room door", "kind": "restricted", "polygon": [[0.7, 0.15], [0.85, 0.15], [0.85, 0.7], [0.7, 0.7]]}],
-            "playground": [{"name": "Fence line", "kind": "restricted", "polygon": [[0.0, 0.0], [1.0, 0.0], [1.0, 0.12], [0.0, 0.12]]},
-                           {"name": "Play area", "kind": "general", "polygon": [[0.1, 0.2], [0.9, 0.2], [0.5, 0.95]]}],
+            "kitchen": [
+                {
+                    "name": "Cold room door",
+                    "kind": "restricted",
+                    "polygon": [[0.62, 0.2], [0.9, 0.2], [0.9, 0.85], [0.62, 0.85]],
+                },
+                {
+                    "name": "Cooking line",
+                    "kind": "kitchen",
+                    "polygon": [[0.05, 0.4], [0.55, 0.35], [0.6, 0.95], [0.05, 0.95]],
+                },
+            ],
+            "canteen": [
+                {"name": "Serving queue", "kind": "crowd", "polygon": [[0.1, 0.3], [0.7, 0.3], [0.75, 0.9], [0.1, 0.9]]}
+            ],
+            "corridor": [
+                {
+                    "name": "Server room door",
+                    "kind": "restricted",
+                    "polygon": [[0.7, 0.15], [0.85, 0.15], [0.85, 0.7], [0.7, 0.7]],
+                }
+            ],
+            "playground": [
+                {
+                    "name": "Fence line",
+                    "kind": "restricted",
+                    "polygon": [[0.0, 0.0], [1.0, 0.0], [1.0, 0.12], [0.0, 0.12]],
+                },
+                {"name": "Play area", "kind": "general", "polygon": [[0.1, 0.2], [0.9, 0.2], [0.5, 0.95]]},
+            ],
         }[inner_kind]
         cameras = [
-            {"id": f"{short}-cam-gate", "name": f"{sname} main gate", "rtsp_url": f"rtsp://10.20.{s_index + 1}.11:554/stream1",
-             "location": list(gate_xy), "place_kind": "gate",
-             "zones": [{"name": "Gate", "kind": "gate", "polygon": [[0.3, 0.35], [0.7, 0.35], [0.75, 1.0], [0.25, 1.0]]},
-                       {"name": "Pavement", "kind": "general", "polygon": [[0.0, 0.0], [1.0, 0.0], [1.0, 0.3], [0.0, 0.3]]}]},
-            {"id": f"{short}-cam-{inner_kind}", "name": f"{sname} {inner_kind}",
-             "rtsp_url": f"rtsps://10.20.{s_index + 1}.12:322/{inner_kind}", "location": list(inside(shape, rng_s)),
-             "place_kind": inner_kind, "zones": zones},
+            {
+                "id": f"{short}-cam-gate",
+                "name": f"{sname} main gate",
+                "rtsp_url": f"rtsp://10.20.{s_index + 1}.11:554/stream1",
+                "location": list(gate_xy),
+                "place_kind": "gate",
+                "zones": [
+                    {"name": "Gate", "kind": "gate", "polygon": [[0.3, 0.35], [0.7, 0.35], [0.75, 1.0], [0.25, 1.0]]},
+                    {
+                        "name": "Pavement",
+                        "kind": "general",
+                        "polygon": [[0.0, 0.0], [1.0, 0.0], [1.0, 0.3], [0.0, 0.3]],
+                    },
+                ],
+            },
+            {
+                "id": f"{short}-cam-{inner_kind}",
+                "name": f"{sname} {inner_kind}",
+                "rtsp_url": f"rtsps://10.20.{s_index + 1}.12:322/{inner_kind}",
+                "location": list(inside(shape, rng_s)),
+                "place_kind": inner_kind,
+                "zones": zones,
+            },
         ]
-        sensors = [{"id": f"{short}-kitchen-freezer", "kind": "temperature", "place": "Kitchen walk-in freezer",
-                    "location": list(inside(shape, rng_s)), "source": "zigbee2mqtt",
-                    "external_id": f"{short}/kitchen_freezer_temp"}]
+        sensors = [
+            {
+                "id": f"{short}-kitchen-freezer",
+                "kind": "temperature",
+                "place": "Kitchen walk-in freezer",
+                "location": list(inside(shape, rng_s)),
+                "source": "zigbee2mqtt",
+                "external_id": f"{short}/kitchen_freezer_temp",
+            }
+        ]
         if s_index % 2 == 0:
-            sensors.append({"id": f"{short}-kitchen-smoke", "kind": "smoke", "place": "Kitchen ceiling",
-                            "location": list(inside(shape, rng_s)), "source": "zigbee2mqtt",
-                            "external_id": f"{short}/kitchen_smoke"})
+            sensors.append(
+                {
+                    "id": f"{short}-kitchen-smoke",
+                    "kind": "smoke",
+                    "place": "Kitchen ceiling",
+                    "location": list(inside(shape, rng_s)),
+                    "source": "zigbee2mqtt",
+                    "external_id": f"{short}/kitchen_smoke",
+                }
+            )
         domain = f"{district}.example.org"
         staff = []
         for g in range(3 if level == "hs" else 2):
@@ -269,25 +461,41 @@ def build() -> dict[str, Any]:  # noqa: PLR0915 - one linear recipe reads better
             staff.append(person(pid, name, "guard", domain, taken, **extra))
         pid, name = next_person()
         staff.append(person(pid, name, "school_admin", domain, taken, **({"locale": "zh-CN"} if s_index == 2 else {})))
-        districts[district]["schools"].append({
-            "id": sid, "name": sname, "timezone": TIMEZONE,
-            "campus": {"type": "Polygon", "coordinates": [[list(p) for p in ring[0]]]},
-            "address": f"{rng_s.randint(1, 89) * 100 + rng_s.choice([0, 20, 50])} {road}, Lincoln, NE",
-            "hours": hours, "school_zone_speed_kmh": 30, "buses": buses, "panic_buttons": buttons,
-            "cameras": cameras, "sensors": sensors, "people": staff,
-        })
-    for district in districts.values():
-        domain = f"{district['id']}.example.org"
+        districts[district]["schools"].append(
+            {
+                "id": sid,
+                "name": sname,
+                "timezone": TIMEZONE,
+                "campus": {"type": "Polygon", "coordinates": [[list(p) for p in ring[0]]]},
+                "address": f"{rng_s.randint(1, 89) * 100 + rng_s.choice([0, 20, 50])} {road}, Lincoln, NE",
+                "hours": hours,
+                "school_zone_speed_kmh": 30,
+                "buses": buses,
+                "panic_buttons": buttons,
+                "cameras": cameras,
+                "sensors": sensors,
+                "people": staff,
+            }
+        )
+    for unit in districts.values():
+        domain = f"{unit['id']}.example.org"
         for _ in range(2):
             pid, name = next_person()
-            district["people"].append(person(pid, name, "district_officer", domain, taken))
+            unit["people"].append(person(pid, name, "district_officer", domain, taken))
     city_people = []
     for role in ("district_admin", "auditor"):
         pid, name = next_person()
         city_people.append(person(pid, name, role, "lincoln.example.org", taken))
-    return {"version": 1, "organisation": {
-        "id": "lincoln", "kind": "city", "name": "City of Lincoln, Nebraska", "people": city_people,
-        "units": list(districts.values())}}
+    return {
+        "version": 1,
+        "organisation": {
+            "id": "lincoln",
+            "kind": "city",
+            "name": "City of Lincoln, Nebraska",
+            "people": city_people,
+            "units": list(districts.values()),
+        },
+    }
 
 
 PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9 _.'/()&-]*")
@@ -295,7 +503,7 @@ RESERVED = {"yes", "no", "on", "off", "true", "false", "null", "y", "n"}
 
 
 def scalar(value: Any) -> str:
-    """A YAML scalar: plain where unambiguous, otherwise double-quoted (JSON strings are valid YAML)."""
+    """Render a YAML scalar: plain where unambiguous, else double-quoted (JSON strings are YAML)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -307,7 +515,7 @@ def scalar(value: Any) -> str:
 
 
 def flow(value: Any) -> str:
-    """A flow sequence of scalars or of sequences."""
+    """Render a flow sequence of scalars or of sequences."""
     if isinstance(value, list):
         return "[" + ", ".join(flow(item) for item in value) + "]"
     return scalar(value)
@@ -344,7 +552,7 @@ def emit(data: dict[str, Any], indent: int) -> list[str]:
 
 
 def render() -> str:
-    """The example file's text."""
+    """Return the example file's text."""
     header = [
         "# Example campusguard site file: two school districts in Lincoln, Nebraska (America/Chicago).",
         "# Generated by scripts/make_example_district.py; edit the script, not this file.",

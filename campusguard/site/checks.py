@@ -141,9 +141,7 @@ def _routes(site: Site) -> Iterator[Finding]:
         for b, bus in enumerate(school.buses):
             route_loc = (*loc, "buses", b, "route")
             if bus.route.depot is None:
-                yield Finding(
-                    (*route_loc, "depot"), "the route has no depot: give the [lon, lat] where the bus parks"
-                )
+                yield Finding((*route_loc, "depot"), "the route has no depot: give the [lon, lat] where the bus parks")
             path = bus.route.path.shape()
             for s, stop in enumerate(bus.route.stops):
                 distance = _distance_m(stop.location, path)
@@ -165,8 +163,7 @@ def _devices(site: Site) -> Iterator[Finding]:
                 if distance > MAX_DEVICE_TO_CAMPUS_M:
                     yield Finding(
                         (*loc, group, index, "location"),
-                        f"{distance:.0f} m from the campus of {school.id} "
-                        f"(at most {MAX_DEVICE_TO_CAMPUS_M:.0f} m)",
+                        f"{distance:.0f} m from the campus of {school.id} (at most {MAX_DEVICE_TO_CAMPUS_M:.0f} m)",
                     )
 
 

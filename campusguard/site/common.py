@@ -74,11 +74,7 @@ def check_external_id(source: str, external_id: str | None) -> None:
     """Third-party devices are known only by the id they speak; OwnTracks speaks ``user/device``."""
     if source != "campusguard" and external_id is None:
         raise located_error(f"a {source} device needs the external_id it reports itself by", "external_id")
-    if (
-        source == "owntracks"
-        and external_id is not None
-        and not re.fullmatch(r"[^/\s]+/[^/\s]+", external_id)
-    ):
+    if source == "owntracks" and external_id is not None and not re.fullmatch(r"[^/\s]+/[^/\s]+", external_id):
         raise located_error('an owntracks external_id is "user/device", as in the topic', "external_id")
 
 

@@ -41,9 +41,7 @@ class PanicButton(Frozen):
 
     id: Annotated[Slug, Field(description="Button id.")]
     kind: Annotated[Literal["wall", "badge", "phone"], Field(description="What sort of button it is.")]
-    location: Annotated[
-        GeoPoint | None, Field(description="[lon, lat] for a fixed button; none if it moves.")
-    ] = None
+    location: Annotated[GeoPoint | None, Field(description="[lon, lat] for a fixed button; none if it moves.")] = None
     place: Annotated[str, Field(min_length=1, description="Where it is or who carries it, in words.")]
     source: Annotated[Source, Field(description="Which protocol its presses arrive in.")]
     external_id: Annotated[

@@ -68,9 +68,7 @@ class Polygon(BaseModel):
     type: Annotated[Literal["Polygon"], Field(description='GeoJSON geometry type, always "Polygon".')]
     coordinates: Annotated[
         tuple[LinearRing, ...],
-        Field(
-            min_length=1, description="Outer ring first, then holes; each ring a closed list of [lon, lat]."
-        ),
+        Field(min_length=1, description="Outer ring first, then holes; each ring a closed list of [lon, lat]."),
     ]
 
     @field_validator("coordinates")

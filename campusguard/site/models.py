@@ -68,9 +68,7 @@ class Route(Frozen):
     ] = 50.0
     speed_limit_kmh: Annotated[int, Field(ge=5, le=130, description="Speed limit along the route.")] = 50
     stops: Annotated[tuple[BusStop, ...], Field(min_length=1, description="Stops in driving order.")]
-    depot: Annotated[GeoPoint | None, Field(description="[lon, lat] where the bus is parked overnight.")] = (
-        None
-    )
+    depot: Annotated[GeoPoint | None, Field(description="[lon, lat] where the bus is parked overnight.")] = None
 
     @field_validator("stops")
     @classmethod
@@ -111,15 +109,11 @@ class Person(Frozen):
     id: Annotated[Slug, Field(description="Person id, also their login name.")]
     name: Annotated[str, Field(min_length=1, description="Full name.")]
     role: Annotated[Role, Field(description="What they may see and do.")]
-    email: Annotated[
-        str | None, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="Email for alerts.")
-    ] = None
+    email: Annotated[str | None, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="Email for alerts.")] = None
     phone: Annotated[
         str | None, Field(pattern=r"^\+[0-9][0-9 ()-]{5,24}$", description="Phone in international form.")
     ] = None
-    locale: Annotated[Literal["en", "zh-CN"], Field(description="Language of their screens and alerts.")] = (
-        "en"
-    )
+    locale: Annotated[Literal["en", "zh-CN"], Field(description="Language of their screens and alerts.")] = "en"
     tracker: Annotated[Tracker | None, Field(description="Their phone as a position source.")] = None
 
 

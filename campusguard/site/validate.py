@@ -45,9 +45,7 @@ class _Loader(yaml.SafeLoader):
 
 _Loader.yaml_implicit_resolvers = {
     first: [
-        (tag, regexp)
-        for tag, regexp in resolvers
-        if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+        (tag, regexp) for tag, regexp in resolvers if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
     ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
@@ -113,6 +111,9 @@ def _message(error: ErrorDetails) -> str:
         return f"unknown key {loc[-1]!r}" if loc else "unknown key"
     if kind == "missing":
         return f"missing required key {loc[-1]!r}" if loc else "missing required key"
+    if kind == "too_short":
+        ctx = error.get("ctx", {})
+        return f"needs at least {ctx.get('min_length')} item(s), has {ctx.get('actual_length')}"
     message = error["msg"].removeprefix("Value error, ")
     value = error.get("input")
     if isinstance(value, str | int | float | bool) or value is None:
@@ -124,8 +125,16 @@ def _structural(data: Any, root: Node) -> tuple[Site | None, list[SiteError]]:
     try:
         return Site.model_validate(data), []
     except ValidationError as invalid:
+        details = invalid.errors()
         errors = []
-        for error in invalid.errors():
+        for error in details:
+            if error["type"] == "too_short" and any(
+                other["loc"][: len(error["loc"])] == error["loc"] and len(other["loc"]) > len(error["loc"])
+                for other in details
+            ):
+                # Pydantic counts only the items that validated, so a list with one bad item also reads
+                # as "too short"; the item's own error is the one worth reading.
+                continue
             # Rules over a whole list point below their own location through ctx["at"] (geometry.py).
             loc: Loc = (*error["loc"], *error.get("ctx", {}).get("at", ()))
             errors.append(SiteError(loc_to_path(loc), _line_of(root, loc), _message(error)))
@@ -149,9 +158,7 @@ def check_site(text: str, filename: str) -> tuple[Site | None, list[SiteError]]:
         return None, [SiteError("", None, f"YAML error in {filename}: {bad}")]
     if root is None or not isinstance(data, dict):
         line = _line_of(root, ())
-        return None, [
-            SiteError("", line, "the site file must be a mapping with 'version' and 'organisation'")
-        ]
+        return None, [SiteError("", line, "the site file must be a mapping with 'version' and 'organisation'")]
 
     errors = [SiteError(loc_to_path(loc), line, message) for loc, line, message in _duplicate_keys(root, ())]
     site, structural = _structural(data, root)

@@ -1,0 +1,92 @@
+"""The API against a real database: authentication on every route, GeoJSON out, health without secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from campusguard.settings import Mode, RetentionSettings, Settings, StorageBackend
+from campusguard.site.validate import load_site as read_site
+from command_ui.app import create_app
+from store.migrate import migrate
+from store.site_repo import load_site
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "district.yaml"
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def loaded_url(service_urls: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from tests.support.postgres import scratch_database
+
+    with scratch_database(service_urls.database_url) as url:  # type: ignore[attr-defined]
+        with psycopg.connect(url) as conn:
+            migrate(conn, StorageBackend.AUTO, RetentionSettings())
+            load_site(conn, read_site(EXAMPLE))
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(loaded_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    settings = Settings(mode=Mode.PRODUCTION, database_url=loaded_url, secret_key="k" * 40,
+                        admin_password=PASSWORD, data_dir=tmp_path_factory.mktemp("data"))
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+AUTH = ("admin", PASSWORD)
+
+
+def test_health_is_public_and_says_which_storage_path(client: TestClient) -> None:
+    body = client.get("/health").json()
+    assert body["status"] == "ok" and body["database"] == "ok" and body["storage"] == "plain"
+
+
+@pytest.mark.parametrize("path", ["/", "/api/v1/schools", "/api/v1/buses", "/api/v1/devices",
+                                  "/api/v1/openapi.json"])
+def test_every_other_route_needs_credentials(client: TestClient, path: str) -> None:
+    assert client.get(path).status_code == 401
+    assert client.get(path, auth=("admin", "wrong password")).status_code == 401
+    assert client.get(path, auth=AUTH).status_code == 200
+
+
+def test_no_route_is_left_unauthenticated(client: TestClient) -> None:
+    schema = client.get("/api/v1/openapi.json", auth=AUTH).json()
+    for path, operations in schema["paths"].items():
+        if path == "/health":
+            continue
+        for operation in operations.values():
+            assert operation.get("security"), f"{path} has no security requirement"
+
+
+def test_schools_are_geojson_polygons_from_the_database(client: TestClient) -> None:
+    site = read_site(EXAMPLE)
+    body = client.get("/api/v1/schools", auth=AUTH).json()
+    assert body["type"] == "FeatureCollection"
+    assert {f["id"] for f in body["features"]} == {s.school.id for s in site.iter_schools()}
+    first = body["features"][0]
+    assert first["geometry"]["type"] == "Polygon"
+    lon, lat = first["geometry"]["coordinates"][0][0]
+    assert -180 <= lon <= 180 and -90 <= lat <= 90
+
+
+def test_buses_carry_routes_and_ordered_stops(client: TestClient) -> None:
+    site = read_site(EXAMPLE)
+    expected = {b.id: [s.id for s in b.route.stops] for e in site.iter_schools() for b in e.school.buses}
+    body = client.get("/api/v1/buses", auth=AUTH).json()
+    got = {f["id"]: [s["id"] for s in f["properties"]["stops"]] for f in body["features"]}
+    assert got == expected
+    assert all(f["geometry"]["type"] == "LineString" for f in body["features"])
+
+
+def test_devices_filter_by_kind_and_hide_camera_urls(client: TestClient) -> None:
+    cameras = client.get("/api/v1/devices", params={"kind": "camera"}, auth=AUTH).json()["features"]
+    site = read_site(EXAMPLE)
+    assert len(cameras) == sum(len(e.school.cameras) for e in site.iter_schools())
+    assert all("rtsp" not in str(f["properties"]).lower() or f["properties"]["source"] == "rtsp" for f in cameras)
+    assert all("config" not in f["properties"] for f in cameras)
+    assert client.get("/api/v1/devices", params={"kind": "toaster"}, auth=AUTH).status_code == 422

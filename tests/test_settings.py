@@ -1,0 +1,43 @@
+"""Settings: one validated object; production refuses default secrets, demo invents and keeps them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from campusguard.settings import Mode, Settings
+
+
+def test_production_refuses_to_start_without_secrets(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="refusing to start in production mode"):
+        Settings(mode=Mode.PRODUCTION, data_dir=tmp_path)
+
+
+def test_production_refuses_weak_secrets(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="SECRET_KEY must be set to at least 32"):
+        Settings(mode=Mode.PRODUCTION, data_dir=tmp_path, secret_key="short", admin_password="x" * 20)
+
+
+def test_environment_overrides_with_the_campusguard_prefix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CAMPUSGUARD_MODE", "demo")
+    monkeypatch.setenv("CAMPUSGUARD_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CAMPUSGUARD_HTTP_PORT", "9090")
+    monkeypatch.setenv("CAMPUSGUARD_RETENTION__POSITIONS_DAYS", "30")
+    settings = Settings()
+    assert settings.http_port == 9090 and settings.retention.positions_days == 30
+
+
+def test_unknown_settings_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        Settings(mode=Mode.DEMO, data_dir=tmp_path, databse_url="typo")  # type: ignore[call-arg]
+
+
+def test_demo_secrets_are_generated_once_and_kept(tmp_path: Path) -> None:
+    first = Settings(mode=Mode.DEMO, data_dir=tmp_path)
+    second = Settings(mode=Mode.DEMO, data_dir=tmp_path)
+    assert first.admin_password is not None and second.admin_password is not None
+    assert first.admin_password.get_secret_value() == second.admin_password.get_secret_value()
+    assert len(first.secret_key.get_secret_value()) >= 32  # type: ignore[union-attr]
+    assert (tmp_path / "demo-secrets.env").stat().st_mode & 0o077 == 0
