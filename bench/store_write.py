@@ -35,7 +35,7 @@ def _positions(count: int, prefix: str) -> list[Position]:
     return [
         Position(f"{prefix}-{i % DEVICES:03d}", start + timedelta(seconds=i // DEVICES), received,
                  -96.7 + (i % 997) * 1e-5, 40.8 + (i % 991) * 1e-5, "bench", speed_kmh=float(i % 70),
-                 heading_deg=float(i % 360), accuracy_m=5.0, battery_pct=80.0, step_m=10.0)
+                 heading_deg=float(i % 360), accuracy_m=5.0, battery_pct=80.0)
         for i in range(count)
     ]
 

@@ -30,7 +30,6 @@ class Position:
     altitude_m: float | None = None
     accuracy_m: float | None = None
     battery_pct: float | None = None
-    step_m: float = 0.0
 
     def __post_init__(self) -> None:
         """Refuse naive times and coordinates outside WGS-84 ranges."""

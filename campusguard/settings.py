@@ -47,6 +47,45 @@ class RetentionSettings(BaseSettings):
     dead_letters_days: Annotated[int, Field(ge=1, description="Rejected input kept for diagnosis.")] = 14
 
 
+class IngestSettings(BaseSettings):
+    """How ingest workers receive, spool, batch and judge device messages."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    workers: Annotated[int, Field(ge=1, le=64, description="MQTT worker processes sharing one subscription.")] = 2
+    share_group: Annotated[
+        str, Field(pattern=r"^[A-Za-z0-9_-]+$", description="MQTT v5 shared-subscription group name.")
+    ] = "campusguard"
+    http_host: Annotated[str, Field(description="Address of the OsmAnd HTTP listener.")] = "127.0.0.1"
+    http_port: Annotated[
+        int, Field(ge=0, le=65535, description="Port of the OsmAnd HTTP listener (Traccar Client); 0 turns it off.")
+    ] = 5055
+    metrics_port: Annotated[
+        int, Field(ge=0, le=65535, description="First Prometheus metrics port (worker n uses port + n); 0 is off.")
+    ] = 9108
+    batch_max: Annotated[int, Field(ge=1, le=100_000, description="Most rows written in one database batch.")] = 5000
+    flush_ms: Annotated[int, Field(ge=1, le=10_000, description="Longest wait before a partial batch is written.")] = 50
+    max_payload_bytes: Annotated[int, Field(ge=256, description="Larger payloads are dead-lettered unread.")] = 16384
+    max_future_s: Annotated[int, Field(ge=0, description="How far ahead of arrival a device clock may be.")] = 300
+    max_age_s: Annotated[int, Field(ge=60, description="How old a message may be and still be accepted.")] = 7 * 86400
+    offline_after_s: Annotated[
+        dict[str, int],
+        Field(description="Silence after which a device of each kind is offline (bus_tracker, panic_button...)."),
+    ] = Field(
+        default_factory=lambda: {
+            "bus_tracker": 180,
+            "person_tracker": 900,
+            "panic_button": 5400,  # Zigbee buttons report battery roughly hourly
+            "sensor": 1800,
+            "camera": 120,
+        }
+    )
+    low_battery_pct: Annotated[float, Field(ge=0, le=100, description="Battery level that raises low_battery.")] = 20
+    battery_rearm_pct: Annotated[
+        float, Field(ge=0, le=100, description="Level the battery must climb back over before it can alert again.")
+    ] = 30
+
+
 class Settings(BaseSettings):
     """Process settings; see the README's configuration table for each variable."""
 
@@ -81,6 +120,7 @@ class Settings(BaseSettings):
         StorageBackend, Field(description="auto picks TimescaleDB when the extension is installable.")
     ] = StorageBackend.AUTO
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     rollup_refresh_seconds: Annotated[
         int, Field(ge=10, description="How often the plain-PostgreSQL rollups and partitions are maintained.")
     ] = 300

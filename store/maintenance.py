@@ -18,7 +18,9 @@ from store.migrate import Flavor, current_flavor
 
 log = logging.getLogger(__name__)
 
-PARTITIONED_TABLES = ("positions", "device_events", "sensor_readings", "detections", "incident_events")
+PARTITIONED_TABLES = (
+    "positions", "device_events", "sensor_readings", "detections", "incident_events", "dead_letters",
+)
 ROLLUPS = ("device_daily_stats", "school_daily_incidents")
 # Partitions exist this far ahead, so a clock that runs a little fast or a quiet week never finds none.
 CREATE_AHEAD = timedelta(days=7)

@@ -175,6 +175,7 @@ def retention_by_table(retention: RetentionSettings) -> dict[str, timedelta]:
         "device_events": timedelta(days=retention.device_events_days),
         "sensor_readings": timedelta(days=retention.sensor_readings_days),
         "detections": timedelta(days=retention.detections_days),
+        "dead_letters": timedelta(days=retention.dead_letters_days),
     }
 
 

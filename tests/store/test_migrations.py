@@ -31,9 +31,10 @@ def test_fresh_database_migrates_on_the_plain_path(fresh_database_url: str) -> N
         assert recorded == [(v, "plain") for v in result.applied]
         partitioned = {r[0] for r in conn.execute(
             "SELECT c.relname FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid").fetchall()}
-        assert partitioned == {"positions", "device_events", "sensor_readings", "detections", "incident_events"}
+        assert partitioned == {"positions", "device_events", "sensor_readings", "detections", "incident_events",
+                               "dead_letters"}
         brin = conn.execute("SELECT count(*) FROM pg_indexes WHERE indexdef LIKE '%USING brin%'").fetchone()
-        assert brin == (5,)
+        assert brin == (6,)
         assert current_flavor(conn) is Flavor.PLAIN
 
 
