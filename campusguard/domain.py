@@ -69,3 +69,38 @@ class SensorReading:
         """Refuse naive times."""
         _require_aware("time", self.time)
         _require_aware("received_at", self.received_at)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Input that ingest refused, kept whole with the reason, so nothing disappears unexplained."""
+
+    time: datetime
+    source: str
+    topic: str
+    reason: str
+    message: str
+    payload: bytes
+
+    def __post_init__(self) -> None:
+        """Refuse naive times."""
+        _require_aware("time", self.time)
+
+
+@dataclass(frozen=True, slots=True)
+class PanicPressed:
+    """A panic button, badge or phone SOS: the one message that must never wait or be lost."""
+
+    device_id: str
+    school_id: str | None
+    time: datetime
+    received_at: datetime
+    action: str
+    source: str
+    lon: float | None = None
+    lat: float | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse naive times."""
+        _require_aware("time", self.time)
+        _require_aware("received_at", self.received_at)

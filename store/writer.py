@@ -10,6 +10,7 @@ path is created on the spot.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from campusguard.domain import DeviceEvent, Position, SensorReading
+from campusguard.domain import DeadLetter, DeviceEvent, Position, SensorReading
 from store.db import retrying
 from store.maintenance import ensure_partitions
 
@@ -136,6 +137,19 @@ SENSOR_READINGS: TableSpec[SensorReading] = TableSpec(
     columns=("device_id", "time", "metric", "value", "received_at"),
     pg_types=("text", "timestamptz", "text", "float8", "timestamptz"),
     to_row=lambda r: (r.device_id, r.time, r.metric, r.value, r.received_at),
+)
+
+
+def _dead_letter_row(d: DeadLetter) -> tuple[Any, ...]:
+    digest = hashlib.sha256(d.topic.encode() + b"\0" + d.payload).digest()
+    return (d.time, digest, d.source, d.topic, d.reason, d.message, d.payload)
+
+
+DEAD_LETTERS: TableSpec[DeadLetter] = TableSpec(
+    table="dead_letters",
+    columns=("time", "digest", "source", "topic", "reason", "message", "payload"),
+    pg_types=("timestamptz", "bytea", "text", "text", "text", "text", "bytea"),
+    to_row=_dead_letter_row,
 )
 
 
