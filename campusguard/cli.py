@@ -120,6 +120,29 @@ def db_maintain() -> None:
 
 
 @app.command()
+def ingest(
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: settings.ingest.workers).")] = None,
+    http: Annotated[bool, typer.Option(help="Serve the OsmAnd HTTP port from worker 0.")] = True,
+) -> None:
+    """Run the ingest workers: MQTT (shared subscription) and the OsmAnd HTTP listener."""
+    from ingest.supervisor import supervise
+
+    settings = _settings()
+    raise typer.Exit(supervise(workers or settings.ingest.workers, http))
+
+
+@app.command("ingest-worker", hidden=True)
+def ingest_worker(
+    index: Annotated[int, typer.Option(help="Worker index: names its MQTT session and spool.")] = 0,
+    http: Annotated[bool, typer.Option(help="Also serve the OsmAnd HTTP port.")] = False,
+) -> None:
+    """Run one ingest worker in this process (the supervisor starts these)."""
+    from ingest.worker import WorkerOptions, run_worker
+
+    run_worker(_settings(), WorkerOptions(index=index, serve_http=http))
+
+
+@app.command()
 def serve() -> None:
     """Run the web app (API and pages) with the configured settings."""
     from campusguard.runtime import run_app

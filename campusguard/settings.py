@@ -56,6 +56,9 @@ class IngestSettings(BaseSettings):
     share_group: Annotated[
         str, Field(pattern=r"^[A-Za-z0-9_-]+$", description="MQTT v5 shared-subscription group name.")
     ] = "campusguard"
+    client_id: Annotated[
+        str, Field(pattern=r"^[A-Za-z0-9_-]+$", description="MQTT client id prefix; worker n is <prefix>-<n>.")
+    ] = "campusguard-ingest"
     http_host: Annotated[str, Field(description="Address of the OsmAnd HTTP listener.")] = "127.0.0.1"
     http_port: Annotated[
         int, Field(ge=0, le=65535, description="Port of the OsmAnd HTTP listener (Traccar Client); 0 turns it off.")

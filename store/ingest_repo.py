@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from campusguard.domain import PanicPressed
+from store.partitions import ensure_partitions
 
 PANIC_CHANNEL = "campusguard_panic"
 EVENT_CHANNEL = "campusguard_device_events"
@@ -68,8 +70,21 @@ def record_panics(conn: psycopg.Connection, panics: Sequence[PanicPressed]) -> l
     """Store panics and announce the new ones on ``campusguard_panic``; returns those that were new.
 
     A press already stored (the fast path got there first, or a replay) is neither stored nor announced again,
-    so a press is announced once however many times it is handed in.
+    so a press is announced once however many times it is handed in. A press with a device time outside the
+    prepared partitions (a phone with a wrong clock) gets its partition rather than an error.
     """
+    try:
+        return _record_panics(conn, panics)
+    except pg_errors.CheckViolation as exc:
+        if "no partition" not in str(exc):
+            raise
+    with conn.transaction():
+        for p in panics:
+            ensure_partitions(conn, "device_events", p.time, p.time + timedelta(microseconds=1))
+    return _record_panics(conn, panics)
+
+
+def _record_panics(conn: psycopg.Connection, panics: Sequence[PanicPressed]) -> list[PanicPressed]:
     new = []
     with conn.transaction():
         for p in panics:

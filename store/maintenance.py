@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import psycopg
 
 from store.migrate import Flavor, current_flavor
+from store.partitions import PARTITIONED_TABLES, prepare_partitions
 
 log = logging.getLogger(__name__)
 
-PARTITIONED_TABLES = (
-    "positions", "device_events", "sensor_readings", "detections", "incident_events", "dead_letters",
-)
 ROLLUPS = ("device_daily_stats", "school_daily_incidents")
-# Partitions exist this far ahead, so a clock that runs a little fast or a quiet week never finds none.
-CREATE_AHEAD = timedelta(days=7)
-CREATE_BEHIND = timedelta(days=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +38,9 @@ def maintain(conn: psycopg.Connection, now: datetime) -> MaintenanceReport:
     if flavor is Flavor.TIMESCALE:
         return MaintenanceReport(flavor, 0, 0, ())
     conn.autocommit = True
-    created = dropped = 0
+    created = prepare_partitions(conn, now)
+    dropped = 0
     for table in PARTITIONED_TABLES:
-        created += ensure_partitions(conn, table, now - CREATE_BEHIND, now + CREATE_AHEAD)
         row = conn.execute("SELECT cg_drop_expired_partitions(%s, %s)", (table, now)).fetchone()
         dropped += int(row[0]) if row else 0
     for view in ROLLUPS:
@@ -54,9 +49,3 @@ def maintain(conn: psycopg.Connection, now: datetime) -> MaintenanceReport:
     if created or dropped:
         log.info("maintenance: %d partitions created, %d dropped", created, dropped)
     return MaintenanceReport(flavor, created, dropped, ROLLUPS)
-
-
-def ensure_partitions(conn: psycopg.Connection, table: str, start: datetime, end: datetime) -> int:
-    """Create the partitions of ``table`` covering [start, end); returns how many were new."""
-    row = conn.execute("SELECT cg_ensure_partitions(%s, %s, %s)", (table, start, end)).fetchone()
-    return int(row[0]) if row else 0

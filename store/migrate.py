@@ -11,7 +11,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from importlib import resources
 
@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 
 from campusguard.settings import RetentionSettings, StorageBackend
+from store.partitions import prepare_partitions
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,9 @@ def migrate(
             log.info("applied migration %04d_%s (%s)", migration.version, migration.name, flavor)
             done.append(migration.version)
         apply_retention(conn, flavor, retention)
+        if flavor is Flavor.PLAIN:
+            # A migrated database must take writes at once, before the first maintenance pass.
+            prepare_partitions(conn, datetime.now(UTC))
         return MigrateResult(flavor, tuple(done), tuple(already))
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_ADVISORY_LOCK,))

@@ -24,7 +24,7 @@ from psycopg.types.json import Jsonb
 
 from campusguard.domain import DeadLetter, DeviceEvent, Position, SensorReading
 from store.db import retrying
-from store.maintenance import ensure_partitions
+from store.partitions import ensure_partitions
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from campusguard.devservices import ServiceUrls, services
+from tests.support.mqtt import PrivateBroker
 from tests.support.postgres import PrivateCluster, scratch_database
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +44,16 @@ def private_postgres() -> Iterator[PrivateCluster]:
     """Yield a PostgreSQL cluster this test may stop, restart or break; removed after the test."""
     with PrivateCluster() as cluster:
         yield cluster
+
+
+@pytest.fixture
+def private_mqtt() -> Iterator[PrivateBroker]:
+    """A Mosquitto of this test's own: no other test's traffic, and it may be restarted."""
+    broker = PrivateBroker()
+    try:
+        yield broker
+    finally:
+        broker.close()
 
 
 @pytest.fixture(scope="session")

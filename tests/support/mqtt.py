@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import queue
+import shutil
+import tempfile
 import threading
 import uuid
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from campusguard.devservices import MqttEndpoint
+from campusguard.devservices import MosquittoBroker, MqttEndpoint, OsUser, find_mosquitto, free_port, is_root
 
 
 def round_trip(url: str, payload: bytes = b"ping", timeout: float = 10.0) -> bytes:
@@ -39,3 +43,43 @@ def round_trip(url: str, payload: bytes = b"ping", timeout: float = 10.0) -> byt
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+class PrivateBroker:
+    """A Mosquitto of a test's own on a free port: isolated from other tests, and free to restart.
+
+    It persists to disk, so a restart keeps persistent sessions and their queued messages, as a production
+    broker configured for persistence would.
+    """
+
+    def __init__(self) -> None:
+        """Start the broker."""
+        owner = OsUser.lookup("mosquitto") if is_root() else None
+        self._root = Path(tempfile.mkdtemp(prefix="cg-test-mqtt-"))
+        if owner is not None:
+            os.chown(self._root, owner.uid, owner.gid)
+        self._broker = MosquittoBroker(binary=find_mosquitto(), root=self._root, port=free_port(), owner=owner)
+        self._broker.start()
+
+    @property
+    def url(self) -> str:
+        """The broker's URL."""
+        return self._broker.url
+
+    def restart(self) -> None:
+        """Stop (saving its state) and start again on the same port."""
+        self._broker.stop()
+        self._broker.start()
+
+    def stop(self) -> None:
+        """Stop the broker."""
+        self._broker.stop()
+
+    def start(self) -> None:
+        """Start it again after :meth:`stop`."""
+        self._broker.start()
+
+    def close(self) -> None:
+        """Stop and delete its files."""
+        self._broker.stop()
+        shutil.rmtree(self._root, ignore_errors=True)

@@ -1,0 +1,133 @@
+"""What the ingest decoders produce: typed, frozen messages keyed by what the device calls itself.
+
+Decoders do not know our device ids. Every message carries ``(source, external_id)`` exactly as the device
+said it, and the pipeline maps that pair to one of our devices. Times are timezone-aware UTC, coordinates
+WGS-84 lon/lat. A payload that cannot be decoded raises :class:`Rejection` with a machine-readable reason,
+so that it lands in the dead letters with something an operator can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Final
+
+SOURCE_CAMPUSGUARD: Final = "campusguard"
+SOURCE_OWNTRACKS: Final = "owntracks"
+SOURCE_ZIGBEE2MQTT: Final = "zigbee2mqtt"
+SOURCE_OSMAND: Final = "osmand"
+SOURCES: Final = (SOURCE_CAMPUSGUARD, SOURCE_OWNTRACKS, SOURCE_ZIGBEE2MQTT, SOURCE_OSMAND)
+"""The ``source`` values, the same as the site file's."""
+
+
+class RejectReason(StrEnum):
+    """Why a payload was refused; stable strings, counted and stored with the dead letter."""
+
+    INVALID_JSON = "invalid_json"
+    NOT_AN_OBJECT = "not_an_object"
+    MISSING_FIELD = "missing_field"
+    WRONG_TYPE = "wrong_type"
+    OUT_OF_RANGE = "out_of_range"
+    FUTURE_TIMESTAMP = "future_timestamp"
+    STALE_TIMESTAMP = "stale_timestamp"
+    OVERSIZED = "oversized"
+    UNKNOWN_TOPIC = "unknown_topic"
+    UNSUPPORTED_MESSAGE = "unsupported_message"
+    BAD_ENCODING = "bad_encoding"
+
+
+class Rejection(Exception):  # noqa: N818 - it is not an error of ours but a verdict on the input
+    """A payload refused by a decoder, with the reason and a message for the operator."""
+
+    def __init__(self, reason: RejectReason, message: str) -> None:
+        """Keep the reason apart from the text so that callers can count by reason."""
+        super().__init__(f"{reason.value}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+def _require_utc(name: str, value: datetime) -> None:
+    # Naive or non-UTC times here are a bug in a decoder, not bad input: fail loudly, never as a Rejection.
+    if value.tzinfo is None or value.utcoffset() != timedelta(0):
+        raise ValueError(f"{name} must be timezone-aware UTC, got {value.isoformat()}")
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """One position fix, at the device's own time."""
+
+    source: str
+    external_id: str
+    time: datetime
+    lon: float
+    lat: float
+    speed_kmh: float | None
+    heading_deg: float | None
+    altitude_m: float | None
+    accuracy_m: float | None
+    battery_pct: float | None
+    received_at: datetime
+
+    def __post_init__(self) -> None:
+        """Refuse times that are not aware UTC."""
+        _require_utc("time", self.time)
+        _require_utc("received_at", self.received_at)
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonPress:
+    """A button action; the pipeline decides per device whether the action means panic."""
+
+    source: str
+    external_id: str
+    time: datetime
+    action: str
+    lon: float | None
+    lat: float | None
+    battery_pct: float | None
+    received_at: datetime
+
+    def __post_init__(self) -> None:
+        """Refuse times that are not aware UTC."""
+        _require_utc("time", self.time)
+        _require_utc("received_at", self.received_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A sign of life, with the battery level when the device gave one and whatever else it said."""
+
+    source: str
+    external_id: str
+    time: datetime
+    battery_pct: float | None
+    received_at: datetime
+    detail: Mapping[str, object]
+
+    def __post_init__(self) -> None:
+        """Refuse times that are not aware UTC."""
+        _require_utc("time", self.time)
+        _require_utc("received_at", self.received_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One measurement of one metric (``temperature_c``, ``humidity_pct``, ``smoke``, ``door_open``...)."""
+
+    source: str
+    external_id: str
+    time: datetime
+    metric: str
+    value: float
+    received_at: datetime
+
+    def __post_init__(self) -> None:
+        """Refuse times that are not aware UTC."""
+        _require_utc("time", self.time)
+        _require_utc("received_at", self.received_at)
+
+
+Decoded = Fix | ButtonPress | Heartbeat | Reading
+"""Anything a decoder may return."""

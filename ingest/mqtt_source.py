@@ -1,0 +1,160 @@
+"""The MQTT listener: MQTT v5, QoS 1, a persistent session and a shared subscription per worker group.
+
+A message is acknowledged (PUBACK) only after it is durably in the spool: paho runs with ``manual_ack`` and a
+flusher thread appends what arrived in the last few milliseconds in one fsync, then acknowledges all of it.
+Until then the broker keeps the message for this session and re-delivers it after a crash, so a SIGKILL
+between arrival and spooling loses nothing. Panic presses are decoded on arrival and handed to the fast path
+before they are even spooled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from ingest import metrics
+from ingest.decoders import REGISTRY, Limits
+from ingest.directory import Directory
+from ingest.messages import Rejection
+from ingest.panic import PanicDispatcher
+from ingest.route import VIA_MQTT, decode, panics_in
+from ingest.spool import Envelope, Spool
+
+log = logging.getLogger(__name__)
+
+# A session survives a worker restart by this long; the broker keeps its unacknowledged messages meanwhile.
+SESSION_EXPIRY_S = 24 * 3600
+# How many unacknowledged messages the broker may have in flight to us: enough to cover one spool fsync at
+# tens of thousands of messages per second.
+RECEIVE_MAXIMUM = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where the broker is and how to log in."""
+
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+
+
+def parse_broker_url(url: str) -> BrokerAddress:
+    """Parse ``mqtt://user:pass@host:port``."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "tcp"):
+        raise ValueError(f"unsupported MQTT URL scheme {parts.scheme!r} (use mqtt://)")
+    return BrokerAddress(parts.hostname or "127.0.0.1", parts.port or 1883, parts.username, parts.password)
+
+
+def subscriptions(share_group: str) -> list[str]:
+    """List a worker's shared subscriptions: every decoder's topic filters, split across the group."""
+    return [f"$share/{share_group}/{f}" for d in REGISTRY.values() for f in d.topic_filters]
+
+
+class MqttListener:
+    """Receives, spools and acknowledges; one per worker process."""
+
+    def __init__(self, *, broker_url: str, client_id: str, share_group: str, spool: Spool,
+                 directory: Directory | None, panics: PanicDispatcher, limits: Limits,
+                 on_spooled: threading.Event, flush_s: float = 0.005) -> None:
+        """Prepare the client; :meth:`start` connects."""
+        self._address = parse_broker_url(broker_url)
+        self._share_group = share_group
+        self._spool = spool
+        self.directory = directory
+        self._panics = panics
+        self._limits = limits
+        self._on_spooled = on_spooled
+        self._flush_s = flush_s
+        self._pending: list[tuple[Envelope, int, int]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._closing = False
+        self.connected = threading.Event()
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                   protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True)
+        if self._address.username:
+            self._client.username_pw_set(self._address.username, self._address.password)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._flusher = threading.Thread(target=self._flush_loop, name="spool-flusher", daemon=True)
+
+    def start(self) -> None:
+        """Connect (retrying in the background until the broker answers) and start receiving."""
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = RECEIVE_MAXIMUM
+        self._flusher.start()
+        self._client.connect_async(self._address.host, self._address.port, keepalive=30, clean_start=False,
+                                   properties=props)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect, then spool and acknowledge what already arrived."""
+        self._closing = True
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._stop.set()
+        self._flusher.join(timeout=10)
+
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: mqtt.ConnectFlags,
+                    reason: ReasonCode, properties: Properties | None) -> None:
+        if reason.is_failure:
+            log.error("MQTT connection refused: %s", reason)
+            return
+        # Subscribing again on a resumed session is harmless and covers a broker that lost its state.
+        options = SubscribeOptions(qos=1)
+        client.subscribe([(topic, options) for topic in subscriptions(self._share_group)])
+        log.info("MQTT connected (session present: %s)", flags.session_present)
+        self.connected.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: mqtt.DisconnectFlags,
+                       reason: ReasonCode, properties: Properties | None) -> None:
+        self.connected.clear()
+        if not self._closing:
+            log.warning("MQTT disconnected (%s); reconnecting", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        envelope = Envelope(VIA_MQTT, message.topic, bytes(message.payload), datetime.now(UTC))
+        metrics.MESSAGES_RECEIVED.labels("mqtt").inc()
+        if self.directory is not None and _may_be_panic(message.topic):
+            # A rejected payload is dead-lettered by the processor, with its reason.
+            with contextlib.suppress(Rejection):
+                self._panics.submit(panics_in(decode(envelope, self._limits), self.directory))
+        with self._lock:
+            self._pending.append((envelope, message.mid, message.qos))
+
+    def _flush_loop(self) -> None:
+        while True:
+            stopping = self._stop.is_set()
+            with self._lock:
+                pending, self._pending = self._pending, []
+            if pending:
+                self._spool.append([envelope for envelope, _, _ in pending])
+                self._on_spooled.set()
+                for _, mid, qos in pending:
+                    if qos > 0:
+                        self._client.ack(mid, qos)
+            elif stopping:
+                return
+            else:
+                self._stop.wait(self._flush_s)
+
+
+def _may_be_panic(topic: str) -> bool:
+    """Cheap test of whether a topic can carry a button press, so only those are decoded on arrival."""
+    return topic.startswith("zigbee2mqtt/") or "/panic/" in topic
