@@ -608,6 +608,11 @@ class MosquittoBroker:
             f"listener {self.port} {LOOPBACK}",
             "allow_anonymous true",
             "persistence true",
+            # A persistent session keeps every QoS 1 message while its client is away (the default caps the
+            # queue at 1000 and drops the rest), so an ingest worker that reconnects after a broker restart
+            # or its own crash finds all of it.
+            "max_queued_messages 0",
+            "max_queued_bytes 0",
             f"persistence_location {self.root}/",
             f"log_dest file {self.root / 'mosquitto.log'}",
         ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +53,11 @@ class IngestSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid")
 
     workers: Annotated[int, Field(ge=1, le=64, description="MQTT worker processes sharing one subscription.")] = 2
+    subscription: Annotated[
+        Literal["auto", "shared", "exclusive"],
+        Field(description="shared splits one stream across workers ($share); exclusive gives one worker all of "
+                          "it; auto is shared when workers > 1."),
+    ] = "auto"
     share_group: Annotated[
         str, Field(pattern=r"^[A-Za-z0-9_-]+$", description="MQTT v5 shared-subscription group name.")
     ] = "campusguard"

@@ -58,15 +58,16 @@ def parse_broker_url(url: str) -> BrokerAddress:
     return BrokerAddress(parts.hostname or "127.0.0.1", parts.port or 1883, parts.username, parts.password)
 
 
-def subscriptions(share_group: str) -> list[str]:
-    """List a worker's shared subscriptions: every decoder's topic filters, split across the group."""
-    return [f"$share/{share_group}/{f}" for d in REGISTRY.values() for f in d.topic_filters]
+def subscriptions(share_group: str | None) -> list[str]:
+    """List a worker's subscriptions: every decoder's topic filters, split across the group when shared."""
+    prefix = f"$share/{share_group}/" if share_group else ""
+    return [f"{prefix}{f}" for d in REGISTRY.values() for f in d.topic_filters]
 
 
 class MqttListener:
     """Receives, spools and acknowledges; one per worker process."""
 
-    def __init__(self, *, broker_url: str, client_id: str, share_group: str, spool: Spool,
+    def __init__(self, *, broker_url: str, client_id: str, share_group: str | None, spool: Spool,
                  directory: Directory | None, panics: PanicDispatcher, limits: Limits,
                  on_spooled: threading.Event, flush_s: float = 0.005) -> None:
         """Prepare the client; :meth:`start` connects."""
@@ -90,7 +91,7 @@ class MqttListener:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
-        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=3)
         self._flusher = threading.Thread(target=self._flush_loop, name="spool-flusher", daemon=True)
 
     def start(self) -> None:

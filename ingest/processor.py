@@ -49,6 +49,7 @@ class Processor:
         self._dead = TimeSeriesWriter(database_url, DEAD_LETTERS)
         self._conn: psycopg.Connection | None = None
         self.wakeup = threading.Event()
+        self.committed = 0  # envelopes committed since start, for tests and metrics
 
     def drain_once(self) -> int:
         """Commit up to one batch from the spool; returns how many envelopes it took."""
@@ -65,6 +66,7 @@ class Processor:
             for item in batch:
                 self._commit_alone(item)
         self._spool.remove_through(routed.last_seq)
+        self.committed += len(batch)
         self._observe(routed, len(batch))
         return len(batch)
 

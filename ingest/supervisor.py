@@ -7,6 +7,7 @@ restarts so it resumes its own MQTT session and spool, and worker 0 also serves 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -26,6 +27,12 @@ def worker_command(index: int, serve_http: bool) -> list[str]:
 
 def supervise(workers: int, serve_http: bool = True) -> int:
     """Run and watch the workers until SIGTERM/SIGINT; returns the exit status."""
+    # The children read the worker count from the settings to choose shared or exclusive subscriptions.
+    env = dict(os.environ, CAMPUSGUARD_INGEST__WORKERS=str(workers))
+    return _supervise(workers, serve_http, env)
+
+
+def _supervise(workers: int, serve_http: bool, env: dict[str, str]) -> int:
     stopping = False
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -36,7 +43,7 @@ def supervise(workers: int, serve_http: bool = True) -> int:
     signal.signal(signal.SIGINT, _stop)
     procs: dict[int, subprocess.Popen[bytes]] = {}
     for index in range(workers):
-        procs[index] = subprocess.Popen(worker_command(index, serve_http and index == 0))  # noqa: S603
+        procs[index] = subprocess.Popen(worker_command(index, serve_http and index == 0), env=env)  # noqa: S603
     log.info("ingest: %d workers started", workers)
     while not stopping:
         time.sleep(0.2)
@@ -47,7 +54,7 @@ def supervise(workers: int, serve_http: bool = True) -> int:
             # A killed worker loses nothing (its spool and MQTT session wait for it); bring it back.
             log.error("ingest worker %d exited with %s; restarting in %.0f s", index, code, RESTART_DELAY_S)
             time.sleep(RESTART_DELAY_S)
-            procs[index] = subprocess.Popen(worker_command(index, serve_http and index == 0))  # noqa: S603
+            procs[index] = subprocess.Popen(worker_command(index, serve_http and index == 0), env=env)  # noqa: S603
     for proc in procs.values():
         proc.send_signal(signal.SIGTERM)
     for proc in procs.values():

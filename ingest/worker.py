@@ -49,6 +49,12 @@ def limits_from(settings: Settings) -> Limits:
                   timedelta(seconds=ingest.max_age_s))
 
 
+def shared_subscription(settings: Settings) -> bool:
+    """Tell whether workers split one stream through an MQTT v5 shared subscription."""
+    mode = settings.ingest.subscription
+    return mode == "shared" or (mode == "auto" and settings.ingest.workers > 1)
+
+
 def load_directory(database_url: str) -> Directory:
     """Read the device directory from the database."""
     with connect(database_url, max_wait_s=None) as conn:
@@ -74,7 +80,8 @@ class Worker:
             low_battery_pct=ingest.low_battery_pct, battery_rearm_pct=ingest.battery_rearm_pct)
         self.mqtt = MqttListener(
             broker_url=settings.mqtt_url, client_id=f"{ingest.client_id}-{options.index}",
-            share_group=ingest.share_group, spool=self.spool, directory=None, panics=self.panics,
+            share_group=ingest.share_group if shared_subscription(settings) else None, spool=self.spool,
+            directory=None, panics=self.panics,
             limits=self.limits, on_spooled=self.processor.wakeup)
         self.http: HttpListener | None = None
         if options.serve_http and ingest.http_port:

@@ -9,8 +9,9 @@ import psycopg
 import pytest
 
 from campusguard.settings import RetentionSettings, StorageBackend
-from store.maintenance import ensure_partitions, maintain
+from store.maintenance import maintain
 from store.migrate import Flavor, MigrationError, current_flavor, migrate, plan
+from store.partitions import ensure_partitions
 
 
 def test_plan_picks_one_file_per_version_for_each_path() -> None:

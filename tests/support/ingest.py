@@ -109,3 +109,35 @@ def scalar(url: str, query: str, *params: object) -> object:
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute(query, params or None).fetchone()
     return None if row is None else row[0]
+
+
+class ReliablePublisher:
+    """A device fleet's view of MQTT: QoS 1 with a persistent session, so publishes survive a broker restart."""
+
+    def __init__(self, url: str) -> None:
+        """Connect (paho reconnects by itself after a broker restart)."""
+        endpoint = MqttEndpoint.parse(url)
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"cg-fleet-{uuid.uuid4().hex[:8]}",
+                                   protocol=MQTTProtocolVersion.MQTTv5)
+        self._client.max_inflight_messages_set(200)
+        self._client.max_queued_messages_set(0)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=2)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = 600
+        self._client.connect(endpoint.host, endpoint.port, clean_start=False, properties=props)
+        self._client.loop_start()
+        self._infos: list[mqtt.MQTTMessageInfo] = []
+
+    def send(self, messages: Iterable[tuple[str, bytes]]) -> None:
+        """Queue messages; paho keeps QoS 1 messages until the broker acknowledges them."""
+        self._infos.extend(self._client.publish(topic, payload, qos=1) for topic, payload in messages)
+
+    def wait_all(self, seconds: float = 120) -> int:
+        """Wait until the broker acknowledged every message; returns how many were sent."""
+        wait_for(lambda: all(info.is_published() for info in self._infos), seconds, "the broker's PUBACKs")
+        return len(self._infos)
+
+    def close(self) -> None:
+        """Disconnect."""
+        self._client.disconnect()
+        self._client.loop_stop()

@@ -1,0 +1,187 @@
+"""Positions per second through the geo stage against 5,000 fences and 500 routes, with baselines.
+
+All three work on the same synthetic region (a 60 km square around Lincoln, NE) in the same run, on one
+core: the engine's vectorised path (one STRtree query for fence membership and hysteresis band, vectorised
+distance and linear referencing against each fix's own route), PostGIS answering the same questions with a
+GiST-indexed ``ST_DWithin``/``ST_Intersects`` join plus ``ST_Distance``/``ST_LineLocatePoint`` (query time
+only; loading the points table is not counted), and a naive loop over every fence per point. The full rule
+pipeline (``evaluate_batch``) is printed too. PostGIS is skipped with a note when the extension is missing.
+Run: ``.venv/bin/python -m bench.geo``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import psycopg
+import shapely
+from psycopg import sql
+
+from bench.report import Figure, bench_settings
+from campusguard.domain import Position
+from geo.config import GeoRules
+from geo.engine import GeoEngine
+from geo.fences import Fence
+from geo.projection import LocalProjection
+from geo.routes import BusPlan
+
+FENCES = 5_000
+ROUTES = 500
+POSITIONS = 200_000
+POSTGIS_POSITIONS = 50_000
+NAIVE_POSITIONS = 200
+HALF_SIZE_M = 30_000.0
+ORIGIN = (-96.67, 40.8)
+
+
+def _region(seed: int = 11) -> tuple[LocalProjection, list[Fence], list[BusPlan]]:
+    rng = random.Random(seed)
+    proj = LocalProjection(*ORIGIN)
+    fences = []
+    for i in range(FENCES):
+        cx, cy = rng.uniform(-HALF_SIZE_M, HALF_SIZE_M), rng.uniform(-HALF_SIZE_M, HALF_SIZE_M)
+        box = shapely.box(cx - rng.uniform(50, 200), cy - rng.uniform(50, 200), cx + rng.uniform(50, 200),
+                          cy + rng.uniform(50, 200))
+        fences.append(Fence(f"f{i}", "school_zone" if i % 2 else "campus", f"fence {i}", proj.to_lonlat(box),
+                            f"s{i}", 30.0))
+    plans = []
+    for i in range(ROUTES):
+        x, y = rng.uniform(-HALF_SIZE_M, HALF_SIZE_M), rng.uniform(-HALF_SIZE_M, HALF_SIZE_M)
+        points = [(x, y)]
+        for _ in range(6):
+            x, y = x + rng.uniform(-1500, 1500), y + rng.uniform(-1500, 1500)
+            points.append((x, y))
+        line = shapely.LineString(points)
+        plans.append(BusPlan(f"bus{i}", f"s{i}", ZoneInfo("UTC"), line, float(line.length), 60.0,
+                             50.0, (), None, shapely.MultiPoint(points[:1]), (), frozenset({0})))
+    return proj, fences, plans
+
+
+def _positions(proj: LocalProjection, plans: list[BusPlan], count: int, seed: int = 5) -> list[Position]:
+    rng = np.random.default_rng(seed)
+    bus = rng.integers(0, len(plans), count)
+    share = rng.uniform(0, 1, count)
+    lines = np.array([plans[b].line_m for b in bus.tolist()], dtype=object)
+    on_route = shapely.line_interpolate_point(lines, share, normalized=True)
+    xy = shapely.get_coordinates(on_route) + rng.normal(0, 40, (count, 2))
+    lon, lat = proj.inverse(xy[:, 0], xy[:, 1])
+    start = datetime(2025, 3, 10, 13, 0, tzinfo=UTC)
+    speed = rng.uniform(0, 60, count)
+    return [Position(f"bus{b}-gps", start + timedelta(milliseconds=i), start, float(x), float(y), "bench",
+                     speed_kmh=float(s))
+            for i, (b, x, y, s) in enumerate(zip(bus.tolist(), lon.tolist(), lat.tolist(), speed.tolist(),
+                                                 strict=True))]
+
+
+def _engine_rates(engine: GeoEngine, positions: list[Position]) -> tuple[float, float]:
+    engine.facts(positions[:1000])  # warm caches outside the timing
+    started = time.perf_counter()
+    engine.facts(positions)
+    facts_rate = len(positions) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    engine.evaluate_batch({}, positions)
+    return facts_rate, len(positions) / (time.perf_counter() - started)
+
+
+def _naive_rate(engine: GeoEngine, positions: list[Position]) -> float:
+    shapes = list(engine.index.shapes_m)
+    sample = positions[:NAIVE_POSITIONS]
+    started = time.perf_counter()
+    for p in sample:
+        x, y = engine.projection.point(p.lon, p.lat)
+        point = shapely.Point(x, y)
+        inside = [f.id for f, g in zip(engine.index.fences, shapes, strict=True) if g.contains(point)]
+        near = [f.id for f, g in zip(engine.index.fences, shapes, strict=True) if g.distance(point) <= 15.0]
+        plan = engine.plans[engine.subject_of(p.device_id)]
+        _ = (inside, near, plan.line_m.distance(point), plan.line_m.project(point))
+    return len(sample) / (time.perf_counter() - started)
+
+
+def _postgis_rate(engine: GeoEngine, positions: list[Position], server_url: str) -> float | None:
+    name = f"cg_bench_geo_{uuid.uuid4().hex[:8]}"
+    admin_url = psycopg.conninfo.make_conninfo(server_url, dbname="postgres")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        with psycopg.connect(psycopg.conninfo.make_conninfo(server_url, dbname=name), autocommit=True) as conn:
+            try:
+                conn.execute("CREATE EXTENSION postgis")
+            except psycopg.Error as missing:
+                print(f"note: PostGIS is not available ({missing.diag.message_primary}); comparison skipped")
+                return None
+            return _postgis_query_rate(conn, engine, positions[:POSTGIS_POSITIONS])
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _postgis_query_rate(conn: psycopg.Connection, engine: GeoEngine, positions: list[Position]) -> float:
+    # The same projected metres (planar, SRID 0) as the engine, so both answer exactly the same question.
+    conn.execute("SET max_parallel_workers_per_gather = 0")  # one core, like the engine
+    conn.execute("CREATE TABLE fences (id text PRIMARY KEY, geom geometry NOT NULL)")
+    conn.execute("CREATE TABLE routes (id text PRIMARY KEY, geom geometry NOT NULL)")
+    conn.execute("CREATE TABLE points (id int PRIMARY KEY, route_id text NOT NULL, geom geometry NOT NULL)")
+    with conn.cursor() as cur:
+        with cur.copy("COPY fences (id, geom) FROM STDIN") as copy:
+            for fence, shape in zip(engine.index.fences, engine.index.shapes_m, strict=True):
+                copy.write_row((fence.id, shapely.to_wkb(shape, hex=True)))
+        with cur.copy("COPY routes (id, geom) FROM STDIN") as copy:
+            for plan in engine.plans.values():
+                copy.write_row((plan.bus_id, shapely.to_wkb(plan.line_m, hex=True)))
+        with cur.copy("COPY points (id, route_id, geom) FROM STDIN") as copy:
+            for i, p in enumerate(positions):
+                x, y = engine.projection.point(p.lon, p.lat)
+                copy.write_row((i, engine.subject_of(p.device_id), f"POINT({x} {y})"))
+    conn.execute("CREATE INDEX ON fences USING gist (geom)")
+    conn.execute("ANALYZE")
+    query = """
+        SELECT p.id, ST_Distance(r.geom, p.geom), ST_LineLocatePoint(r.geom, p.geom),
+               (SELECT array_agg(f.id) FROM fences f WHERE ST_Intersects(f.geom, p.geom)),
+               (SELECT array_agg(f.id) FROM fences f WHERE ST_DWithin(f.geom, p.geom, 15))
+        FROM points p JOIN routes r ON r.id = p.route_id
+    """
+    conn.execute(query).fetchall()  # warm the cache
+    started = time.perf_counter()
+    rows = conn.execute(query).fetchall()
+    return len(rows) / (time.perf_counter() - started)
+
+
+def run() -> list[Figure]:
+    """Measure and return the figures."""
+    proj, fences, plans = _region()
+    subjects = {f"{p.bus_id}-gps": p.bus_id for p in plans}
+    engine = GeoEngine(fences, plans, subjects, proj, GeoRules())
+    positions = _positions(proj, plans, POSITIONS)
+    facts_rate, rules_rate = _engine_rates(engine, positions)
+    naive = _naive_rate(engine, positions)
+    figures = [
+        Figure("geo engine, spatial facts (vectorised STRtree)", facts_rate, "positions/s",
+               "naive per-fence shapely loop", naive),
+    ]
+    postgis = _postgis_rate(engine, positions, bench_settings().database_url)
+    if postgis is not None:
+        figures += [
+            Figure("geo engine, spatial facts (vectorised STRtree)", facts_rate, "positions/s",
+                   "PostGIS GiST ST_Intersects/ST_DWithin join", postgis),
+            Figure("geo engine, all rules (evaluate_batch)", rules_rate, "positions/s",
+                   "PostGIS GiST ST_Intersects/ST_DWithin join", postgis),
+        ]
+    else:
+        figures.append(Figure("geo engine, all rules (evaluate_batch)", rules_rate, "positions/s",
+                              "naive per-fence shapely loop", naive))
+    return figures
+
+
+def main() -> None:
+    """Print the figures."""
+    for figure in run():
+        print(figure.line())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Tests of the ingest stage: decoders and their malformed-input corpus."""
