@@ -143,6 +143,22 @@ def ingest_worker(
 
 
 @app.command()
+def geo(
+    site: Annotated[Path | None, typer.Option(help="Site file (default: settings.site_file).")] = None,
+) -> None:
+    """Run the geo stage: fences, routes and bus rules over the fixes ingest commits."""
+    import signal
+
+    from campusguard.geo_service import build_service
+
+    settings = _settings(**({"site_file": site} if site else {}))
+    service = build_service(settings)
+    signal.signal(signal.SIGTERM, lambda *_: service.stop())
+    signal.signal(signal.SIGINT, lambda *_: service.stop())
+    service.run()
+
+
+@app.command()
 def serve() -> None:
     """Run the web app (API and pages) with the configured settings."""
     from campusguard.runtime import run_app

@@ -88,6 +88,10 @@ class IngestSettings(BaseSettings):
             "camera": 120,
         }
     )
+    geo_shards: Annotated[
+        int, Field(ge=1, le=1024, description="Internal feed shards for the geo stage (one subject, one shard).")
+    ] = 4
+    feed_geo: Annotated[bool, Field(description="Publish committed fixes to the geo stage's internal feed.")] = True
     low_battery_pct: Annotated[float, Field(ge=0, le=100, description="Battery level that raises low_battery.")] = 20
     battery_rearm_pct: Annotated[
         float, Field(ge=0, le=100, description="Level the battery must climb back over before it can alert again.")
@@ -127,6 +131,9 @@ class Settings(BaseSettings):
     storage_backend: Annotated[
         StorageBackend, Field(description="auto picks TimescaleDB when the extension is installable.")
     ] = StorageBackend.AUTO
+    site_file: Annotated[
+        Path | None, Field(description="Site YAML the geo stage builds its fences and routes from.")
+    ] = None
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     rollup_refresh_seconds: Annotated[

@@ -112,6 +112,16 @@ class MqttListener:
         self._stop.set()
         self._flusher.join(timeout=10)
 
+    def publish_feed(self, payloads: dict[str, bytes], timeout_s: float = 10.0) -> bool:
+        """Publish internal feed messages with QoS 1; True once the broker has all of them."""
+        infos = [self._client.publish(topic, payload, qos=1) for topic, payload in payloads.items()]
+        try:
+            for info in infos:
+                info.wait_for_publish(timeout_s)
+        except (RuntimeError, ValueError):
+            return False
+        return all(info.is_published() for info in infos)
+
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: mqtt.ConnectFlags,
                     reason: ReasonCode, properties: Properties | None) -> None:
         if reason.is_failure:

@@ -34,7 +34,8 @@ class Processor:
     """One worker's drain loop; owns its writers and its bookkeeping connection."""
 
     def __init__(self, *, database_url: str, spool: Spool, directory: Callable[[], Directory], limits: Limits,
-                 panics: PanicDispatcher, batch_max: int, low_battery_pct: float, battery_rearm_pct: float) -> None:
+                 panics: PanicDispatcher, batch_max: int, low_battery_pct: float, battery_rearm_pct: float,
+                 feed: Callable[[Routed], None] | None = None) -> None:
         """Prepare writers; nothing connects until the first batch."""
         self._url = database_url
         self._spool = spool
@@ -43,6 +44,7 @@ class Processor:
         self._panics = panics
         self._batch_max = batch_max
         self._battery = (low_battery_pct, battery_rearm_pct)
+        self._feed = feed
         self._positions = TimeSeriesWriter(database_url, POSITIONS)
         self._events = TimeSeriesWriter(database_url, DEVICE_EVENTS)
         self._readings = TimeSeriesWriter(database_url, SENSOR_READINGS)
@@ -65,6 +67,9 @@ class Processor:
             log.exception("batch of %d refused; committing envelope by envelope", len(batch))
             for item in batch:
                 self._commit_alone(item)
+        if self._feed is not None:
+            # Before the spool forgets the batch: a crash here re-feeds it rather than skipping it.
+            self._feed(routed)
         self._spool.remove_through(routed.last_seq)
         self.committed += len(batch)
         self._observe(routed, len(batch))

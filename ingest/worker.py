@@ -20,10 +20,12 @@ from prometheus_client import start_http_server
 from campusguard.settings import Settings
 from ingest.decoders import Limits
 from ingest.directory import Directory, build_directory
+from ingest.feed import FEED_PREFIX, encode, feed_items
 from ingest.http_source import HttpListener, osmand_app
 from ingest.mqtt_source import MqttListener
 from ingest.panic import PanicDispatcher
 from ingest.processor import Processor
+from ingest.route import Routed
 from ingest.spool import Spool
 from store.db import connect
 from store.ingest_repo import directory_rows
@@ -77,7 +79,8 @@ class Worker:
         self.processor = Processor(
             database_url=settings.database_url, spool=self.spool, directory=lambda: self._directory[0],
             limits=self.limits, panics=self.panics, batch_max=ingest.batch_max,
-            low_battery_pct=ingest.low_battery_pct, battery_rearm_pct=ingest.battery_rearm_pct)
+            low_battery_pct=ingest.low_battery_pct, battery_rearm_pct=ingest.battery_rearm_pct,
+            feed=self._feed_geo if ingest.feed_geo else None)
         self.mqtt = MqttListener(
             broker_url=settings.mqtt_url, client_id=f"{ingest.client_id}-{options.index}",
             share_group=ingest.share_group if shared_subscription(settings) else None, spool=self.spool,
@@ -88,6 +91,16 @@ class Worker:
             app = osmand_app(spool=self.spool, directory=self._directory, panics=self.panics, limits=self.limits,
                              on_spooled=self.processor.wakeup)
             self.http = HttpListener(app, ingest.http_host, ingest.http_port)
+
+    def _feed_geo(self, routed: Routed) -> None:
+        owners = {info.device_id: (info.bus_id, info.user_id) for info in self._directory[0].by_key.values()}
+        items = feed_items(routed.positions, routed.events, owners, self.settings.ingest.geo_shards)
+        if not items:
+            return
+        payloads = {f"{FEED_PREFIX}/{shard}": body for shard, body in encode(items).items()}
+        if not self.mqtt.publish_feed(payloads):
+            # The fixes are stored; only their geo evaluation is skipped. Ingest must not stall on the feed.
+            log.error("geo feed: broker did not take %d items in time; geo skips them", len(items))
 
     def refresh_directory(self) -> None:
         """Reload the device directory (devices added or retired by a site load)."""

@@ -17,6 +17,8 @@ have mosquitto || missing+=(mosquitto)
 have mosquitto_pub || missing+=(mosquitto-clients)
 have node || missing+=(nodejs)
 have npm || missing+=(npm)
+# PostGIS is the baseline the geo benchmark compares against (bench/geo.py); tests do not need it.
+compgen -G '/usr/share/postgresql/*/extension/postgis.control' >/dev/null || missing+=(postgresql-15-postgis-3)
 
 if ((${#missing[@]} == 0)); then
     exit 0

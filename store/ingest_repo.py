@@ -190,8 +190,10 @@ def count_unregistered(conn: psycopg.Connection, hits: Iterable[UnregisteredHit]
         )
 
 
-def notify_device_events(conn: psycopg.Connection, events: Iterable[Mapping[str, Any]]) -> None:
-    """Announce device events (offline, online, low battery) to listeners such as the alert stage."""
+def notify_device_events(
+    conn: psycopg.Connection, events: Iterable[Mapping[str, Any]], channel: str = EVENT_CHANNEL
+) -> None:
+    """Announce device events (offline, online, low battery, geo) to listeners such as the alert stage."""
     with conn.transaction():
         for event in events:
-            conn.execute("SELECT pg_notify(%s, %s)", (EVENT_CHANNEL, json.dumps(event, default=str)))
+            conn.execute("SELECT pg_notify(%s, %s)", (channel, json.dumps(event, default=str)))

@@ -7,6 +7,7 @@ messages or raising :class:`~ingest.messages.Rejection`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +48,7 @@ REGISTRY: dict[str, Decoder] = _register(campusguard, owntracks, zigbee2mqtt, os
 """Every decoder by name; names are the site file's ``source`` values."""
 
 
+@functools.lru_cache(maxsize=65536)
 def decoder_for_topic(topic: str) -> Decoder | None:
     """Return the decoder whose MQTT topic filters match ``topic``, or None."""
     for decoder in REGISTRY.values():

@@ -34,8 +34,12 @@ def test_fresh_database_migrates_on_the_plain_path(fresh_database_url: str) -> N
             "SELECT c.relname FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid").fetchall()}
         assert partitioned == {"positions", "device_events", "sensor_readings", "detections", "incident_events",
                                "dead_letters"}
-        brin = conn.execute("SELECT count(*) FROM pg_indexes WHERE indexdef LIKE '%USING brin%'").fetchone()
-        assert brin == (6,)
+        brin = {r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_indexes WHERE indexdef LIKE '%USING brin%'").fetchall()}
+        assert partitioned <= brin  # every partitioned table (and so each of its partitions) has BRIN on time
+        # Migrating leaves the partitions for today in place, so the first write needs no maintenance pass.
+        today = conn.execute("SELECT to_regclass('positions_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD'))")
+        assert today.fetchone() != (None,)
         assert current_flavor(conn) is Flavor.PLAIN
 
 

@@ -1,0 +1,267 @@
+"""Ingest throughput: bare paho QoS 1 receive, campusguard's durable pipeline (1 and 2 workers), naive INSERTs.
+
+Every measurement takes the same live stream: N GPS fixes published as fast as 20 ``mosquitto_pub`` processes
+(C, one per device topic) push them through a private Mosquitto, with the subscriber already connected. The
+clock runs from the start of publishing to the last message received (bare paho) or the last row committed
+(campusguard, naive), so the figures compare like with like on this machine. Lag (arrival → commit) comes
+from the workers' own Prometheus histogram during a live run at a steady publish rate.
+Run: ``make bench`` or ``python -m campusguard.devservices run -- .venv/bin/python -m bench.ingest``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from bench.report import Figure, bench_settings
+from bench.store_write import _scratch
+from campusguard.devservices import MosquittoBroker, OsUser, find_mosquitto, free_port, is_root
+
+MESSAGES = 30_000
+DEVICES = 20
+TOPIC = "campusguard/v1/bench-school/gps/bench-{device}"
+# Device times within the accepted window (a week back) whatever the offsets below add.
+START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
+
+
+@contextmanager
+def _broker() -> Iterator[MosquittoBroker]:
+    owner = OsUser.lookup("mosquitto") if is_root() else None
+    root = Path(tempfile.mkdtemp(prefix="cg-bench-mqtt-"))
+    if owner is not None:
+        os.chown(root, owner.uid, owner.gid)
+    broker = MosquittoBroker(binary=find_mosquitto(), root=root, port=free_port(), owner=owner)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _publish_backlog(port: int, count: int, offset_s: int = 0) -> None:
+    """Publish ``count`` fixes spread over DEVICES topics with mosquitto_pub, one process per device."""
+    procs = []
+    for device in range(DEVICES):
+        lines = []
+        for n in range(device, count, DEVICES):
+            ts = START + timedelta(seconds=offset_s + n // DEVICES, microseconds=device)
+            lines.append(json.dumps({"ts": ts.isoformat(), "lat": 40.8 + (n % 1000) * 1e-5, "lon": -96.7,
+                                     "speed_kmh": 40.0}))
+        proc = subprocess.Popen(
+            ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-V", "mqttv5", "-l",
+             "-t", TOPIC.format(device=device)], stdin=subprocess.PIPE)
+        assert proc.stdin is not None
+        proc.stdin.write(("\n".join(lines) + "\n").encode())
+        proc.stdin.close()
+        procs.append(proc)
+    for proc in procs:
+        proc.wait(timeout=300)
+
+
+def _session(port: int, client_id: str, on_message: mqtt.CallbackOnMessage | None = None) -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 3600
+    props.ReceiveMaximum = 4000
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.on_connect = lambda c, *_: c.subscribe([("campusguard/v1/+/+/+", SubscribeOptions(qos=1))])
+    if on_message is not None:
+        client.on_message = on_message
+    client.connect("127.0.0.1", port, clean_start=False, properties=props)
+    client.loop_start()
+    subscribed.wait(10)
+    return client
+
+
+def bare_paho_rate(port: int) -> float:
+    """Drain the backlog with a subscriber that does nothing with the messages."""
+    session = f"bench-bare-{uuid.uuid4().hex[:6]}"
+    done = threading.Event()
+    received = 0
+
+    def on_message(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        nonlocal received
+        received += 1
+        if received == MESSAGES:
+            done.set()
+
+    client = _session(port, session, on_message)
+    started = time.perf_counter()
+    _publish_backlog(port, MESSAGES)
+    done.wait(300)
+    elapsed = time.perf_counter() - started
+    client.disconnect()
+    client.loop_stop()
+    return received / elapsed
+
+
+def naive_rate(port: int, url: str) -> float:
+    """Drain the backlog with a subscriber that INSERTs each message on its own."""
+    session = f"bench-naive-{uuid.uuid4().hex[:6]}"
+    conn = psycopg.connect(url, autocommit=True)
+    done = threading.Event()
+    count = 0
+
+    def on_message(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        nonlocal count
+        body = json.loads(message.payload)
+        conn.execute("INSERT INTO positions (device_id, time, received_at, lon, lat, speed_kmh, source)"
+                     " VALUES (%s, %s, now(), %s, %s, %s, 'bench') ON CONFLICT DO NOTHING",
+                     (message.topic.rsplit("/", 1)[1], body["ts"], body["lon"], body["lat"], body["speed_kmh"]))
+        count += 1
+        if count == MESSAGES // 5:
+            done.set()
+
+    client = _session(port, session, on_message)
+    started = time.perf_counter()
+    _publish_backlog(port, MESSAGES // 5, offset_s=50_000)
+    done.wait(600)
+    elapsed = time.perf_counter() - started
+    client.disconnect()
+    client.loop_stop()
+    conn.close()
+    return count / elapsed
+
+
+def _register(url: str) -> None:
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO org_units (id, kind, name, path, depth) VALUES"
+                    " ('bench', 'city', 'Bench', '/bench/', 0),"
+                    " ('bench-school', 'school', 'Bench School', '/bench/bench-school/', 1)")
+        cur.execute("INSERT INTO schools (id, name, timezone, campus, school_zone_speed_kmh)"
+                    " VALUES ('bench-school', 'Bench School', 'UTC', '{}', 30)")
+        cur.executemany("INSERT INTO devices (id, school_id, kind, name, source) VALUES (%s, 'bench-school',"
+                        " 'bus_tracker', %s, 'campusguard')", [(f"bench-{d}", f"Bench {d}") for d in range(DEVICES)])
+
+
+def _worker_env(url: str, mqtt_url: str, data_dir: Path, workers: int, tag: str) -> dict[str, str]:
+    return dict(os.environ, CAMPUSGUARD_MODE="production", CAMPUSGUARD_DATABASE_URL=url,
+                CAMPUSGUARD_MQTT_URL=mqtt_url, CAMPUSGUARD_DATA_DIR=str(data_dir),
+                CAMPUSGUARD_SECRET_KEY="b" * 40, CAMPUSGUARD_ADMIN_PASSWORD="b" * 16,
+                CAMPUSGUARD_INGEST__WORKERS=str(workers), CAMPUSGUARD_INGEST__CLIENT_ID=f"bench-{tag}",
+                CAMPUSGUARD_INGEST__SHARE_GROUP=f"bench{tag}", CAMPUSGUARD_INGEST__HTTP_PORT="0",
+                CAMPUSGUARD_INGEST__METRICS_PORT=str(free_port()))
+
+
+def _start_workers(env: dict[str, str], workers: int) -> list[subprocess.Popen[bytes]]:
+    return [subprocess.Popen([sys.executable, "-m", "campusguard", "ingest-worker", "--index", str(i)],
+                             env=env, stderr=subprocess.DEVNULL) for i in range(workers)]
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait(timeout=120)
+
+
+def _count(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM positions").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _wait_rows(url: str, target: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while _count(url) < target and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def durable_rate(broker: MosquittoBroker, server_url: str, workers: int) -> float:
+    """Drain the backlog through `workers` campusguard worker processes, until every row is committed."""
+    with _scratch(server_url) as url:
+        _register(url)
+        data_dir = Path(tempfile.mkdtemp(prefix="cg-bench-ingest-"))
+        env = _worker_env(url, broker.url, data_dir, workers, uuid.uuid4().hex[:6])
+        procs = _start_workers(env, workers)
+        time.sleep(3)  # connected and subscribed
+        started = time.perf_counter()
+        _publish_backlog(broker.port, MESSAGES)
+        _wait_rows(url, MESSAGES, 300)
+        elapsed = time.perf_counter() - started
+        stored = _count(url)
+        _stop(procs)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    if stored != MESSAGES:
+        raise RuntimeError(f"{workers} worker(s) stored {stored} of {MESSAGES}")
+    return MESSAGES / elapsed
+
+
+def live_lag(broker: MosquittoBroker, server_url: str, rate: int = 2000, seconds: int = 5) -> tuple[float, float]:
+    """Publish at a steady rate into one running worker; return its arrival→commit lag p50 and p99 (s)."""
+    with _scratch(server_url) as url:
+        _register(url)
+        data_dir = Path(tempfile.mkdtemp(prefix="cg-bench-lag-"))
+        env = _worker_env(url, broker.url, data_dir, 1, uuid.uuid4().hex[:6])
+        procs = _start_workers(env, 1)
+        time.sleep(3)
+        for second in range(seconds):
+            tick = time.perf_counter()
+            _publish_backlog(broker.port, rate, offset_s=100_000 + second * rate // DEVICES)
+            time.sleep(max(0.0, 1 - (time.perf_counter() - tick)))
+        _wait_rows(url, rate * seconds, 60)
+        metrics = httpx.get(f"http://127.0.0.1:{env['CAMPUSGUARD_INGEST__METRICS_PORT']}/metrics").text
+        _stop(procs)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return _quantile(metrics, 0.5), _quantile(metrics, 0.99)
+
+
+def _quantile(metrics: str, q: float) -> float:
+    """Upper bound of the histogram bucket holding quantile q of campusguard_ingest_lag_seconds."""
+    buckets = []
+    for line in metrics.splitlines():
+        if line.startswith("campusguard_ingest_lag_seconds_bucket"):
+            bound = line.split('le="')[1].split('"')[0]
+            buckets.append((float("inf") if bound == "+Inf" else float(bound), float(line.rsplit(" ", 1)[1])))
+    total = buckets[-1][1] if buckets else 0
+    return next((bound for bound, seen in buckets if total and seen >= q * total), float("nan"))
+
+
+def run() -> list[Figure]:
+    """Measure and return the figures."""
+    settings = bench_settings()
+    with _broker() as broker:
+        bare = bare_paho_rate(broker.port)
+        one = durable_rate(broker, settings.database_url, 1)
+        two = durable_rate(broker, settings.database_url, 2)
+        with _scratch(settings.database_url) as url:
+            naive = naive_rate(broker.port, url)
+        p50, p99 = live_lag(broker, settings.database_url)
+    print(f"ingest lag (arrival to commit) at 2,000 msg/s: p50 <= {p50 * 1000:.0f} ms, p99 <= {p99 * 1000:.0f} ms")
+    return [
+        Figure("durable ingest, 1 worker", one, "msg/s", "bare paho QoS 1 receive, no work", bare),
+        Figure("durable ingest, 2 workers", two, "msg/s", "bare paho QoS 1 receive, no work", bare),
+        Figure("durable ingest, 1 worker", one, "msg/s", "naive INSERT per message", naive),
+        Figure("durable ingest, 2 workers", two, "msg/s", "naive INSERT per message", naive),
+    ]
+
+
+def main() -> None:
+    """Print the figures."""
+    for figure in run():
+        print(figure.line())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""The geo service: the I/O around the pure geo engine.
+
+It owns whole shards of the internal fix feed (see ``ingest/feed.py``), so every fix of a bus or a person
+reaches the same in-memory state, runs the rules, and stores each geo event in ``device_events`` (kind
+``geo.<event>``) with a ``NOTIFY`` for the alert stage. A feed message is acknowledged only after its events
+are committed; a re-delivered fix is not newer than the state's last one and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import re
+import threading
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from campusguard.domain import DeviceEvent
+from campusguard.settings import Settings
+from campusguard.site.validate import load_site
+from geo.engine import DeviceGeoState, GeoEngine
+from geo.events import GeoEvent
+from geo.rules.child_check import ChildCheckConfirmation
+from ingest.feed import FEED_PREFIX, decode_fix
+from ingest.mqtt_source import parse_broker_url
+from store.db import connect, retrying
+from store.ingest_repo import notify_device_events
+from store.writer import DEVICE_EVENTS, TimeSeriesWriter
+
+log = logging.getLogger(__name__)
+
+GEO_CHANNEL = "campusguard_geo_events"
+TICK_S = 30.0
+
+
+def event_kind(event: GeoEvent) -> str:
+    """Name the stored kind of an event: ``FenceEntered`` is ``geo.fence_entered``."""
+    return "geo." + re.sub(r"(?<!^)(?=[A-Z])", "_", type(event).__name__).lower()
+
+
+def event_detail(event: GeoEvent) -> dict[str, Any]:
+    """Render the event's fields as JSON-ready values."""
+    return json.loads(json.dumps(asdict(event), default=str))  # type: ignore[no-any-return]
+
+
+class GeoService:
+    """Evaluates the shards it owns; :meth:`run` blocks until :meth:`stop`."""
+
+    def __init__(self, settings: Settings, engine: GeoEngine, shards: list[int], client_id: str,
+                 tick_s: float = TICK_S) -> None:
+        """Prepare; nothing connects until :meth:`run`."""
+        self.settings = settings
+        self._tick_s = tick_s
+        self.engine = engine
+        self.states: dict[str, DeviceGeoState] = {}
+        self._shards = shards
+        self._inbox: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
+        self._writer = TimeSeriesWriter(settings.database_url, DEVICE_EVENTS)
+        self._stop = threading.Event()
+        self.processed = 0
+        address = parse_broker_url(settings.mqtt_url)
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                   protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True)
+        if address.username:
+            self._client.username_pw_set(address.username, address.password)
+        self._address = address
+        self.connected = threading.Event()
+        self._client.on_connect = self._on_connect
+        self._client.on_message = lambda client, userdata, message: self._inbox.put(message)
+
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: mqtt.ConnectFlags, reason: object,
+                    properties: object) -> None:
+        client.subscribe([(f"{FEED_PREFIX}/{shard}", SubscribeOptions(qos=1)) for shard in self._shards])
+        self.connected.set()
+
+    def evaluate(self, bodies: list[dict[str, Any]]) -> list[DeviceEvent]:
+        """Run the rules over one feed message; returns the events to store."""
+        now = datetime.now(UTC)
+        out: list[DeviceEvent] = []
+        for body in bodies:
+            if body.get("kind") == "child_check":
+                subject = body["bus_id"]
+                state = self.states.get(subject) or self.engine.new_state(body["device_id"])
+                confirmation = ChildCheckConfirmation(subject, datetime.fromisoformat(body["time"]))
+                state, events = self.engine.confirm_child_check(state, confirmation)
+                device_id = body["device_id"]
+            else:
+                fix = decode_fix(body)
+                subject = self.engine.subject_of(fix.device_id)
+                state = self.states.get(subject) or self.engine.new_state(fix.device_id)
+                state, events = self.engine.evaluate(state, fix)
+                # The fix's own time lets deadlines pass too (a child check falls due while the bus reports).
+                state, due = self.engine.tick(state, fix.time)
+                events = events + due
+                device_id = fix.device_id
+            self.states[subject] = state
+            out.extend(DeviceEvent(device_id, e.time, event_kind(e), now, event_detail(e)) for e in events)
+        return out
+
+    def tick(self, now: datetime) -> list[DeviceEvent]:
+        """Let time pass for every subject (a child check whose bus went quiet still falls due)."""
+        out: list[DeviceEvent] = []
+        for subject, state in list(self.states.items()):
+            self.states[subject], events = self.engine.tick(state, now)
+            out.extend(DeviceEvent(e.position.device_id, e.time, event_kind(e), now, event_detail(e))
+                       for e in events)
+        return out
+
+    def run(self) -> None:
+        """Connect and evaluate until stopped."""
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = 24 * 3600
+        self._client.connect_async(self._address.host, self._address.port, clean_start=False, properties=props)
+        self._client.loop_start()
+        last_tick = datetime.now(UTC)
+        while not self._stop.is_set():
+            try:
+                message = self._inbox.get(timeout=1.0)
+            except queue.Empty:
+                message = None
+            now = datetime.now(UTC)
+            if (now - last_tick).total_seconds() >= self._tick_s:
+                self._store(self.tick(now))
+                last_tick = now
+            if message is None:
+                continue
+            try:
+                events = self.evaluate(json.loads(message.payload))
+            except (ValueError, KeyError, TypeError):
+                log.exception("geo feed message on %s is malformed; skipped", message.topic)
+                events = []
+            self._store(events)
+            self._client.ack(message.mid, message.qos)
+            self.processed += 1
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._writer.close()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return."""
+        self._stop.set()
+
+    def _store(self, events: list[DeviceEvent]) -> None:
+        if not events:
+            return
+        self._writer.write(events)
+        payloads = [{"device_id": e.device_id, "kind": e.kind, "time": e.time, "detail": e.detail} for e in events]
+        for attempt in retrying(None):
+            with attempt, connect(self.settings.database_url) as conn:
+                conn.autocommit = True
+                notify_device_events(conn, payloads, channel=GEO_CHANNEL)
+        for event in events:
+            log.info("geo: %s %s", event.device_id, event.kind)
+
+
+def build_service(settings: Settings, shards: list[int] | None = None) -> GeoService:
+    """Build the service from the settings' site file."""
+    if settings.site_file is None:
+        raise ValueError("the geo service needs the site file: set CAMPUSGUARD_SITE_FILE or pass --site")
+    engine = GeoEngine.from_site(load_site(settings.site_file))
+    owned = shards if shards is not None else list(range(settings.ingest.geo_shards))
+    return GeoService(settings, engine, owned, f"campusguard-geo-{'-'.join(map(str, owned))}")
