@@ -6,6 +6,7 @@ Each command builds :class:`Settings` once and hands the relevant part to the st
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,18 +171,31 @@ def serve() -> None:
 def demo(
     site: Annotated[Path, typer.Option(help="Site file to load.")] = EXAMPLE_SITE,
 ) -> None:
-    """Migrate, load the example district and serve it, with generated demo secrets."""
+    """Migrate, load the example district, start ingest and geo, and serve it, with generated demo secrets."""
+    import subprocess
+    import sys
+
     from campusguard.runtime import run_app
 
-    settings = _settings(mode=Mode.DEMO)
+    settings = _settings(mode=Mode.DEMO, site_file=site)
     _migrate(settings)
     _load(settings, site)
     password = settings.admin_password.get_secret_value() if settings.admin_password else ""
+    env = {**os.environ, "CAMPUSGUARD_MODE": "demo", "CAMPUSGUARD_SITE_FILE": str(site),
+           "CAMPUSGUARD_DATA_DIR": str(settings.data_dir), "CAMPUSGUARD_DATABASE_URL": settings.database_url,
+           "CAMPUSGUARD_MQTT_URL": settings.mqtt_url}
+    stages = [subprocess.Popen([sys.executable, "-m", "campusguard", *args], env=env)  # noqa: S603
+              for args in (["ingest", "--workers", "1"], ["geo"])]
     _echo("")
     _echo(f"campusguard demo: http://{settings.http_host}:{settings.http_port}/")
     _echo(f"  login: admin / {password}")
+    _echo(f"  ingest: MQTT at {settings.mqtt_url}, OsmAnd HTTP on port {settings.ingest.http_port}; try")
+    _echo("    mosquitto_pub -t zigbee2mqtt/antelope-park/office_panic_1 -m '{\"action\":\"hold\"}'")
     _echo("  Ctrl-C stops it.")
-    run_app(settings)
-
-
-
+    try:
+        run_app(settings)
+    finally:
+        for stage in stages:
+            stage.terminate()
+        for stage in stages:
+            stage.wait(timeout=60)
