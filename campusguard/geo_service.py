@@ -13,6 +13,7 @@ import logging
 import queue
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -28,9 +29,11 @@ from campusguard.settings import Settings
 from campusguard.site.validate import load_site
 from geo.engine import DeviceGeoState, GeoEngine
 from geo.events import GeoEvent
+from geo.fences import Fence, fences_from_geojson
 from geo.rules.child_check import ChildCheckConfirmation
 from ingest.feed import FEED_PREFIX, decode_fix
 from ingest.mqtt_source import parse_broker_url
+from store import queries
 from store.db import connect, retrying
 from store.ingest_repo import notify_device_events
 from store.writer import DEVICE_EVENTS, TimeSeriesWriter
@@ -55,10 +58,12 @@ class GeoService:
     """Evaluates the shards it owns; :meth:`run` blocks until :meth:`stop`."""
 
     def __init__(self, settings: Settings, engine: GeoEngine, shards: list[int], client_id: str,
-                 tick_s: float = TICK_S) -> None:
+                 tick_s: float = TICK_S, rebuild: Callable[[], GeoEngine | None] | None = None) -> None:
         """Prepare; nothing connects until :meth:`run`."""
         self.settings = settings
         self._tick_s = tick_s
+        # Fences drawn through the API reach the rules at the next tick (states carry over: fence ids are stable).
+        self._rebuild = rebuild
         self.engine = engine
         self.states: dict[str, DeviceGeoState] = {}
         self._shards = shards
@@ -128,6 +133,8 @@ class GeoService:
                 message = None
             now = datetime.now(UTC)
             if (now - last_tick).total_seconds() >= self._tick_s:
+                rebuilt = self._rebuild() if self._rebuild is not None else None
+                self.engine = rebuilt or self.engine
                 self._store(self.tick(now))
                 last_tick = now
             if message is None:
@@ -161,10 +168,42 @@ class GeoService:
             log.info("geo: %s %s", event.device_id, event.kind)
 
 
-def build_service(settings: Settings, shards: list[int] | None = None) -> GeoService:
-    """Build the service from the settings' site file."""
+def drawn_fences(database_url: str) -> list[Fence]:
+    """Read the fences drawn through the API (the site file's own come with the site)."""
+    with connect(database_url, max_wait_s=None) as conn:
+        rows = queries.geofences(conn, source="api")
+    return fences_from_geojson({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": r["id"], "geometry": r["geometry"],
+         "properties": {"kind": r["kind"], "name": r["name"], "school_id": r["school_id"],
+                        "speed_limit_kmh": r["speed_limit_kmh"]}} for r in rows]})
+
+
+def build_engine(settings: Settings) -> GeoEngine:
+    """Build the engine from the settings' site file and the fences stored in the database."""
     if settings.site_file is None:
         raise ValueError("the geo service needs the site file: set CAMPUSGUARD_SITE_FILE or pass --site")
-    engine = GeoEngine.from_site(load_site(settings.site_file))
+    return GeoEngine.from_site(load_site(settings.site_file), extra_fences=drawn_fences(settings.database_url))
+
+
+def build_service(settings: Settings, shards: list[int] | None = None) -> GeoService:
+    """Build the service; it rebuilds its engine when the stored fences change."""
     owned = shards if shards is not None else list(range(settings.ingest.geo_shards))
-    return GeoService(settings, engine, owned, f"campusguard-geo-{'-'.join(map(str, owned))}")
+    seen = [_fences_signature(settings.database_url)]
+
+    def rebuild() -> GeoEngine | None:
+        signature = _fences_signature(settings.database_url)
+        if signature == seen[0]:
+            return None
+        seen[0] = signature
+        log.info("geo: stored fences changed; rebuilding the fence index")
+        return build_engine(settings)
+
+    return GeoService(settings, build_engine(settings), owned, f"campusguard-geo-{'-'.join(map(str, owned))}",
+                      rebuild=rebuild)
+
+
+def _fences_signature(database_url: str) -> tuple[object, ...]:
+    with connect(database_url, max_wait_s=None) as conn:
+        row = conn.execute("SELECT count(*) FILTER (WHERE active), max(updated_at) FROM geofences"
+                           " WHERE source = 'api'").fetchone()
+    return tuple(row) if row else ()

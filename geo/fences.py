@@ -50,6 +50,8 @@ def fences_from_site(site: Site, rules: GeoRules, projection: LocalProjection) -
         fences.append(Fence(f"{school.id}/campus", "campus", school.name, campus, school.id, limit))
         zone = projection.to_lonlat(shapely.buffer(projection.to_metres(campus), rules.school_zone_buffer_m))
         fences.append(Fence(f"{school.id}/zone", "school_zone", f"{school.name} school zone", zone, school.id, limit))
+        fences.extend(Fence(area.id, "restricted", area.name, area.polygon.shape(), school.id)
+                      for area in school.restricted_areas)
         for bus in school.buses:
             depot = bus.route.depot
             if depot is not None and depot not in depots:

@@ -451,6 +451,14 @@ def build() -> dict[str, Any]:
                     "external_id": f"{short}/kitchen_smoke",
                 }
             )
+        # A corner of the campus that is out of bounds; derived from the outline (no draw from the random
+        # stream, so adding it left every other value of the file as it was).
+        xs, ys = [p[0] for p in ring[0]], [p[1] for p in ring[0]]
+        x1, y1 = max(xs), max(ys)
+        x0, y0 = x1 - (x1 - min(xs)) / 4, y1 - (y1 - min(ys)) / 4
+        area = [[round(x, 6), round(y, 6)] for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0))]
+        restricted = [{"id": f"{short}-boiler-yard", "name": "Boiler room yard",
+                       "polygon": {"type": "Polygon", "coordinates": [area]}}]
         domain = f"{district}.example.org"
         staff = []
         for g in range(3 if level == "hs" else 2):
@@ -474,6 +482,7 @@ def build() -> dict[str, Any]:
                 "panic_buttons": buttons,
                 "cameras": cameras,
                 "sensors": sensors,
+                "restricted_areas": restricted,
                 "people": staff,
             }
         )

@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 _ORIGIN = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
 
@@ -84,6 +85,43 @@ def devices(conn: psycopg.Connection, scope_path: str = "/", kind: str | None = 
             (scope_path, scope_path, kind, kind),
         )
         return cur.fetchall()
+
+
+def geofences(conn: psycopg.Connection, scope_path: str = "/", source: str | None = None) -> list[dict[str, Any]]:
+    """List the stored geofences (restricted areas and drawn fences) under an organisation path."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            "SELECT g.id, g.school_id, g.kind, g.name, g.geometry, g.speed_limit_kmh, g.source, g.updated_at"
+            " FROM geofences g LEFT JOIN org_units u ON u.id = g.school_id"
+            " WHERE g.active AND (u.path LIKE %s || '%%' OR (g.school_id IS NULL AND %s = '/'))"
+            " AND (%s::text IS NULL OR g.source = %s) ORDER BY g.id",
+            (scope_path, scope_path, source, source),
+        )
+        return cur.fetchall()
+
+
+def save_geofence(conn: psycopg.Connection, fence: dict[str, Any]) -> bool:
+    """Create or replace a fence drawn through the API; returns True when it was new."""
+    row = conn.execute(
+        "INSERT INTO geofences AS g (id, school_id, kind, name, geometry, speed_limit_kmh, source, active, updated_at)"
+        " VALUES (%(id)s, %(school_id)s, %(kind)s, %(name)s, %(geometry)s, %(speed_limit_kmh)s, 'api', true, now())"
+        " ON CONFLICT (id) DO UPDATE SET school_id = excluded.school_id, kind = excluded.kind,"
+        " name = excluded.name, geometry = excluded.geometry, speed_limit_kmh = excluded.speed_limit_kmh,"
+        " active = true, updated_at = now() WHERE g.source = 'api' RETURNING (xmax = 0)",
+        {**fence, "geometry": Jsonb(fence["geometry"])},
+    ).fetchone()
+    if row is None:
+        raise PermissionError(f"geofence {fence['id']!r} comes from the site file; edit the file instead")
+    return bool(row[0])
+
+
+def retire_geofence(conn: psycopg.Connection, fence_id: str) -> bool:
+    """Retire a fence drawn through the API; returns False when there was none."""
+    cur = conn.execute(
+        "UPDATE geofences SET active = false, updated_at = now() WHERE id = %s AND source = 'api' AND active",
+        (fence_id,),
+    )
+    return cur.rowcount == 1
 
 
 def position_buckets(

@@ -57,6 +57,8 @@ def load_site(conn: psycopg.Connection, site: Site) -> LoadReport:
             # Stops have no history of their own; a removed stop simply goes.
             "bus_stops": _upsert(conn, "bus_stops", list(_stop_rows(site)), retire="delete", stamped=False),
             "devices": _upsert(conn, "devices", list(_device_rows(site))),
+            # Only the site's own fences: those drawn through the API are not the file's to retire.
+            "geofences": _upsert(conn, "geofences", list(_fence_rows(site)), retire_where="source = 'site'"),
         }
     return LoadReport(tables)
 
@@ -102,6 +104,14 @@ def _bus_rows(site: Site) -> Iterator[Row]:
                 "service_windows": Jsonb([w.model_dump(mode="json") for w in bus.service_windows]),
                 "active": True,
             }
+
+
+def _fence_rows(site: Site) -> Iterator[Row]:
+    for entry in site.iter_schools():
+        for area in entry.school.restricted_areas:
+            yield {"id": area.id, "school_id": entry.school.id, "kind": "restricted", "name": area.name,
+                   "geometry": Jsonb(area.polygon.model_dump(mode="json")), "speed_limit_kmh": None,
+                   "source": "site", "active": True}
 
 
 def _stop_rows(site: Site) -> Iterator[Row]:

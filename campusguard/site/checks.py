@@ -70,7 +70,8 @@ def _ids(site: Site) -> Iterator[tuple[str, _Owner]]:
                 yield tracker.id, _Owner("tracker", (*loc, "buses", b, "trackers", t))
             for s, stop in enumerate(bus.route.stops):
                 yield stop.id, _Owner("bus stop", (*loc, "buses", b, "route", "stops", s))
-        for group, what in (("panic_buttons", "panic button"), ("cameras", "camera"), ("sensors", "sensor")):
+        for group, what in (("panic_buttons", "panic button"), ("cameras", "camera"), ("sensors", "sensor"),
+                            ("restricted_areas", "restricted area")):
             for index, device in enumerate(getattr(school, group)):
                 yield device.id, _Owner(what, (*loc, group, index))
         for index, person in enumerate(school.people):

@@ -125,6 +125,14 @@ def _check_roles(people: tuple[Person, ...], *, school: bool) -> tuple[Person, .
     return people
 
 
+class RestrictedArea(Frozen):
+    """A part of the campus nobody should be in (a roof, a boiler yard); entering it is a geofence event."""
+
+    id: Annotated[Slug, Field(description="Area id.")]
+    name: Annotated[str, Field(min_length=1, description="Name shown with alerts.")]
+    polygon: Annotated[Polygon, Field(description="The area as a GeoJSON Polygon.")]
+
+
 class School(Frozen):
     """A school: its campus, hours and everything on or serving it."""
 
@@ -139,6 +147,9 @@ class School(Frozen):
     panic_buttons: Annotated[tuple[PanicButton, ...], Field(description="Panic buttons.")] = ()
     cameras: Annotated[tuple[Camera, ...], Field(description="Cameras.")] = ()
     sensors: Annotated[tuple[Sensor, ...], Field(description="Sensors.")] = ()
+    restricted_areas: Annotated[
+        tuple[RestrictedArea, ...], Field(description="Restricted areas on or near the campus (geofences).")
+    ] = ()
     people: Annotated[tuple[Person, ...], Field(description="Guards and school admins.")] = ()
 
     @field_validator("timezone")

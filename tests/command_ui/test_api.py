@@ -90,3 +90,36 @@ def test_devices_filter_by_kind_and_hide_camera_urls(client: TestClient) -> None
     assert all("rtsp" not in str(f["properties"]).lower() or f["properties"]["source"] == "rtsp" for f in cameras)
     assert all("config" not in f["properties"] for f in cameras)
     assert client.get("/api/v1/devices", params={"kind": "toaster"}, auth=AUTH).status_code == 422
+
+
+SQUARE = {"type": "Polygon", "coordinates": [[[-96.6895, 40.8005], [-96.6890, 40.8005], [-96.6890, 40.8009],
+                                              [-96.6895, 40.8009], [-96.6895, 40.8005]]]}
+
+
+def test_geofences_list_the_site_restricted_areas(client: TestClient) -> None:
+    site = read_site(EXAMPLE)
+    expected = {a.id for e in site.iter_schools() for a in e.school.restricted_areas}
+    body = client.get("/api/v1/geofences", auth=AUTH).json()
+    assert {f["id"] for f in body["features"] if f["properties"]["source"] == "site"} == expected
+
+
+def test_a_drawn_geofence_is_created_redrawn_and_removed(client: TestClient) -> None:
+    fence = {"name": "Roof access", "school_id": "antelope-park-es", "geometry": SQUARE}
+    assert client.put("/api/v1/geofences/roof-access", json=fence, auth=AUTH).status_code == 201
+    assert client.put("/api/v1/geofences/roof-access", json={**fence, "name": "Roof"}, auth=AUTH).status_code == 200
+    listed = {f["id"]: f for f in client.get("/api/v1/geofences", auth=AUTH).json()["features"]}
+    assert listed["roof-access"]["properties"]["name"] == "Roof"
+    assert client.delete("/api/v1/geofences/roof-access", auth=AUTH).status_code == 204
+    assert client.delete("/api/v1/geofences/roof-access", auth=AUTH).status_code == 404
+    assert "roof-access" not in {f["id"] for f in client.get("/api/v1/geofences", auth=AUTH).json()["features"]}
+
+
+def test_site_fences_and_bad_fences_are_refused(client: TestClient) -> None:
+    site_fence = next(iter({a.id for e in read_site(EXAMPLE).iter_schools() for a in e.school.restricted_areas}))
+    fence = {"name": "X", "geometry": SQUARE}
+    assert client.put(f"/api/v1/geofences/{site_fence}", json=fence, auth=AUTH).status_code == 409
+    bowtie = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}
+    assert client.put("/api/v1/geofences/bowtie", json={"name": "X", "geometry": bowtie}, auth=AUTH).status_code == 422
+    assert client.put("/api/v1/geofences/Bad Id", json=fence, auth=AUTH).status_code == 422
+    assert client.put("/api/v1/geofences/x", json={**fence, "school_id": "nowhere"}, auth=AUTH).status_code == 422
+    assert client.put("/api/v1/geofences/x", json=fence).status_code == 401

@@ -1,0 +1,69 @@
+"""Geofences stored beside the site file: list them, and draw, redraw or remove restricted areas.
+
+Fences from the site file are listed but not editable here (the file stays the source of truth for them);
+fences drawn through the API are the geo service's to pick up on its next refresh.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import psycopg
+from fastapi import APIRouter, HTTPException, Path, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from campusguard.site.geometry import Polygon
+from command_ui.deps import ConnDep, CurrentUser
+from command_ui.schemas import Feature, FeatureCollection
+from store import queries
+
+router = APIRouter(prefix="/api/v1/geofences", tags=["geofences"])
+
+FenceId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Fence id (a slug).")]
+
+
+class GeofenceIn(BaseModel):
+    """A fence drawn by an administrator."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=200, description="Name shown with alerts.")]
+    kind: Annotated[Literal["restricted", "custom"], Field(description="restricted raises on entry.")] = "restricted"
+    school_id: Annotated[str | None, Field(description="The school it belongs to, if any.")] = None
+    geometry: Annotated[Polygon, Field(description="GeoJSON Polygon, WGS-84 lon/lat.")]
+    speed_limit_kmh: Annotated[float | None, Field(gt=0, le=130, description="Speed limit inside.")] = None
+
+
+@router.get("")
+def list_geofences(conn: ConnDep, user: CurrentUser) -> FeatureCollection:
+    """List the stored geofences as GeoJSON."""
+    rows = queries.geofences(conn, user.scope_path)
+    return FeatureCollection(features=[
+        Feature(id=r["id"], geometry=r["geometry"],
+                properties={k: v for k, v in r.items() if k not in ("id", "geometry")}) for r in rows
+    ])
+
+
+@router.put("/{fence_id}", status_code=status.HTTP_200_OK)
+def put_geofence(fence_id: FenceId, body: GeofenceIn, conn: ConnDep, user: CurrentUser,
+                 response: Response) -> Feature:
+    """Create or redraw a fence; 201 when it is new."""
+    fence = {"id": fence_id, "school_id": body.school_id, "kind": body.kind, "name": body.name,
+             "geometry": body.geometry.model_dump(mode="json"), "speed_limit_kmh": body.speed_limit_kmh}
+    try:
+        created = queries.save_geofence(conn, fence)
+    except PermissionError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    except psycopg.errors.ForeignKeyViolation:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"no school {body.school_id!r}") from None
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+    return Feature(id=fence_id, geometry=fence["geometry"],
+                   properties={k: v for k, v in fence.items() if k not in ("id", "geometry")} | {"source": "api"})
+
+
+@router.delete("/{fence_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_geofence(fence_id: FenceId, conn: ConnDep, user: CurrentUser) -> None:
+    """Remove a fence drawn through the API."""
+    if not queries.retire_geofence(conn, fence_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no API-drawn geofence {fence_id!r}")
