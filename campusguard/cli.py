@@ -5,6 +5,7 @@ Each command builds :class:`Settings` once and hands the relevant part to the st
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -27,6 +28,8 @@ site_app = typer.Typer(help="Validate and load site files.", no_args_is_help=Tru
 db_app = typer.Typer(help="Migrate and maintain the database.", no_args_is_help=True)
 app.add_typer(site_app, name="site")
 app.add_typer(db_app, name="db")
+audit_app = typer.Typer(help="Verify and export the tamper-evident audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 EXAMPLE_SITE = Path(__file__).resolve().parent.parent / "examples" / "district.yaml"
 FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A site YAML file.")]
@@ -160,6 +163,58 @@ def geo(
 
 
 @app.command()
+def alerts() -> None:
+    """Run the alert service: events to incidents, notifications and escalation."""
+    import signal
+
+    from alerts.notifiers import build_notifier
+    from alerts.rules import DEFAULT_RULES, load_rules
+    from alerts.service import AlertService
+
+    settings = _settings()
+    service = AlertService(settings.database_url, load_rules(settings.alerts.rules_file or DEFAULT_RULES),
+                           settings.alerts.escalation, [build_notifier(c) for c in settings.alerts.notifiers])
+    signal.signal(signal.SIGTERM, lambda *_: service.stop())
+    signal.signal(signal.SIGINT, lambda *_: service.stop())
+    service.run()
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain of the audit trail; exit 1 at the first break."""
+    from alerts.audit_cli import verify_command
+
+    raise typer.Exit(verify_command(_settings().database_url))
+
+
+@audit_app.command("export")
+def audit_export(out: Annotated[Path, typer.Argument(help="CSV file to write.")]) -> None:
+    """Export the audit trail as CSV."""
+    from alerts.audit_cli import export_command
+
+    raise typer.Exit(export_command(_settings().database_url, out))
+
+
+@app.command()
+def drill(school: Annotated[str, typer.Option(help="School id to drill.")]) -> None:
+    """Press a panic button through the real MQTT path and time it until raised, delivered, acknowledged."""
+    from campusguard.drill import run_drill
+
+    settings = _settings()
+    report = run_drill(settings.database_url, settings.mqtt_url, school)
+    if report.incident_id is None:
+        _echo(f"drill at {school}: NO INCIDENT within the timeout (button {report.device_id})")
+        raise typer.Exit(1)
+    _echo(f"drill at {school} (button {report.device_id}): incident {report.incident_id}")
+    _echo(f"  raised after        {report.raised_ms:8.0f} ms")
+    for d in report.deliveries:
+        state = "delivered" if d["ok"] else f"FAILED ({d['error']})"
+        _echo(f"  {d['notifier']:<18} {d['ms']:8.0f} ms  {state}")
+    _echo(f"  acknowledged after  {report.acknowledged_ms:8.0f} ms")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
 def serve() -> None:
     """Run the web app (API and pages) with the configured settings."""
     from campusguard.runtime import run_app
@@ -184,13 +239,16 @@ def demo(
     env = {**os.environ, "CAMPUSGUARD_MODE": "demo", "CAMPUSGUARD_SITE_FILE": str(site),
            "CAMPUSGUARD_DATA_DIR": str(settings.data_dir), "CAMPUSGUARD_DATABASE_URL": settings.database_url,
            "CAMPUSGUARD_MQTT_URL": settings.mqtt_url}
+    # Demo alerts go out over MQTT, where a siren gateway (or `mosquitto_sub -t 'campusguard/v1/alerts/#'`) hears them.
+    env["CAMPUSGUARD_ALERTS__NOTIFIERS"] = json.dumps([{"type": "mqtt", "url": settings.mqtt_url}])
     stages = [subprocess.Popen([sys.executable, "-m", "campusguard", *args], env=env)  # noqa: S603
-              for args in (["ingest", "--workers", "1"], ["geo"])]
+              for args in (["ingest", "--workers", "1"], ["geo"], ["alerts"])]
     _echo("")
     _echo(f"campusguard demo: http://{settings.http_host}:{settings.http_port}/")
     _echo(f"  login: admin / {password}")
     _echo(f"  ingest: MQTT at {settings.mqtt_url}, OsmAnd HTTP on port {settings.ingest.http_port}; try")
     _echo("    mosquitto_pub -t zigbee2mqtt/antelope-park/office_panic_1 -m '{\"action\":\"hold\"}'")
+    _echo("  alerts: mosquitto_sub -t 'campusguard/v1/alerts/#'   drills: campusguard drill --school antelope-park-es")
     _echo("  Ctrl-C stops it.")
     try:
         run_app(settings)

@@ -17,6 +17,9 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alerts.escalation import EscalationPolicy
+from alerts.notifiers import NotifierConfig
+
 DEMO_SECRET_FILE = "demo-secrets.env"  # noqa: S105 - a file name, not a secret
 
 
@@ -98,6 +101,21 @@ class IngestSettings(BaseSettings):
     ] = 30
 
 
+class AlertSettings(BaseSettings):
+    """How events become incidents, who is told and when it escalates."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    rules_file: Annotated[
+        Path | None, Field(description="Alert rules YAML; the shipped alerts/default_rules.yaml when unset.")
+    ] = None
+    escalation: EscalationPolicy = Field(default_factory=EscalationPolicy)
+    notifiers: Annotated[
+        list[NotifierConfig],
+        Field(description="Where notifications go (webhook, email, mqtt, cap); demo mode adds MQTT out."),
+    ] = Field(default_factory=list)
+
+
 class Settings(BaseSettings):
     """Process settings; see the README's configuration table for each variable."""
 
@@ -136,6 +154,7 @@ class Settings(BaseSettings):
     ] = None
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     rollup_refresh_seconds: Annotated[
         int, Field(ge=10, description="How often the plain-PostgreSQL rollups and partitions are maintained.")
     ] = 300

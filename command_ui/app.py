@@ -13,7 +13,7 @@ from psycopg_pool import ConnectionPool
 from campusguard import __version__
 from campusguard.settings import Settings
 from command_ui.deps import CurrentUser
-from command_ui.routers import geofences, health, sites
+from command_ui.routers import geofences, health, incidents, sites
 
 _HOME = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>campusguard</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
@@ -27,8 +27,9 @@ _HOME = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>cam
 def create_app(settings: Settings) -> FastAPI:
     """Build the app; the pool opens on startup and closes on shutdown."""
     # open=False: the pool starts with the app, so building an app (tests, OpenAPI export) needs no database.
+    # autocommit: each statement commits, and writes that must go together take an explicit transaction.
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=10, open=False,
-                          kwargs={"connect_timeout": 5})
+                          kwargs={"connect_timeout": 5, "autocommit": True})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(sites.router)
     app.include_router(geofences.router)
+    app.include_router(incidents.router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi(user: CurrentUser) -> dict[str, Any]:

@@ -12,8 +12,9 @@ from typing import Any
 
 from ingest.messages import SOURCE_CAMPUSGUARD
 
-# What our own schema's panic topic carries, and what a badge or wall button means when pressed.
-DEFAULT_PANIC_ACTIONS = frozenset({"panic", "sos", "emergency"})
+# What our own schema's panic topic carries, and what a badge or wall button means when pressed. A "drill"
+# press takes the whole panic path too (that is what a drill measures); the alert rules mark its incident.
+DEFAULT_PANIC_ACTIONS = frozenset({"panic", "sos", "emergency", "drill"})
 
 
 @dataclass(frozen=True, slots=True)

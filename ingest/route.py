@@ -116,6 +116,10 @@ def _route_one(message: Decoded, envelope: Envelope, directory: Directory, out: 
     elif isinstance(message, Reading):
         out.readings.append(SensorReading(device.device_id, message.time, message.metric, message.value,
                                           message.received_at))
+        if message.metric == "smoke" and message.value >= 1:
+            # A smoke detector's alarm is an event for the alert stage, not only a reading for the charts.
+            out.events.append(DeviceEvent(device.device_id, message.time, "smoke", message.received_at,
+                                          {"value": message.value}))
     elif went_quiet:
         # Zigbee2MQTT's own availability check: the coordinator says the device went quiet.
         out.events.append(DeviceEvent(device.device_id, message.time, "availability_offline",

@@ -123,3 +123,31 @@ def test_site_fences_and_bad_fences_are_refused(client: TestClient) -> None:
     assert client.put("/api/v1/geofences/Bad Id", json=fence, auth=AUTH).status_code == 422
     assert client.put("/api/v1/geofences/x", json={**fence, "school_id": "nowhere"}, auth=AUTH).status_code == 422
     assert client.put("/api/v1/geofences/x", json=fence).status_code == 401
+
+
+def test_incidents_are_listed_read_and_moved_with_who_and_from_where(client: TestClient, loaded_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from alerts.escalation import EscalationPolicy
+    from alerts.rules import load_rules
+    from alerts.service import AlertService
+
+    now = datetime.now(UTC)
+    with psycopg.connect(loaded_url) as conn:
+        conn.execute("INSERT INTO device_events (device_id, time, kind, received_at, detail)"
+                     " VALUES ('antelope-park-office-panic-1', %s, 'panic', %s, '{}')", (now, now))
+    AlertService(loaded_url, load_rules(), EscalationPolicy(), []).decide_pending()
+    listed = client.get("/api/v1/incidents", params={"status": "raised"}, auth=AUTH).json()
+    incident_id = listed[0]["id"]
+    assert listed[0]["type"] == "panic" and listed[0]["severity"] == "critical"
+    url = f"/api/v1/incidents/{incident_id}/actions"
+    assert client.post(url, json={"action": "acknowledge"}).status_code == 401
+    assert client.post(url, json={"action": "acknowledge", "note": "on my way"}, auth=AUTH).json()["status"] == (
+        "acknowledged")
+    refused = client.post(url, json={"action": "resolve"}, auth=AUTH)
+    assert refused.status_code == 409 and "false alarm" in refused.json()["detail"]
+    assert client.post(url, json={"action": "dance"}, auth=AUTH).status_code == 422
+    detail = client.get(f"/api/v1/incidents/{incident_id}", auth=AUTH).json()
+    ack = next(t for t in detail["timeline"] if t["kind"] == "acknowledge")
+    assert ack["actor"] == "admin" and ack["note"] == "on my way" and ack["detail"]["source"] == "testclient"
+    assert client.get("/api/v1/incidents/999999", auth=AUTH).status_code == 404

@@ -1,0 +1,242 @@
+"""The alert service: the I/O around the pure alert core (correlate, lifecycle, escalation).
+
+``device_events`` is its queue: panics, device health and geo events are all stored there by ingest and the
+geo service before anything else happens, so a panic raised while this service was down is still decided when
+it starts. ``NOTIFY`` on the upstream channels only wakes it. Each event is decided once (``alert_signals``
+holds its id), in one transaction with the incident change, its transition and its audit record; the
+notifications follow the commit, and escalation sends what the policy says is due.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from alerts.audit import AuditRecord
+from alerts.correlate import Ignore, Merge, NewIncident, Repeat, correlate, fold, open_incident
+from alerts.escalation import EscalationPolicy, due, record_notification
+from alerts.lifecycle import Action, apply
+from alerts.model import Incident, Outcome, Signal, Transition
+from alerts.notifiers.base import EventKind, Notification, Notifier
+from alerts.rules import RuleSet
+from store import audit_repo
+from store.db import connect, retrying
+from store.incident_repo import (
+    PendingEvent,
+    claim_signal,
+    get_incident,
+    insert_incident,
+    link_signal,
+    open_incidents,
+    pending_events,
+    record_delivery,
+    record_transition,
+    signal_id_of,
+    unacknowledged,
+    update_incident,
+)
+from store.ingest_repo import EVENT_CHANNEL, PANIC_CHANNEL
+
+log = logging.getLogger(__name__)
+
+GEO_CHANNEL = "campusguard_geo_events"
+INCIDENT_CHANNEL = "campusguard_incidents"
+# Events older than this at start-up are history, not news: an alert service that was down for a day does not
+# page about yesterday's low batteries.
+LOOKBACK = timedelta(hours=6)
+BATCH = 200
+# Incidents of this type come from `campusguard drill`: real path, real notifications, marked as exercises.
+DRILL_TYPE = "drill"
+
+
+def to_signal(event: PendingEvent) -> Signal | None:
+    """Turn a stored device event into the alert core's input; None when it belongs to no school."""
+    if event.school_id is None:
+        return None
+    detail = dict(event.detail) | {"device_kind": event.device_kind}
+    lon, lat = event.detail.get("lon"), event.detail.get("lat")
+    if not (isinstance(lon, float | int) and isinstance(lat, float | int)):
+        lon, lat = event.lon, event.lat
+    position = event.detail.get("position")
+    if isinstance(position, dict) and "lon" in position:  # geo events carry the fix that triggered them
+        lon, lat = position["lon"], position["lat"]
+    # Geo events follow their subject (the bus, not one of its trackers), so bus rules can merge by source.
+    subject = event.detail.get("subject_id") if event.kind.startswith("geo.") else None
+    source_id = subject if isinstance(subject, str) else event.device_id
+    return Signal(signal_id_of(event.kind, event.device_id, event.time), event.kind, event.school_id,
+                  source_id, event.time, None if lon is None else float(lon),
+                  None if lat is None else float(lat), detail)
+
+
+class AlertService:
+    """Decides device events into incidents and sends what is due; thread-safe entry points."""
+
+    def __init__(self, database_url: str, rules: RuleSet, policy: EscalationPolicy,
+                 notifiers: Sequence[Notifier]) -> None:  # type: ignore[type-arg]
+        """Prepare; connections open on first use."""
+        self._url = database_url
+        self.rules = rules
+        self.policy = policy
+        self.notifiers = list(notifiers)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._kinds = sorted({r.kind for r in rules.rules})
+        self._started = datetime.now(UTC)
+
+    # --- deciding ------------------------------------------------------------------------------------------
+
+    def decide_pending(self) -> int:
+        """Decide every waiting event; returns how many were decided."""
+        decided = 0
+        with self._lock, connect(self._url) as conn:
+            while True:
+                with conn.transaction():
+                    batch = pending_events(conn, self._started - LOOKBACK, self._kinds, BATCH)
+                for event in batch:
+                    decided += self._decide(conn, event)
+                if len(batch) < BATCH:
+                    return decided
+
+    def _decide(self, conn: psycopg.Connection, event: PendingEvent) -> int:
+        signal = to_signal(event)
+        now = datetime.now(UTC)
+        with conn.transaction():
+            signal_id = signal.signal_id if signal else signal_id_of(event.kind, event.device_id, event.time)
+            if not claim_signal(conn, signal_id, "pending", now):
+                return 0
+            if signal is None:
+                link_signal_without_incident(conn, signal_id, "ignored: device belongs to no school")
+                return 1
+            incidents = open_incidents(conn, signal.school_id)
+            decision = correlate(incidents, signal, self.rules)
+            if isinstance(decision, Ignore):
+                link_signal_without_incident(conn, signal_id, f"ignored: {decision.reason}")
+                return 1
+            if isinstance(decision, NewIncident):
+                incident, transition = open_incident(signal, decision)
+                incident_id = insert_incident(conn, incident)
+                incident = replace(incident, id=incident_id)
+            else:
+                target = next(i for i in incidents if i.id == decision.incident_id)
+                incident, transition = fold(target, signal, decision)
+                if isinstance(decision, Merge) and decision.realert:
+                    # Worse than it was: page again from the current level.
+                    incident = replace(incident, last_notified_at=None)
+                update_incident(conn, incident)
+            assert incident.id is not None
+            record_transition(conn, transition, incident.id)
+            link_signal(conn, signal_id, incident.id, _decision_name(decision))
+            self._audit(conn, transition, incident)
+            conn.execute("SELECT pg_notify(%s, %s)", (INCIDENT_CHANNEL, str(incident.id)))
+        log.info("%s: %s %s (%s)", _decision_name(decision), incident.label(), incident.type, signal.source_id)
+        return 1
+
+    # --- escalation and notification -----------------------------------------------------------------------
+
+    def escalate_due(self, now: datetime | None = None) -> int:
+        """Send every notification the policy says is due; returns how many steps were sent."""
+        moment = now or datetime.now(UTC)
+        sent = 0
+        with self._lock, connect(self._url) as conn:
+            with conn.transaction():
+                steps = [(i, step) for i in unacknowledged(conn) if (step := due(i, self.policy, moment))]
+            for incident, step in steps:
+                event: EventKind = "raised" if step.kind == "notify" else "escalated"
+                results = [(n.name, n.send(self._notification(incident, event, moment, step.level)))
+                           for n in self.notifiers]
+                with conn.transaction():
+                    current = get_incident(conn, incident.id or 0)
+                    if current is None or current.status != incident.status:
+                        continue  # acknowledged while we were sending: the step stands but is not recorded
+                    changed, transition = record_notification(current, step, moment)
+                    update_incident(conn, changed)
+                    record_transition(conn, transition, changed.id or 0)
+                    for name, result in results:
+                        record_delivery(conn, changed.id or 0, name, event, result.ok, result.attempts,
+                                        result.error, result.at)
+                    self._audit(conn, transition, changed)
+                sent += 1
+        return sent
+
+    def act(self, incident_id: int, action: Action, actor: str, note: str | None = None,
+            outcome: Outcome | None = None, source: str | None = None) -> Incident:
+        """Make a person's move on an incident (acknowledge, respond, resolve...); raises InvalidTransition."""
+        with self._lock, connect(self._url) as conn:
+            return act(conn, incident_id, action, actor, note, outcome, source)
+
+    def _notification(self, incident: Incident, event: EventKind, at: datetime, level: int) -> Notification:
+        return Notification(
+            incident_id=incident.id or 0, school_id=incident.school_id, type=incident.type,
+            severity=incident.severity.value, status=incident.status.value,
+            title=incident.title, event=event, at=at, opened_at=incident.opened_at,
+            lon=incident.lon, lat=incident.lat, message=incident.title, level=level,
+            drill=incident.type == DRILL_TYPE)
+
+    def _audit(self, conn: psycopg.Connection, transition: Transition, incident: Incident) -> None:
+        audit_transition(conn, transition, incident)
+
+    # --- the loop ------------------------------------------------------------------------------------------
+
+
+    def run(self, tick_s: float = 1.0) -> None:
+        """Listen, decide and escalate until :meth:`stop`."""
+        for attempt in retrying(None):
+            with attempt:
+                listener = connect(self._url, autocommit=True)
+        with listener:
+            for channel in (PANIC_CHANNEL, EVENT_CHANNEL, GEO_CHANNEL):
+                listener.execute(f"LISTEN {channel}")
+            while not self._stop.is_set():
+                try:
+                    self.decide_pending()
+                    self.escalate_due()
+                except psycopg.Error:
+                    log.exception("alert pass failed; retrying")
+                # Wake on any upstream NOTIFY, or after a tick for escalation deadlines.
+                select.select([listener.fileno()], [], [], tick_s)
+                for _ in listener.notifies(timeout=0):
+                    pass
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return."""
+        self._stop.set()
+
+
+def act(conn: psycopg.Connection, incident_id: int, action: Action, actor: str, note: str | None = None,
+        outcome: Outcome | None = None, source: str | None = None) -> Incident:
+    """Apply a person's move in one transaction with its transition and audit record; raises InvalidTransition."""
+    with conn.transaction():
+        incident = get_incident(conn, incident_id)
+        if incident is None:
+            raise LookupError(f"no incident {incident_id}")
+        changed, transition = apply(incident, action, actor, datetime.now(UTC), note, outcome, source)
+        update_incident(conn, changed)
+        record_transition(conn, transition, incident_id)
+        audit_transition(conn, transition, changed)
+        conn.execute("SELECT pg_notify(%s, %s)", (INCIDENT_CHANNEL, str(incident_id)))
+    return changed
+
+
+def audit_transition(conn: psycopg.Connection, transition: Transition, incident: Incident) -> None:
+    """Append the audit record of an incident's state change, in the caller's transaction."""
+    audit_repo.append(conn, AuditRecord(
+        at=transition.time, actor=transition.actor, action=f"incident.{transition.kind}",
+        target=f"incident:{incident.id}",
+        detail={"seq": transition.seq, "status": incident.status.value, "severity": incident.severity.value,
+                "note": transition.note, "source": transition.source, **dict(transition.detail)}))
+
+
+def link_signal_without_incident(conn: psycopg.Connection, signal_id: str, decision: str) -> None:
+    """Record an event that opened or touched no incident, with why."""
+    conn.execute("UPDATE alert_signals SET decision = %s WHERE signal_id = %s", (decision, signal_id))
+
+
+def _decision_name(decision: NewIncident | Merge | Repeat | Ignore) -> str:
+    return {NewIncident: "raised", Merge: "merged", Repeat: "repeat", Ignore: "ignored"}[type(decision)]
+

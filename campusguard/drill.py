@@ -1,0 +1,113 @@
+"""``campusguard drill``: a synthetic panic through the real path, timed until it is raised, delivered and acknowledged.
+
+The drill presses a panic button of the school (action ``drill``) over real MQTT, exactly as a button would,
+then watches the database: when the incident opened, when each notifier delivered it, and, after the drill
+acknowledges it as a person would, how long that took end to end. The incident is resolved with outcome
+``drill`` and the report is stored in ``drills``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from psycopg.types.json import Jsonb
+
+from alerts.lifecycle import Action
+from alerts.model import Outcome
+from alerts.service import DRILL_TYPE, act
+from ingest.mqtt_source import parse_broker_url
+from store.db import connect
+
+
+@dataclass(frozen=True, slots=True)
+class DrillReport:
+    """What a drill measured."""
+
+    school_id: str
+    device_id: str
+    started_at: datetime
+    incident_id: int | None
+    raised_ms: float | None
+    acknowledged_ms: float | None
+    deliveries: list[dict[str, Any]]
+
+    @property
+    def ok(self) -> bool:
+        """The incident was raised, every delivery succeeded and it was acknowledged."""
+        return (self.incident_id is not None and self.acknowledged_ms is not None
+                and all(d["ok"] for d in self.deliveries))
+
+
+def _button(conn: psycopg.Connection, school_id: str) -> str:
+    row = conn.execute("SELECT id FROM devices WHERE school_id = %s AND kind = 'panic_button' AND active"
+                       " AND source = 'campusguard' ORDER BY id LIMIT 1", (school_id,)).fetchone()
+    if row is None:
+        raise LookupError(f"school {school_id!r} has no panic button on our own MQTT schema to drill with")
+    return str(row[0])
+
+
+def _press(mqtt_url: str, school_id: str, device_id: str, at: datetime) -> None:
+    address = parse_broker_url(mqtt_url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"campusguard-drill-{uuid.uuid4().hex[:8]}",
+                         protocol=MQTTProtocolVersion.MQTTv5)
+    if address.username:
+        client.username_pw_set(address.username, address.password)
+    client.connect(address.host, address.port)
+    client.loop_start()
+    try:
+        body = json.dumps({"ts": at.isoformat(), "action": "drill"})
+        client.publish(f"campusguard/v1/{school_id}/panic/{device_id}", body, qos=1).wait_for_publish(30)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def _poll(conn: psycopg.Connection, query: str, params: tuple[Any, ...], timeout_s: float) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        row = conn.execute(query, params).fetchone()
+        if row is not None:
+            return row
+        time.sleep(0.02)
+    return None
+
+
+def run_drill(database_url: str, mqtt_url: str, school_id: str, timeout_s: float = 60.0) -> DrillReport:
+    """Run one drill and store its report."""
+    with connect(database_url, autocommit=True) as conn:
+        device_id = _button(conn, school_id)
+        started = datetime.now(UTC)
+        _press(mqtt_url, school_id, device_id, started)
+        raised = _poll(conn, "SELECT id, opened_at FROM incidents WHERE type = %s AND school_id = %s"
+                             " AND opened_at >= %s ORDER BY id LIMIT 1", (DRILL_TYPE, school_id, started), timeout_s)
+        incident_id = raised[0] if raised else None
+        raised_ms = acked_ms = None
+        deliveries: list[dict[str, Any]] = []
+        if incident_id is not None:
+            decided = _poll(conn, "SELECT processed_at FROM alert_signals WHERE incident_id = %s"
+                                  " ORDER BY processed_at LIMIT 1", (incident_id,), timeout_s)
+            raised_ms = (decided[0] - started).total_seconds() * 1000 if decided else None
+            _poll(conn, "SELECT 1 FROM incident_events WHERE incident_id = %s AND kind = 'notified'",
+                  (incident_id,), timeout_s)
+            deliveries = [{"notifier": n, "ok": ok, "ms": (at - started).total_seconds() * 1000, "error": err}
+                          for n, ok, at, err in conn.execute(
+                              "SELECT notifier, ok, at, error FROM notification_deliveries WHERE incident_id = %s"
+                              " ORDER BY id", (incident_id,)).fetchall()]
+            act(conn, incident_id, Action.ACKNOWLEDGE, "drill", "drill: acknowledged by the drill runner", None,
+                "drill")
+            acked_ms = (datetime.now(UTC) - started).total_seconds() * 1000
+            act(conn, incident_id, Action.RESOLVE, "drill", "drill finished", Outcome.DRILL, "drill")
+        report = DrillReport(school_id, device_id, started, incident_id, raised_ms, acked_ms, deliveries)
+        conn.execute("INSERT INTO drills (school_id, device_id, started_at, incident_id, raised_ms,"
+                     " acknowledged_ms, deliveries, ok) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                     (school_id, device_id, started, incident_id, raised_ms, acked_ms, Jsonb(deliveries),
+                      report.ok))
+    return report

@@ -1,0 +1,1 @@
+"""Tests of the alert stage's pure core."""

@@ -1,0 +1,150 @@
+"""Correlation: new, merge, repeat, ignore, ending signals, and folding a decision into an incident."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from alerts.correlate import Ignore, Merge, NewIncident, Repeat, correlate, distance_m, fold, open_incident
+from alerts.model import Incident, Severity, Signal, Status
+from alerts.rules import load_rules
+
+T0 = datetime(2025, 3, 10, 13, 0, tzinfo=UTC)
+RULES = load_rules()
+LON, LAT = -96.6900, 40.8010
+NORTH_30M = 30 / 111_195  # degrees of latitude in 30 m
+
+
+def sig(kind: str, source: str, seconds: float = 0, lat: float | None = LAT, sid: str | None = None,
+        **detail: object) -> Signal:
+    lon = None if lat is None else LON
+    return Signal(sid or f"{kind}:{source}:{seconds}", kind, "antelope-park-es", source,
+                  T0 + timedelta(seconds=seconds), lon, lat, detail, evidence_ref=f"snap/{source}.jpg")
+
+
+def opened(signal: Signal, ident: int = 1) -> Incident:
+    decision = correlate([], signal, RULES)
+    assert isinstance(decision, NewIncident)
+    return replace(open_incident(signal, decision)[0], id=ident)
+
+
+def test_distance_is_haversine_metres() -> None:
+    assert distance_m(LON, LAT, LON, LAT + NORTH_30M) == pytest.approx(30.0, abs=0.01)
+    assert distance_m(0, 0, 1, 0) == pytest.approx(111_195, rel=1e-4)
+
+
+def test_a_panic_and_a_person_down_30_m_and_20_s_apart_are_one_incident() -> None:
+    press = sig("panic", "btn-1")
+    decision = correlate([], press, RULES)
+    assert isinstance(decision, NewIncident)
+    assert (decision.type, decision.severity, decision.title) == ("panic", Severity.CRITICAL,
+                                                                  "Panic button pressed: btn-1")
+    assert (decision.evidence.kind, decision.evidence.signal_id, decision.evidence.source_id) == (
+        "panic", press.signal_id, "btn-1")
+    assert isinstance(decision, NewIncident)
+    incident, raised = open_incident(press, decision)
+    assert (incident.status, incident.occurrences, incident.lon, incident.lat, raised.kind, raised.seq) == (
+        Status.RAISED, 1, LON, LAT, "raised", 1)
+    incident = replace(incident, id=5)
+    fall = sig("person_down", "cam-hall", 20, lat=LAT + NORTH_30M)
+    merge = correlate([incident], fall, RULES)
+    assert isinstance(merge, Merge)
+    assert (merge.incident_id, merge.severity, merge.realert, merge.ends) == (5, Severity.CRITICAL, False, False)
+    merged, t = fold(incident, fall, merge)
+    assert [e.kind for e in merged.evidence] == ["panic", "person_down"]
+    assert merged.evidence[1].ref == "snap/cam-hall.jpg"
+    assert (merged.occurrences, merged.last_signal_at, merged.event_seq, t.kind, t.seq) == (
+        2, T0 + timedelta(seconds=20), 2, "evidence", 2)
+
+
+def test_too_far_or_too_late_or_another_group_opens_a_new_incident() -> None:
+    incident = opened(sig("panic", "btn-1"))
+    far = sig("person_down", "cam-yard", 20, lat=LAT + 200 / 111_195)
+    assert isinstance(correlate([incident], far, RULES), NewIncident)
+    late = sig("person_down", "cam-hall", 301)
+    assert isinstance(correlate([incident], late, RULES), NewIncident)
+    crowd = sig("crowding", "cam-hall", 5)
+    assert isinstance(correlate([incident], crowd, RULES), NewIncident)
+    other_school = replace(incident, school_id="holdrege-es")
+    assert isinstance(correlate([other_school], sig("person_down", "cam-hall", 5), RULES), NewIncident)
+    resolved = replace(incident, status=Status.RESOLVED)
+    assert isinstance(correlate([resolved], sig("person_down", "cam-hall", 5), RULES), NewIncident)
+
+
+def test_a_merge_raises_severity_to_the_max_and_asks_to_realert() -> None:
+    cooking = opened(sig("unattended_cooking", "temp-1", zone_id="kitchen"))
+    assert cooking.severity is Severity.HIGH
+    smoke = sig("smoke", "smoke-1", 120)
+    merge = correlate([cooking], smoke, RULES)
+    assert isinstance(merge, Merge) and (merge.severity, merge.realert) == (Severity.CRITICAL, True)
+    merged, t = fold(cooking, smoke, merge)
+    assert merged.severity is Severity.CRITICAL
+    assert dict(t.detail) == {"signal_id": smoke.signal_id, "kind": "smoke", "severity_from": "high",
+                              "severity_to": "critical"}
+    # The other way round the severity stays critical and nobody is paged again.
+    fire = opened(sig("smoke", "smoke-1"))
+    back = correlate([fire], sig("unattended_cooking", "temp-1", 60, zone_id="kitchen"), RULES)
+    assert isinstance(back, Merge) and (back.severity, back.realert) == (Severity.CRITICAL, False)
+
+
+def test_the_same_button_again_is_a_repeat_and_a_redelivery_is_ignored() -> None:
+    first = sig("panic", "btn-1")
+    incident = opened(first, 9)
+    again = sig("panic", "btn-1", 15)
+    assert correlate([incident], again, RULES) == Repeat(9)
+    repeated, t = fold(incident, again, Repeat(9))
+    assert (repeated.occurrences, len(repeated.evidence), repeated.severity, t.kind) == (
+        2, 1, Severity.CRITICAL, "repeat")
+    assert correlate([repeated], again, RULES) == Ignore(f"signal {again.signal_id} is already in incident 9")
+
+
+def test_an_intrusion_going_on_past_closing_is_merged_to_raise_it() -> None:
+    daytime = opened(sig("intrusion", "cam-gate", after_hours=False))
+    night = sig("intrusion", "cam-gate", 60, after_hours=True)
+    decision = correlate([daytime], night, RULES)
+    assert isinstance(decision, Merge) and decision.realert and decision.severity is Severity.HIGH
+
+
+def test_bus_events_follow_the_bus_not_the_place() -> None:
+    deviated = opened(sig("geo.route_deviated", "bus-01"))
+    stop = sig("geo.unexpected_stop", "bus-01", 600, lat=LAT + 0.05)  # 5.5 km further on
+    assert isinstance(correlate([deviated], stop, RULES), Merge)
+    other_bus = sig("geo.unexpected_stop", "bus-02", 600)
+    assert isinstance(correlate([deviated], other_bus, RULES), NewIncident)
+
+
+def test_signals_without_a_position_count_as_near() -> None:
+    incident = opened(sig("panic", "badge-7", lat=None))
+    fall = sig("person_down", "cam-hall", 20)
+    merge = correlate([incident], fall, RULES)
+    assert isinstance(merge, Merge)
+    merged, _ = fold(incident, fall, merge)
+    assert (merged.lon, merged.lat) == (LON, LAT)  # the first located evidence places it
+
+
+def test_ending_signals_attach_as_evidence_and_resolve_nothing() -> None:
+    offline = opened(sig("offline", "btn-1", lat=None, device_kind="panic_button"), 3)
+    assert offline.severity is Severity.HIGH
+    online = sig("online", "btn-1", 3 * 86_400, lat=None)  # days later: endings have no window
+    decision = correlate([offline], online, RULES)
+    assert isinstance(decision, Merge) and decision.ends and decision.incident_id == 3
+    ended, t = fold(offline, online, decision)
+    assert (ended.status, ended.occurrences, len(ended.evidence), t.kind) == (Status.RAISED, 1, 2, "ended")
+    assert ended.evidence[1].summary == "online (ends device_offline)"
+    assert ended.last_signal_at == T0  # an ending does not keep the situation's merge window open
+    assert correlate([offline], sig("online", "btn-2", 60, lat=None), RULES) == Ignore(
+        "online from btn-2: no open device_offline incident to attach to")
+
+
+def test_ignored_signals_say_why() -> None:
+    assert correlate([], sig("door_open", "door-1"), RULES) == Ignore("no rule for door_open")
+    with pytest.raises(ValueError, match="correlate needs stored incidents"):
+        correlate([replace(opened(sig("panic", "b")), id=None)], sig("panic", "b", 1), RULES)
+
+
+def test_fold_refuses_a_decision_for_another_incident() -> None:
+    incident = opened(sig("panic", "btn-1"), 4)
+    with pytest.raises(ValueError, match="decision is for incident 5, not 4"):
+        fold(incident, sig("panic", "btn-1", 3), Repeat(5))

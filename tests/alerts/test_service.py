@@ -1,0 +1,160 @@
+"""The alert service with real parts: PostgreSQL, a real Mosquitto for MQTT-out, the real ingest worker."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from alerts.escalation import EscalationPolicy
+from alerts.lifecycle import Action, InvalidTransition
+from alerts.model import Outcome, Status
+from alerts.notifiers import build_notifier
+from alerts.rules import load_rules
+from alerts.service import AlertService
+from campusguard.devservices import MqttEndpoint
+from campusguard.drill import run_drill
+from store import audit_repo
+from tests.support.ingest import ingest_settings, prepare_database, running_worker, scalar
+from tests.support.mqtt import PrivateBroker
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def db(fresh_database_url: str) -> str:
+    prepare_database(fresh_database_url)
+    return fresh_database_url
+
+
+class Siren:
+    """A siren gateway: subscribes to the alert topics and keeps what it hears."""
+
+    def __init__(self, url: str) -> None:
+        endpoint = MqttEndpoint.parse(url)
+        self.heard: queue.Queue[dict[str, object]] = queue.Queue()
+        subscribed = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"siren-{uuid.uuid4().hex[:6]}")
+        self.client.on_connect = lambda c, *_: c.subscribe("campusguard/v1/alerts/#", qos=1)
+        self.client.on_subscribe = lambda *_: subscribed.set()
+        self.client.on_message = lambda _c, _u, m: self.heard.put(json.loads(m.payload))
+        self.client.connect(endpoint.host, endpoint.port)
+        self.client.loop_start()
+        subscribed.wait(10)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def siren(private_mqtt: PrivateBroker) -> Iterator[Siren]:
+    s = Siren(private_mqtt.url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def service(db: str, private_mqtt: PrivateBroker) -> AlertService:
+    notifier = build_notifier({"type": "mqtt", "url": private_mqtt.url})
+    return AlertService(db, load_rules(), EscalationPolicy(), [notifier])
+
+
+def panic_event(db: str, device: str, at: datetime) -> None:
+    with psycopg.connect(db) as conn:
+        conn.execute("INSERT INTO device_events (device_id, time, kind, received_at, detail)"
+                     " VALUES (%s, %s, 'panic', %s, '{\"action\": \"hold\"}')", (device, at, at))
+
+
+def count(db: str, query: str) -> int:
+    value = scalar(db, query)
+    assert isinstance(value, int)
+    return value
+
+
+def test_a_panic_becomes_one_incident_notified_and_audited(service: AlertService, siren: Siren, db: str) -> None:
+    panic_event(db, "antelope-park-office-panic-1", NOW)
+    assert service.decide_pending() == 1
+    assert service.decide_pending() == 0  # decided once, however often the queue is scanned
+    assert count(db, "SELECT count(*) FROM incidents WHERE type = 'panic' AND severity = 'critical'") == 1
+    assert service.escalate_due() == 1  # the first notice is due at once
+    heard = siren.heard.get(timeout=10)
+    assert heard["event"] == "raised"
+    assert heard["incident"]["severity"] == "critical"  # type: ignore[index]
+    assert heard["incident"]["school_id"] == "antelope-park-es"  # type: ignore[index]
+    assert count(db, "SELECT count(*) FROM notification_deliveries WHERE ok") == 1
+    with psycopg.connect(db) as conn:
+        kinds = [k for k, in conn.execute("SELECT kind FROM incident_events ORDER BY seq").fetchall()]
+    assert kinds == ["raised", "notified"]
+    with psycopg.connect(db) as conn:
+        assert audit_repo.verify(conn).ok
+
+
+def test_two_nearby_presses_are_one_incident_with_two_pieces_of_evidence(service: AlertService, db: str) -> None:
+    panic_event(db, "antelope-park-office-panic-1", NOW)
+    panic_event(db, "antelope-park-gym-panic", NOW + timedelta(seconds=20))
+    assert service.decide_pending() == 2
+    assert count(db, "SELECT count(*) FROM incidents") == 1
+    assert count(db, "SELECT occurrences FROM incidents") == 2
+    assert count(db, "SELECT jsonb_array_length(evidence) FROM incidents") == 2
+
+
+def test_unacknowledged_escalates_and_acknowledged_stops(service: AlertService, siren: Siren, db: str) -> None:
+    panic_event(db, "antelope-park-office-panic-1", NOW)
+    service.decide_pending()
+    opened = scalar(db, "SELECT opened_at FROM incidents")
+    assert isinstance(opened, datetime)
+    service.escalate_due(opened + timedelta(seconds=1))
+    assert service.escalate_due(opened + timedelta(seconds=30)) == 0  # within the 60 s SLA, nothing more
+    assert service.escalate_due(opened + timedelta(seconds=61)) == 1
+    assert count(db, "SELECT escalation_level FROM incidents") == 1
+    incident_id = count(db, "SELECT id FROM incidents")
+    service.act(incident_id, Action.ACKNOWLEDGE, "leah-wang", source="10.0.0.7")
+    assert service.escalate_due(opened + timedelta(seconds=600)) == 0
+    with pytest.raises(InvalidTransition, match="real, a false alarm or a drill"):
+        service.act(incident_id, Action.RESOLVE, "leah-wang")
+    resolved = service.act(incident_id, Action.RESOLVE, "leah-wang", "kid pressed it", Outcome.REAL)
+    assert resolved.status is Status.RESOLVED
+    assert scalar(db, "SELECT detail->>'source' FROM incident_events WHERE kind = 'acknowledge'") == "10.0.0.7"
+    with psycopg.connect(db) as conn:
+        actions = {a for a, in conn.execute("SELECT action FROM audit_log").fetchall()}
+    assert {"incident.raised", "incident.notified", "incident.escalated", "incident.acknowledge",
+            "incident.resolve"} <= actions
+
+
+def test_a_drill_runs_the_real_path_and_reports(service: AlertService, siren: Siren, db: str,
+                                               private_mqtt: PrivateBroker, tmp_path: Path) -> None:
+    settings = ingest_settings(db, private_mqtt.url, tmp_path)
+    stop = threading.Event()
+
+    def alert_loop() -> None:
+        while not stop.is_set():
+            service.decide_pending()
+            service.escalate_due()
+            stop.wait(0.05)
+
+    with running_worker(settings, serve_http=False):
+        loop = threading.Thread(target=alert_loop)
+        loop.start()
+        try:
+            report = run_drill(db, private_mqtt.url, "antelope-park-es", timeout_s=30)
+        finally:
+            stop.set()
+            loop.join(timeout=30)
+    assert report.ok, report
+    assert report.raised_ms is not None and report.acknowledged_ms is not None
+    assert report.raised_ms <= report.acknowledged_ms
+    assert [d["notifier"] for d in report.deliveries] == ["mqtt"]
+    assert scalar(db, "SELECT outcome FROM incidents WHERE type = 'drill'") == "drill"
+    assert count(db, "SELECT count(*) FROM drills WHERE ok") == 1
+    heard = siren.heard.get(timeout=10)
+    assert heard["incident"]["type"] == "drill" and heard["incident"]["drill"] is True  # type: ignore[index]
