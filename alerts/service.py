@@ -21,7 +21,7 @@ import psycopg
 from alerts.audit import AuditRecord
 from alerts.correlate import Ignore, Merge, NewIncident, Repeat, correlate, fold, open_incident
 from alerts.escalation import EscalationPolicy, due, record_notification
-from alerts.lifecycle import Action, apply
+from alerts.lifecycle import Action, apply, mark_seen
 from alerts.model import Incident, Outcome, Signal, Transition
 from alerts.notifiers.base import EventKind, Notification, Notifier
 from alerts.rules import RuleSet
@@ -35,6 +35,7 @@ from store.incident_repo import (
     link_signal,
     open_incidents,
     pending_events,
+    recipients,
     record_delivery,
     record_transition,
     signal_id_of,
@@ -148,8 +149,10 @@ class AlertService:
                 steps = [(i, step) for i in unacknowledged(conn) if (step := due(i, self.policy, moment))]
             for incident, step in steps:
                 event: EventKind = "raised" if step.kind == "notify" else "escalated"
-                results = [(n.name, n.send(self._notification(incident, event, moment, step.level)))
-                           for n in self.notifiers]
+                with conn.transaction():
+                    people = recipients(conn, incident.school_id, step.recipients)
+                notification = self._notification(incident, event, moment, step.level, people)
+                results = [(n.name, n.send(notification)) for n in self.notifiers]
                 with conn.transaction():
                     current = get_incident(conn, incident.id or 0)
                     if current is None or current.status != incident.status:
@@ -170,12 +173,13 @@ class AlertService:
         with self._lock, connect(self._url) as conn:
             return act(conn, incident_id, action, actor, note, outcome, source)
 
-    def _notification(self, incident: Incident, event: EventKind, at: datetime, level: int) -> Notification:
+    def _notification(self, incident: Incident, event: EventKind, at: datetime, level: int,
+                      people: tuple[str, ...] = ()) -> Notification:
         return Notification(
             incident_id=incident.id or 0, school_id=incident.school_id, type=incident.type,
             severity=incident.severity.value, status=incident.status.value,
             title=incident.title, event=event, at=at, opened_at=incident.opened_at,
-            lon=incident.lon, lat=incident.lat, message=incident.title, level=level,
+            lon=incident.lon, lat=incident.lat, message=incident.title, level=level, recipients=people,
             drill=incident.type == DRILL_TYPE)
 
     def _audit(self, conn: psycopg.Connection, transition: Transition, incident: Incident) -> None:
@@ -220,6 +224,20 @@ def act(conn: psycopg.Connection, incident_id: int, action: Action, actor: str, 
         record_transition(conn, transition, incident_id)
         audit_transition(conn, transition, changed)
         conn.execute("SELECT pg_notify(%s, %s)", (INCIDENT_CHANNEL, str(incident_id)))
+    return changed
+
+
+def seen(conn: psycopg.Connection, incident_id: int, user_id: str) -> Incident:
+    """Record that a person has the incident on screen (once per person), with its audit record."""
+    with conn.transaction():
+        incident = get_incident(conn, incident_id)
+        if incident is None:
+            raise LookupError(f"no incident {incident_id}")
+        changed, transition = mark_seen(incident, user_id, datetime.now(UTC))
+        if transition is not None:
+            update_incident(conn, changed)
+            record_transition(conn, transition, incident_id)
+            audit_transition(conn, transition, changed)
     return changed
 
 

@@ -5,6 +5,7 @@ Each command builds :class:`Settings` once and hands the relevant part to the st
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
@@ -88,7 +89,7 @@ def _load(settings: Settings, file: Path) -> None:
         _echo(format_errors(errors, file.name))
         raise typer.Exit(1)
     with connect(settings.database_url) as conn:
-        report = load_site(conn, site)
+        report = load_site(conn, site, actor=f"cli:{getpass.getuser()}", source=str(file))
     for table, counts in report.tables.items():
         _echo(f"  {table:<10} {counts.inserted:>4} new  {counts.updated:>4} changed  "
               f"{counts.unchanged:>4} unchanged  {counts.retired:>4} retired")

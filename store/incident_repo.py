@@ -160,3 +160,21 @@ def record_delivery(conn: psycopg.Connection, incident_id: int, notifier: str, e
     """Keep a delivery's outcome, shown on the incident."""
     conn.execute("INSERT INTO notification_deliveries (incident_id, notifier, event, ok, attempts, error, at)"
                  " VALUES (%s, %s, %s, %s, %s, %s, %s)", (incident_id, notifier, event, ok, attempts, error, at))
+
+
+# Which people each level of the escalation chain wakes: the school's own staff, then the officers of every
+# unit above the school.
+_LEVEL_ROLES = {"school_guards": ("guard", True), "school_admin": ("school_admin", True),
+                "district_officer": ("district_officer", False)}
+
+
+def recipients(conn: psycopg.Connection, school_id: str, level: str) -> tuple[str, ...]:
+    """Email addresses and phone numbers of the people a chain level names for a school."""
+    role, at_school = _LEVEL_ROLES.get(level, (level, False))
+    rows = conn.execute(
+        "SELECT coalesce(p.email, p.phone) FROM users p JOIN org_units scope ON scope.id = p.scope_id"
+        " JOIN org_units school ON school.id = %s"
+        " WHERE p.active AND p.role = %s AND coalesce(p.email, p.phone) IS NOT NULL"
+        " AND (CASE WHEN %s THEN scope.id = school.id ELSE school.path LIKE scope.path || '%%' END)"
+        " ORDER BY p.id", (school_id, role, at_school)).fetchall()
+    return tuple(r[0] for r in rows)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, LiteralString
 
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from alerts.audit import AuditRecord
 from campusguard.site import Person, School, Site, Tracker
+from store import audit_repo
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +48,8 @@ Row = dict[str, Any]
 Retire = Literal["flag", "delete", "keep"]
 
 
-def load_site(conn: psycopg.Connection, site: Site) -> LoadReport:
-    """Upsert ``site``; returns per-table counts. Runs in its own transaction."""
+def load_site(conn: psycopg.Connection, site: Site, actor: str = "system", source: str | None = None) -> LoadReport:
+    """Upsert ``site``; returns per-table counts. Runs in its own transaction, audited when it changed anything."""
     with conn.transaction():
         tables = {
             # Units stay: users and history point at them, and an emptied unit does no harm.
@@ -60,7 +63,13 @@ def load_site(conn: psycopg.Connection, site: Site) -> LoadReport:
             # Only the site's own fences: those drawn through the API are not the file's to retire.
             "geofences": _upsert(conn, "geofences", list(_fence_rows(site)), retire_where="source = 'site'"),
         }
-    return LoadReport(tables)
+        report = LoadReport(tables)
+        if report.changed:
+            audit_repo.append(conn, AuditRecord(
+                at=datetime.now(UTC), actor=actor, action="site.load", target=source,
+                detail={t: {"inserted": c.inserted, "updated": c.updated, "retired": c.retired}
+                        for t, c in tables.items() if c.inserted or c.updated or c.retired}))
+    return report
 
 
 def _unit_rows(site: Site) -> Iterator[Row]:

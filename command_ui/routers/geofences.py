@@ -6,16 +6,18 @@ fences drawn through the API are the geo service's to pick up on its next refres
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import psycopg
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from alerts.audit import AuditRecord
 from campusguard.site.geometry import Polygon
 from command_ui.deps import ConnDep, CurrentUser
 from command_ui.schemas import Feature, FeatureCollection
-from store import queries
+from store import audit_repo, queries
 
 router = APIRouter(prefix="/api/v1/geofences", tags=["geofences"])
 
@@ -51,7 +53,10 @@ def put_geofence(fence_id: FenceId, body: GeofenceIn, conn: ConnDep, user: Curre
     fence = {"id": fence_id, "school_id": body.school_id, "kind": body.kind, "name": body.name,
              "geometry": body.geometry.model_dump(mode="json"), "speed_limit_kmh": body.speed_limit_kmh}
     try:
-        created = queries.save_geofence(conn, fence)
+        with conn.transaction():
+            created = queries.save_geofence(conn, fence)
+            audit_repo.append(conn, AuditRecord(datetime.now(UTC), user.id, "geofence.save", f"geofence:{fence_id}",
+                                                {"name": body.name, "kind": body.kind, "created": created}))
     except PermissionError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
     except psycopg.errors.ForeignKeyViolation:
@@ -65,5 +70,7 @@ def put_geofence(fence_id: FenceId, body: GeofenceIn, conn: ConnDep, user: Curre
 @router.delete("/{fence_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_geofence(fence_id: FenceId, conn: ConnDep, user: CurrentUser) -> None:
     """Remove a fence drawn through the API."""
-    if not queries.retire_geofence(conn, fence_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no API-drawn geofence {fence_id!r}")
+    with conn.transaction():
+        if not queries.retire_geofence(conn, fence_id):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no API-drawn geofence {fence_id!r}")
+        audit_repo.append(conn, AuditRecord(datetime.now(UTC), user.id, "geofence.remove", f"geofence:{fence_id}"))

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.lifecycle import Action, InvalidTransition
 from alerts.model import Outcome, Status
-from alerts.service import act
+from alerts.service import act, seen
 from command_ui.deps import ConnDep, CurrentUser
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
@@ -76,3 +76,11 @@ def act_on_incident(incident_id: int, body: ActionIn, request: Request, conn: Co
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
     return {"id": changed.id, "status": changed.status.value,
             "outcome": changed.outcome.value if changed.outcome else None}
+
+
+@router.post("/{incident_id}/seen")
+def incident_seen(incident_id: int, conn: ConnDep, user: CurrentUser) -> dict[str, Any]:
+    """Receipt: the caller has the incident on screen (recorded once per person)."""
+    read_incident(incident_id, conn, user)
+    changed = seen(conn, incident_id, user.id)
+    return {"id": changed.id, "seen_by": sorted(changed.seen_by)}

@@ -151,3 +151,18 @@ def test_incidents_are_listed_read_and_moved_with_who_and_from_where(client: Tes
     ack = next(t for t in detail["timeline"] if t["kind"] == "acknowledge")
     assert ack["actor"] == "admin" and ack["note"] == "on my way" and ack["detail"]["source"] == "testclient"
     assert client.get("/api/v1/incidents/999999", auth=AUTH).status_code == 404
+
+
+def test_configuration_changes_and_incident_moves_are_in_a_verified_audit_trail(client: TestClient) -> None:
+    fence = {"name": "Audited roof", "geometry": SQUARE}
+    assert client.put("/api/v1/geofences/audited-roof", json=fence, auth=AUTH).status_code == 201
+    found = client.get("/api/v1/audit", params={"action": "geofence.save", "target": "geofence:audited-roof"},
+                       auth=AUTH).json()
+    assert len(found) == 1 and found[0]["actor"] == "admin" and found[0]["detail"]["created"] is True
+    site_loads = client.get("/api/v1/audit", params={"action": "site.load"}, auth=AUTH).json()
+    assert len(site_loads) == 1 and site_loads[0]["detail"]["schools"]["inserted"] == 7
+    verdict = client.get("/api/v1/audit/verify", auth=AUTH).json()
+    assert verdict["ok"] is True and verdict["records"] >= 2
+    csv_text = client.get("/api/v1/audit/export.csv", auth=AUTH).text
+    assert "geofence.save" in csv_text and "site.load" in csv_text
+    assert client.get("/api/v1/audit").status_code == 401

@@ -1,0 +1,46 @@
+"""The audit trail: search it, export it as CSV, and check that nobody edited or deleted a record."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from command_ui.deps import ConnDep, CurrentUser
+from store import audit_repo
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+
+@router.get("")
+def search_audit(conn: ConnDep, user: CurrentUser, actor: str | None = None, action: str | None = None,
+                 target: str | None = None, since: datetime | None = None, until: datetime | None = None,
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                 offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+    """Search the audit records matching the filters, oldest first."""
+    found = audit_repo.search(conn, actor=actor, action=action, target=target, since=since, until=until,
+                              limit=limit, offset=offset)
+    return [{"id": s.id, "at": s.record.at, "actor": s.record.actor, "action": s.record.action,
+             "target": s.record.target, "detail": dict(s.record.detail),
+             "hash": s.hash.hex() if s.hash else None} for s in found]
+
+
+@router.get("/export.csv", response_class=PlainTextResponse)
+def export_audit(conn: ConnDep, user: CurrentUser, actor: str | None = None, action: str | None = None,
+                 since: datetime | None = None, until: datetime | None = None) -> PlainTextResponse:
+    """Export the matching records as CSV, with their hashes, for an auditor's own tools."""
+    out = io.StringIO()
+    audit_repo.export_csv(conn, out, actor=actor, action=action, since=since, until=until)
+    return PlainTextResponse(out.getvalue(), media_type="text/csv",
+                             headers={"Content-Disposition": "attachment; filename=audit.csv"})
+
+
+@router.get("/verify")
+def verify_audit(conn: ConnDep, user: CurrentUser) -> dict[str, Any]:
+    """Walk the hash chain: intact, or the first record where it breaks and why."""
+    result = audit_repo.verify(conn)
+    return {"ok": result.ok, "records": result.records, "broken_at": result.broken_id,
+            "reason": result.reason.value if result.reason else None, "explanation": result.explanation}
