@@ -13,8 +13,10 @@ import logging
 import select
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 
@@ -79,13 +81,12 @@ class AlertService:
     """Decides device events into incidents and sends what is due; thread-safe entry points."""
 
     def __init__(self, database_url: str, rules: RuleSet, policy: EscalationPolicy,
-                 notifiers: Sequence[Notifier]) -> None:  # type: ignore[type-arg]
+                 notifiers: Sequence[Notifier[Any]]) -> None:
         """Prepare; connections open on first use."""
         self._url = database_url
         self.rules = rules
         self.policy = policy
         self.notifiers = list(notifiers)
-        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._kinds = sorted({r.kind for r in rules.rules})
         self._started = datetime.now(UTC)
@@ -95,7 +96,7 @@ class AlertService:
     def decide_pending(self) -> int:
         """Decide every waiting event; returns how many were decided."""
         decided = 0
-        with self._lock, connect(self._url) as conn:
+        with connect(self._url) as conn:
             while True:
                 with conn.transaction():
                     batch = pending_events(conn, self._started - LOOKBACK, self._kinds, BATCH)
@@ -144,7 +145,7 @@ class AlertService:
         """Send every notification the policy says is due; returns how many steps were sent."""
         moment = now or datetime.now(UTC)
         sent = 0
-        with self._lock, connect(self._url) as conn:
+        with connect(self._url) as conn:
             with conn.transaction():
                 steps = [(i, step) for i in unacknowledged(conn) if (step := due(i, self.policy, moment))]
             for incident, step in steps:
@@ -152,7 +153,10 @@ class AlertService:
                 with conn.transaction():
                     people = recipients(conn, incident.school_id, step.recipients)
                 notification = self._notification(incident, event, moment, step.level, people)
-                results = [(n.name, n.send(notification)) for n in self.notifiers]
+                # In parallel: a dead webhook retrying for a minute must not delay the siren or the email.
+                with ThreadPoolExecutor(max_workers=max(1, len(self.notifiers))) as pool:
+                    sent_results = pool.map(Notifier.send, self.notifiers, [notification] * len(self.notifiers))
+                    results = list(zip((n.name for n in self.notifiers), sent_results, strict=True))
                 with conn.transaction():
                     current = get_incident(conn, incident.id or 0)
                     if current is None or current.status != incident.status:
@@ -170,7 +174,7 @@ class AlertService:
     def act(self, incident_id: int, action: Action, actor: str, note: str | None = None,
             outcome: Outcome | None = None, source: str | None = None) -> Incident:
         """Make a person's move on an incident (acknowledge, respond, resolve...); raises InvalidTransition."""
-        with self._lock, connect(self._url) as conn:
+        with connect(self._url) as conn:
             return act(conn, incident_id, action, actor, note, outcome, source)
 
     def _notification(self, incident: Incident, event: EventKind, at: datetime, level: int,
@@ -189,7 +193,10 @@ class AlertService:
 
 
     def run(self, tick_s: float = 1.0) -> None:
-        """Listen, decide and escalate until :meth:`stop`."""
+        """Listen and decide until :meth:`stop`; escalation runs on a thread of its own."""
+        # Escalation sends over the network; on its own thread a slow channel never delays deciding a panic.
+        escalator = threading.Thread(target=self._escalate_loop, args=(tick_s,), name="escalation", daemon=True)
+        escalator.start()
         for attempt in retrying(None):
             with attempt:
                 listener = connect(self._url, autocommit=True)
@@ -199,13 +206,19 @@ class AlertService:
             while not self._stop.is_set():
                 try:
                     self.decide_pending()
-                    self.escalate_due()
                 except psycopg.Error:
                     log.exception("alert pass failed; retrying")
                 # Wake on any upstream NOTIFY, or after a tick for escalation deadlines.
                 select.select([listener.fileno()], [], [], tick_s)
                 for _ in listener.notifies(timeout=0):
                     pass
+
+    def _escalate_loop(self, tick_s: float) -> None:
+        while not self._stop.wait(tick_s / 4):
+            try:
+                self.escalate_due()
+            except psycopg.Error:
+                log.exception("escalation pass failed; retrying")
 
     def stop(self) -> None:
         """Ask :meth:`run` to return."""

@@ -240,7 +240,7 @@ def demo(
     env = {**os.environ, "CAMPUSGUARD_MODE": "demo", "CAMPUSGUARD_SITE_FILE": str(site),
            "CAMPUSGUARD_DATA_DIR": str(settings.data_dir), "CAMPUSGUARD_DATABASE_URL": settings.database_url,
            "CAMPUSGUARD_MQTT_URL": settings.mqtt_url}
-    # Demo alerts go out over MQTT, where a siren gateway (or `mosquitto_sub -t 'campusguard/v1/alerts/#'`) hears them.
+    # Demo alerts go out over MQTT, where a siren gateway (or `mosquitto_sub -t 'campusguard/alerts/v1/#'`) hears them.
     env["CAMPUSGUARD_ALERTS__NOTIFIERS"] = json.dumps([{"type": "mqtt", "url": settings.mqtt_url}])
     stages = [subprocess.Popen([sys.executable, "-m", "campusguard", *args], env=env)  # noqa: S603
               for args in (["ingest", "--workers", "1"], ["geo"], ["alerts"])]
@@ -249,7 +249,8 @@ def demo(
     _echo(f"  login: admin / {password}")
     _echo(f"  ingest: MQTT at {settings.mqtt_url}, OsmAnd HTTP on port {settings.ingest.http_port}; try")
     _echo("    mosquitto_pub -t zigbee2mqtt/antelope-park/office_panic_1 -m '{\"action\":\"hold\"}'")
-    _echo("  alerts: mosquitto_sub -t 'campusguard/v1/alerts/#'   drills: campusguard drill --school antelope-park-es")
+    _echo("  alerts: mosquitto_sub -t 'campusguard/alerts/v1/#'")
+    _echo("  drill:  CAMPUSGUARD_MODE=demo .venv/bin/campusguard drill --school antelope-park-es")
     _echo("  Ctrl-C stops it.")
     try:
         run_app(settings)

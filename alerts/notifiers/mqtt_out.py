@@ -1,7 +1,7 @@
 """MQTT notifier: publish the notification as JSON for sirens, strobes and PA gateways, and wait for the ack.
 
-The topic is ``campusguard/v1/alerts/{school_id}/{severity}`` by default, so a gateway subscribes to exactly
-what it should react to (``campusguard/v1/alerts/antelope-park/critical``, or ``.../antelope-park/#``).
+The topic is ``campusguard/alerts/v1/{school_id}/{severity}`` by default, so a gateway subscribes to exactly
+what it should react to (``campusguard/alerts/v1/antelope-park/critical``, or ``.../antelope-park/#``).
 Publishing uses MQTT 5 at QoS 1 or 2: the broker's acknowledgement carries a reason code, so a publish
 the broker's ACL refuses is a failure here, not a silent drop as under MQTT 3.1.1.
 
@@ -33,7 +33,9 @@ from alerts.notifiers.base import (
 )
 from campusguard.devservices import MqttEndpoint
 
-DEFAULT_TOPIC = "campusguard/v1/alerts/{school_id}/{severity}"
+# Outside ingest's ``campusguard/v1/+/+/+``: an alert published to the same broker must not come back in as
+# device input.
+DEFAULT_TOPIC = "campusguard/alerts/v1/{school_id}/{severity}"
 TOPIC_FIELDS = frozenset({"school_id", "severity", "type", "incident_id", "event"})
 # MQTT 5 reason codes that retrying cannot change: bad credentials, not authorised, banned, bad topic or payload.
 _PERMANENT_REASONS = frozenset({0x84, 0x86, 0x87, 0x8A, 0x8C, 0x90, 0x95, 0x99})

@@ -30,10 +30,11 @@ def search_audit(conn: ConnDep, user: CurrentUser, actor: str | None = None, act
 
 @router.get("/export.csv", response_class=PlainTextResponse)
 def export_audit(conn: ConnDep, user: CurrentUser, actor: str | None = None, action: str | None = None,
-                 since: datetime | None = None, until: datetime | None = None) -> PlainTextResponse:
+                 target: str | None = None, since: datetime | None = None,
+                 until: datetime | None = None) -> PlainTextResponse:
     """Export the matching records as CSV, with their hashes, for an auditor's own tools."""
     out = io.StringIO()
-    audit_repo.export_csv(conn, out, actor=actor, action=action, since=since, until=until)
+    audit_repo.export_csv(conn, out, actor=actor, action=action, target=target, since=since, until=until)
     return PlainTextResponse(out.getvalue(), media_type="text/csv",
                              headers={"Content-Disposition": "attachment; filename=audit.csv"})
 

@@ -291,7 +291,7 @@ def subscribe(url: str, topic_filter: str) -> tuple[mqtt.Client, queue.Queue[mqt
 
 
 def test_mqtt_publishes_json_where_sirens_listen(private_mqtt: PrivateBroker) -> None:
-    client, got = subscribe(private_mqtt.url, "campusguard/v1/alerts/antelope-park-es/critical")
+    client, got = subscribe(private_mqtt.url, "campusguard/alerts/v1/antelope-park-es/critical")
     try:
         result = build_notifier({"type": "mqtt", "url": private_mqtt.url, "retry": FAST}).send(notification())
         assert (result.ok, result.attempts) == (True, 1)
@@ -299,7 +299,7 @@ def test_mqtt_publishes_json_where_sirens_listen(private_mqtt: PrivateBroker) ->
     finally:
         client.disconnect()
         client.loop_stop()
-    assert message.topic == "campusguard/v1/alerts/antelope-park-es/critical"
+    assert message.topic == "campusguard/alerts/v1/antelope-park-es/critical"
     assert message.qos == 1 and not message.retain
     document = json.loads(message.payload)
     assert document["incident"]["id"] == 42 and document["event"] == "raised"

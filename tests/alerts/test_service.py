@@ -44,7 +44,7 @@ class Siren:
         self.heard: queue.Queue[dict[str, object]] = queue.Queue()
         subscribed = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"siren-{uuid.uuid4().hex[:6]}")
-        self.client.on_connect = lambda c, *_: c.subscribe("campusguard/v1/alerts/#", qos=1)
+        self.client.on_connect = lambda c, *_: c.subscribe("campusguard/alerts/v1/#", qos=1)
         self.client.on_subscribe = lambda *_: subscribed.set()
         self.client.on_message = lambda _c, _u, m: self.heard.put(json.loads(m.payload))
         self.client.connect(endpoint.host, endpoint.port)
