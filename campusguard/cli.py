@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import psycopg
 import typer
 from pydantic import ValidationError
 
@@ -31,6 +32,8 @@ app.add_typer(site_app, name="site")
 app.add_typer(db_app, name="db")
 audit_app = typer.Typer(help="Verify and export the tamper-evident audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+users_app = typer.Typer(help="Manage sign-ins of the people in the site file.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 EXAMPLE_SITE = Path(__file__).resolve().parent.parent / "examples" / "district.yaml"
 FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A site YAML file.")]
@@ -196,6 +199,62 @@ def audit_export(out: Annotated[Path, typer.Argument(help="CSV file to write.")]
     raise typer.Exit(export_command(_settings().database_url, out))
 
 
+@users_app.command("set-password")
+def users_set_password(
+    user: Annotated[str, typer.Argument(help="User id from the site file.")],
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
+) -> None:
+    """Set a person's password (argon2); the change is audited."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        typer.echo("a password needs at least 10 characters", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    with connect(settings.database_url) as conn:
+        if not _set_password(conn, user, password, actor=f"cli:{getpass.getuser()}"):
+            typer.echo(f"no user {user!r}", err=True)
+            raise typer.Exit(1)
+    _echo(f"password set for {user}")
+
+
+def _set_password(conn: psycopg.Connection, user: str, password: str, actor: str) -> bool:
+    from datetime import UTC, datetime
+
+    from alerts.audit import AuditRecord
+    from command_ui.routers.auth import HASHER
+    from store import audit_repo
+    from store.auth_repo import set_password_hash
+
+    with conn.transaction():
+        if not set_password_hash(conn, user, HASHER.hash(password)):
+            return False
+        audit_repo.append(conn, AuditRecord(datetime.now(UTC), actor, "user.password_set", f"user:{user}"))
+    return True
+
+
+def _demo_logins(settings: Settings) -> list[tuple[str, str, str]]:
+    """Give a district officer, a guard and the auditor passwords kept in the data dir; (role, id, password)."""
+    import secrets
+
+    path = settings.data_dir / "demo-logins.env"
+    kept = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line) if path.exists() else {}
+    logins = []
+    with connect(settings.database_url) as conn:
+        for role in ("district_officer", "guard", "auditor"):
+            row = conn.execute("SELECT id FROM users WHERE role = %s AND active ORDER BY id LIMIT 1",
+                               (role,)).fetchone()
+            if row is None:
+                continue
+            password = kept.get(row[0]) or secrets.token_urlsafe(9)
+            kept[row[0]] = password
+            _set_password(conn, row[0], password, actor="demo")
+            logins.append((role, row[0], password))
+    path.write_text("".join(f"{k}={v}\n" for k, v in kept.items()))
+    path.chmod(0o600)
+    return logins
+
+
 @app.command()
 def drill(school: Annotated[str, typer.Option(help="School id to drill.")]) -> None:
     """Press a panic button through the real MQTT path and time it until raised, delivered, acknowledged."""
@@ -246,7 +305,9 @@ def demo(
               for args in (["ingest", "--workers", "1"], ["geo"], ["alerts"])]
     _echo("")
     _echo(f"campusguard demo: http://{settings.http_host}:{settings.http_port}/")
-    _echo(f"  login: admin / {password}")
+    _echo(f"  login: admin / {password}   (HTTP Basic, for scripts)")
+    for role, user, secret in _demo_logins(settings):
+        _echo(f"  login: {user} / {secret}   ({role.replace('_', ' ')})")
     _echo(f"  ingest: MQTT at {settings.mqtt_url}, OsmAnd HTTP on port {settings.ingest.http_port}; try")
     _echo("    mosquitto_pub -t zigbee2mqtt/antelope-park/office_panic_1 -m '{\"action\":\"hold\"}'")
     _echo("  alerts: mosquitto_sub -t 'campusguard/alerts/v1/#'")

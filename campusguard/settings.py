@@ -155,6 +155,13 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    session_hours: Annotated[int, Field(ge=1, le=24 * 30, description="How long a login lasts.")] = 12
+    cookie_secure: Annotated[
+        bool | None, Field(description="Mark the session cookie Secure (HTTPS only); default: on outside demo.")
+    ] = None
+    login_attempts: Annotated[
+        int, Field(ge=1, le=100, description="Failed logins per name or address per 15 minutes before 429.")
+    ] = 5
     rollup_refresh_seconds: Annotated[
         int, Field(ge=10, description="How often the plain-PostgreSQL rollups and partitions are maintained.")
     ] = 300

@@ -13,7 +13,7 @@ from psycopg_pool import ConnectionPool
 from campusguard import __version__
 from campusguard.settings import Settings
 from command_ui.deps import CurrentUser
-from command_ui.routers import audit, geofences, health, incidents, sites
+from command_ui.routers import audit, auth, geofences, health, incidents, sites
 
 _HOME = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>campusguard</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
@@ -46,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.pool = pool
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(sites.router)
     app.include_router(geofences.router)
     app.include_router(incidents.router)

@@ -1,25 +1,35 @@
-"""Request dependencies: settings, a pooled database connection and the authenticated caller.
+"""Request dependencies: settings, a pooled database connection, and the authenticated, scoped caller.
 
-Until the login and roles of the command-UI issue land, the only account is the built-in ``admin`` whose
-password is a required secret (generated and printed in demo mode); it uses HTTP Basic so a browser can
-open the API directly. Every API route depends on :data:`CurrentUser`; nothing is reachable without it.
+A caller is a person with a session cookie (``campusguard_session``, set by ``POST /api/v1/auth/login``), or
+the built-in ``admin`` over HTTP Basic with the required admin secret, for scripts and first setup. Every
+route but ``/health`` and the login itself depends on :data:`CurrentUser`, and what it returns carries the
+organisation path the caller may see: a guard's is their school's, a district officer's their district's.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 import psycopg
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi.security import APIKeyCookie, HTTPBasic, HTTPBasicCredentials
 from psycopg_pool import ConnectionPool
 
 from campusguard.settings import Settings
+from store.auth_repo import session_account
 
-_basic = HTTPBasic(realm="campusguard")
+SESSION_COOKIE = "campusguard_session"
+_basic = HTTPBasic(realm="campusguard", auto_error=False)
+_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False)
+
+# What each role may do beyond reading its own scope.
+ACT_ON_INCIDENTS = frozenset({"guard", "school_admin", "district_officer", "district_admin", "admin"})
+EDIT_GEOFENCES = frozenset({"school_admin", "district_admin", "admin"})
+READ_AUDIT = frozenset({"auditor", "district_admin", "admin"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +39,10 @@ class User:
     id: str
     role: str
     scope_path: str
+
+    def sees(self, path: str) -> bool:
+        """Tell whether an organisation path lies inside the caller's scope."""
+        return path.startswith(self.scope_path)
 
 
 def get_settings(request: Request) -> Settings:
@@ -48,20 +62,44 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 ConnDep = Annotated[psycopg.Connection, Depends(get_conn)]
 
 
+def _unauthorised() -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail="sign in first",
+                         headers={"WWW-Authenticate": 'Basic realm="campusguard"'})
+
+
 def get_current_user(
-    settings: SettingsDep, credentials: Annotated[HTTPBasicCredentials, Depends(_basic)]
+    settings: SettingsDep, conn: ConnDep,
+    token: Annotated[str | None, Depends(_cookie)],
+    credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
 ) -> User:
-    """Authenticate the caller; comparisons are constant-time so timing reveals nothing."""
-    expected = settings.admin_password.get_secret_value() if settings.admin_password else ""
-    user_ok = secrets.compare_digest(credentials.username.encode(), b"admin")
-    password_ok = bool(expected) and secrets.compare_digest(credentials.password.encode(), expected.encode())
-    if not (user_ok and password_ok):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="invalid credentials",
-            headers={"WWW-Authenticate": 'Basic realm="campusguard"'},
-        )
-    return User(id="admin", role="admin", scope_path="/")
+    """Authenticate the caller by session cookie or, for the built-in admin, HTTP Basic."""
+    if token:
+        found = session_account(conn, token, datetime.now(UTC))
+        if found is None:
+            raise _unauthorised()
+        return User(found.id, found.role, found.scope_path)
+    if credentials is not None:
+        expected = settings.admin_password.get_secret_value() if settings.admin_password else ""
+        # Constant-time comparisons: timing must not tell which half was wrong.
+        user_ok = secrets.compare_digest(credentials.username.encode(), b"admin")
+        password_ok = bool(expected) and secrets.compare_digest(credentials.password.encode(), expected.encode())
+        if user_ok and password_ok:
+            return User(id="admin", role="admin", scope_path="/")
+    raise _unauthorised()
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require(roles: frozenset[str], what: str) -> Callable[[User], User]:
+    """Build a dependency that lets only ``roles`` through, with a 403 that says what was refused."""
+    def check(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"a {user.role} may not {what}")
+        return user
+    return check
+
+
+IncidentActor = Annotated[User, Depends(require(ACT_ON_INCIDENTS, "act on incidents"))]
+GeofenceEditor = Annotated[User, Depends(require(EDIT_GEOFENCES, "edit geofences"))]
+AuditReader = Annotated[User, Depends(require(READ_AUDIT, "read the audit trail"))]

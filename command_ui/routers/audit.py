@@ -9,14 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
-from command_ui.deps import ConnDep, CurrentUser
+from command_ui.deps import AuditReader, ConnDep
 from store import audit_repo
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 
 @router.get("")
-def search_audit(conn: ConnDep, user: CurrentUser, actor: str | None = None, action: str | None = None,
+def search_audit(conn: ConnDep, user: AuditReader, actor: str | None = None, action: str | None = None,
                  target: str | None = None, since: datetime | None = None, until: datetime | None = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                  offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
@@ -29,7 +29,7 @@ def search_audit(conn: ConnDep, user: CurrentUser, actor: str | None = None, act
 
 
 @router.get("/export.csv", response_class=PlainTextResponse)
-def export_audit(conn: ConnDep, user: CurrentUser, actor: str | None = None, action: str | None = None,
+def export_audit(conn: ConnDep, user: AuditReader, actor: str | None = None, action: str | None = None,
                  target: str | None = None, since: datetime | None = None,
                  until: datetime | None = None) -> PlainTextResponse:
     """Export the matching records as CSV, with their hashes, for an auditor's own tools."""
@@ -40,7 +40,7 @@ def export_audit(conn: ConnDep, user: CurrentUser, actor: str | None = None, act
 
 
 @router.get("/verify")
-def verify_audit(conn: ConnDep, user: CurrentUser) -> dict[str, Any]:
+def verify_audit(conn: ConnDep, user: AuditReader) -> dict[str, Any]:
     """Walk the hash chain: intact, or the first record where it breaks and why."""
     result = audit_repo.verify(conn)
     return {"ok": result.ok, "records": result.records, "broken_at": result.broken_id,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.audit import AuditRecord
 from campusguard.site.geometry import Polygon
-from command_ui.deps import ConnDep, CurrentUser
+from command_ui.deps import ConnDep, CurrentUser, GeofenceEditor, User
 from command_ui.schemas import Feature, FeatureCollection
 from store import audit_repo, queries
 
@@ -47,9 +47,13 @@ def list_geofences(conn: ConnDep, user: CurrentUser) -> FeatureCollection:
 
 
 @router.put("/{fence_id}", status_code=status.HTTP_200_OK)
-def put_geofence(fence_id: FenceId, body: GeofenceIn, conn: ConnDep, user: CurrentUser,
+def put_geofence(fence_id: FenceId, body: GeofenceIn, conn: ConnDep, user: GeofenceEditor,
                  response: Response) -> Feature:
     """Create or redraw a fence; 201 when it is new."""
+    _check_scope(conn, user, body.school_id)
+    existing = next((f for f in queries.geofences(conn) if f["id"] == fence_id), None)
+    if existing is not None:
+        _check_scope(conn, user, existing["school_id"])
     fence = {"id": fence_id, "school_id": body.school_id, "kind": body.kind, "name": body.name,
              "geometry": body.geometry.model_dump(mode="json"), "speed_limit_kmh": body.speed_limit_kmh}
     try:
@@ -68,9 +72,25 @@ def put_geofence(fence_id: FenceId, body: GeofenceIn, conn: ConnDep, user: Curre
 
 
 @router.delete("/{fence_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_geofence(fence_id: FenceId, conn: ConnDep, user: CurrentUser) -> None:
+def delete_geofence(fence_id: FenceId, conn: ConnDep, user: GeofenceEditor) -> None:
     """Remove a fence drawn through the API."""
+    existing = next((f for f in queries.geofences(conn) if f["id"] == fence_id), None)
+    if existing is not None:
+        _check_scope(conn, user, existing["school_id"])
     with conn.transaction():
         if not queries.retire_geofence(conn, fence_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no API-drawn geofence {fence_id!r}")
         audit_repo.append(conn, AuditRecord(datetime.now(UTC), user.id, "geofence.remove", f"geofence:{fence_id}"))
+
+
+def _check_scope(conn: psycopg.Connection, user: User, school_id: str | None) -> None:
+    """Refuse a fence of a school outside the caller's scope, or of no school for a school-level caller."""
+    if school_id is None:
+        if user.scope_path != "/" and user.role != "district_admin":
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only district administrators draw shared fences")
+        return
+    row = conn.execute("SELECT path FROM org_units WHERE id = %s", (school_id,)).fetchone()
+    if row is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"no school {school_id!r}")
+    if not user.sees(row[0]):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"school {school_id!r} is outside your scope")

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from alerts.lifecycle import Action, InvalidTransition
 from alerts.model import Outcome, Status
 from alerts.service import act, seen
-from command_ui.deps import ConnDep, CurrentUser
+from command_ui.deps import ConnDep, CurrentUser, IncidentActor
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -66,7 +66,7 @@ def read_incident(incident_id: int, conn: ConnDep, user: CurrentUser) -> dict[st
 
 @router.post("/{incident_id}/actions")
 def act_on_incident(incident_id: int, body: ActionIn, request: Request, conn: ConnDep,
-                    user: CurrentUser) -> dict[str, Any]:
+                    user: IncidentActor) -> dict[str, Any]:
     """Acknowledge, respond, resolve, close or reopen; 409 with the reason when the lifecycle refuses."""
     read_incident(incident_id, conn, user)  # 404 outside the caller's scope, before anything changes
     source = request.client.host if request.client else None

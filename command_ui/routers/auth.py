@@ -1,0 +1,105 @@
+"""Sign in and out.
+
+Passwords are argon2 hashes; the session is a random token in an HttpOnly cookie of which only the hash is
+stored. Failed logins are audited and, past ``login_attempts`` per name or address in 15 minutes, refused with
+429 before the password is even checked. Every login, failure and logout is audited.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerts.audit import AuditRecord
+from campusguard.settings import Mode
+from command_ui.deps import SESSION_COOKIE, ConnDep, CurrentUser, SettingsDep
+from store import audit_repo
+from store.auth_repo import account, create_session, end_session, recent_failures, set_password_hash
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+HASHER = PasswordHasher()
+# Verified when the name is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
+WINDOW = timedelta(minutes=15)
+
+
+class LoginIn(BaseModel):
+    """Credentials."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: Annotated[str, Field(min_length=1, max_length=64, description="User id from the site file.")]
+    password: Annotated[str, Field(min_length=1, max_length=256, description="Password.")]
+
+
+class Me(BaseModel):
+    """Who is signed in and what they may see."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    role: str
+    scope_path: str
+
+
+def _verify(stored: str | None, password: str) -> bool:
+    try:
+        return HASHER.verify(stored or _DUMMY_HASH, password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@router.post("/login")
+def login(body: LoginIn, request: Request, response: Response, conn: ConnDep, settings: SettingsDep) -> Me:
+    """Sign in; sets the session cookie."""
+    now = datetime.now(UTC)
+    client = request.client.host if request.client else None
+    with conn.transaction():
+        if recent_failures(conn, body.username, client, now - WINDOW) >= settings.login_attempts:
+            audit_repo.append(conn, AuditRecord(now, body.username, "auth.login_throttled", f"user:{body.username}",
+                                                {"client": client}))
+            throttled = True
+        else:
+            throttled = False
+    if throttled:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, detail="too many failed logins; wait 15 minutes")
+    found = account(conn, body.username)
+    ok = _verify(found.password_hash if found else None, body.password) and found is not None and found.active
+    if not ok or found is None:
+        audit_repo.append(conn, AuditRecord(now, body.username, "auth.login_failed", f"user:{body.username}",
+                                            {"client": client}))
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong name or password")
+    if found.password_hash and HASHER.check_needs_rehash(found.password_hash):
+        set_password_hash(conn, found.id, HASHER.hash(body.password))
+    token = secrets.token_urlsafe(32)
+    expires = now + timedelta(hours=settings.session_hours)
+    with conn.transaction():
+        create_session(conn, token, found.id, now, expires, client)
+        audit_repo.append(conn, AuditRecord(now, found.id, "auth.login", f"user:{found.id}", {"client": client}))
+    secure = settings.cookie_secure if settings.cookie_secure is not None else settings.mode is not Mode.DEMO
+    response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_hours * 3600, httponly=True,
+                        secure=secure, samesite="strict", path="/")
+    return Me(id=found.id, role=found.role, scope_path=found.scope_path)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(request: Request, response: Response, conn: ConnDep, user: CurrentUser) -> None:
+    """Sign out: the session ends on the server, not only in the browser."""
+    token = request.cookies.get(SESSION_COOKIE)
+    with conn.transaction():
+        if token:
+            end_session(conn, token)
+        audit_repo.append(conn, AuditRecord(datetime.now(UTC), user.id, "auth.logout", f"user:{user.id}"))
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+@router.get("/me")
+def me(user: CurrentUser) -> Me:
+    """Who is signed in."""
+    return Me(id=user.id, role=user.role, scope_path=user.scope_path)
