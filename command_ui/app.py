@@ -13,7 +13,7 @@ from psycopg_pool import ConnectionPool
 from campusguard import __version__
 from campusguard.settings import Settings
 from command_ui.deps import CurrentUser
-from command_ui.routers import audit, auth, geofences, health, incidents, sites
+from command_ui.routers import audit, auth, geofences, health, incidents, live, sites
 
 _HOME = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>campusguard</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
@@ -51,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(geofences.router)
     app.include_router(incidents.router)
     app.include_router(audit.router)
+    app.include_router(live.router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi(user: CurrentUser) -> dict[str, Any]:

@@ -1,0 +1,104 @@
+"""The live feed: one websocket per screen, carrying incident changes and moving positions in the caller's scope.
+
+Incident changes are numbered by a global cursor (``incident_events.cursor``). A client connects with the last
+cursor it saw (``?after=``) and first receives every change after it, so a dropped connection loses nothing;
+then each change is pushed as it commits (the connection LISTENs on ``campusguard_incidents``). Positions that
+moved are sent every couple of seconds. The session cookie authenticates the handshake; without a valid one
+the socket closes with 4401, and a guard's feed never carries another school's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+from starlette.concurrency import run_in_threadpool
+
+from alerts.service import INCIDENT_CHANNEL
+from command_ui.deps import SESSION_COOKIE, User
+from store.auth_repo import session_account
+
+router = APIRouter(tags=["live"])
+
+POSITIONS_EVERY_S = 2.0
+UNAUTHORISED = 4401
+
+_CHANGES = """
+    SELECT e.cursor, i.id, i.school_id, i.type, i.severity, i.status, i.outcome, i.title, i.lon, i.lat,
+           i.occurrences, i.opened_at, i.updated_at, i.acknowledged_at, i.resolved_at, i.escalation_level
+    FROM incident_events e JOIN incidents i ON i.id = e.incident_id JOIN org_units u ON u.id = i.school_id
+    WHERE e.cursor > %s AND u.path LIKE %s || '%%' ORDER BY e.cursor LIMIT 500
+"""
+_POSITIONS = """
+    SELECT lp.device_id, d.kind, d.bus_id, d.school_id, lp.lon, lp.lat, lp.time, lp.speed_kmh, lp.heading_deg
+    FROM latest_positions lp JOIN devices d ON d.id = lp.device_id LEFT JOIN org_units u ON u.id = d.school_id
+    WHERE lp.time > %s AND (u.path LIKE %s || '%%' OR (d.school_id IS NULL AND %s = '/'))
+    ORDER BY lp.time
+"""
+
+
+def _authenticate(pool: ConnectionPool, token: str | None) -> User | None:
+    if not token:
+        return None
+    with pool.connection() as conn:
+        found = session_account(conn, token, datetime.now(UTC))
+    return User(found.id, found.role, found.scope_path) if found else None
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+@router.websocket("/api/v1/live")
+async def live(websocket: WebSocket, after: int = 0) -> None:
+    """Stream the caller's incident changes (replaying those after ``after``) and moving positions."""
+    pool: ConnectionPool = websocket.app.state.pool
+    user = await run_in_threadpool(_authenticate, pool, websocket.cookies.get(SESSION_COOKIE))
+    if user is None:
+        await websocket.close(code=UNAUTHORISED, reason="sign in first")
+        return
+    await websocket.accept()
+    closed = asyncio.Event()
+    reader = asyncio.create_task(_read_until_closed(websocket, closed))
+    try:
+        await _stream(websocket, user, after, closed, websocket.app.state.settings.database_url)
+    except (WebSocketDisconnect, RuntimeError):
+        pass  # the client went away; nothing to clean up but the reader
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+
+
+async def _read_until_closed(websocket: WebSocket, closed: asyncio.Event) -> None:
+    try:
+        while True:
+            await websocket.receive_text()  # pings; nothing to answer
+    except WebSocketDisconnect:
+        closed.set()
+
+
+async def _stream(websocket: WebSocket, user: User, cursor: int, closed: asyncio.Event, url: str) -> None:
+    positions_since = datetime.now(UTC)
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(f"LISTEN {INCIDENT_CHANNEL}")
+        while not closed.is_set():
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(_CHANGES, (cursor, user.scope_path))
+                for row in await cur.fetchall():
+                    cursor = row.pop("cursor")
+                    await websocket.send_json({"type": "incident", "cursor": cursor, "incident": _jsonable(row)})
+                await cur.execute(_POSITIONS, (positions_since, user.scope_path, user.scope_path))
+                moved = [_jsonable(r) for r in await cur.fetchall()]
+            if moved:
+                positions_since = max(datetime.fromisoformat(p["time"]) for p in moved)
+                await websocket.send_json({"type": "positions", "positions": moved})
+            # Wake at the next incident change, or after a while for positions.
+            async for _ in conn.notifies(timeout=POSITIONS_EVERY_S, stop_after=1):
+                pass

@@ -1,0 +1,124 @@
+"""The live websocket: signed-in only, scoped, replays what a reconnecting client missed, pushes new changes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from alerts.escalation import EscalationPolicy
+from alerts.lifecycle import Action
+from alerts.model import Outcome
+from alerts.rules import load_rules
+from alerts.service import AlertService
+from campusguard.settings import Mode, RetentionSettings, Settings, StorageBackend
+from campusguard.site.validate import load_site as read_site
+from command_ui.app import create_app
+from command_ui.routers.auth import HASHER
+from store.migrate import migrate
+from store.site_repo import load_site
+from tests.support.postgres import scratch_database
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "district.yaml"
+PASSWORD = "a long enough password"
+OWN, OTHER = "antelope-park-es", "walton-road-es"
+
+
+@pytest.fixture
+def url(service_urls: object) -> Iterator[str]:
+    with scratch_database(service_urls.database_url) as db:  # type: ignore[attr-defined]
+        with psycopg.connect(db) as conn:
+            migrate(conn, StorageBackend.AUTO, RetentionSettings())
+            load_site(conn, read_site(EXAMPLE))
+            conn.execute("UPDATE users SET password_hash = %s", (HASHER.hash(PASSWORD),))
+        yield db
+
+
+@pytest.fixture
+def client(url: str, tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(mode=Mode.PRODUCTION, database_url=url, secret_key="k" * 40, admin_password="p" * 16,
+                        data_dir=tmp_path, cookie_secure=False)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def press(url: str, device: str) -> AlertService:
+    now = datetime.now(UTC)
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO device_events (device_id, time, kind, received_at, detail)"
+                     " VALUES (%s, %s, 'panic', %s, '{}')", (device, now, now))
+    service = AlertService(url, load_rules(), EscalationPolicy(), [])
+    service.decide_pending()
+    return service
+
+
+def guard_of(url: str, school: str) -> str:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT id FROM users WHERE role = 'guard' AND scope_id = %s ORDER BY id LIMIT 1",
+                           (school,)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def incident_messages(ws: Any, count: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    while len(out) < count:
+        message = ws.receive_json()
+        if message["type"] == "incident":
+            out.append(message)
+    return out
+
+
+def test_the_live_feed_needs_a_session(client: TestClient) -> None:
+    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/api/v1/live") as ws:
+        ws.receive_json()
+    assert closed.value.code == 4401
+
+
+def test_a_guard_gets_their_school_replayed_then_live_and_never_another_school(client: TestClient,
+                                                                              url: str) -> None:
+    press(url, "walton-road-office-panic-1")  # another school: must never reach this guard
+    service = press(url, "antelope-park-office-panic-1")
+    assert client.post("/api/v1/auth/login", json={"username": guard_of(url, OWN), "password": PASSWORD}
+                       ).status_code == 200
+    with client.websocket_connect("/api/v1/live?after=0") as ws:
+        replayed = incident_messages(ws, 1)[0]
+        assert replayed["incident"]["school_id"] == OWN and replayed["incident"]["status"] == "raised"
+        incident_id = replayed["incident"]["id"]
+        service.act(incident_id, Action.ACKNOWLEDGE, "someone")
+        pushed = incident_messages(ws, 1)[0]
+        assert pushed["incident"]["status"] == "acknowledged" and pushed["cursor"] > replayed["cursor"]
+        last = pushed["cursor"]
+    # Disconnected: a change happens. Reconnecting from the last cursor gets exactly what was missed.
+    service.act(incident_id, Action.RESPOND, "someone")
+    with client.websocket_connect(f"/api/v1/live?after={last}") as ws:
+        missed = incident_messages(ws, 1)[0]
+        assert missed["incident"]["status"] == "responding" and missed["cursor"] > last
+        press(url, "walton-road-office-panic-1")
+        service.act(incident_id, Action.RESOLVE, "someone", "handled", outcome=Outcome.REAL)
+        after = incident_messages(ws, 1)[0]
+        assert after["incident"]["school_id"] == OWN and after["incident"]["status"] == "resolved"
+
+
+def test_moving_buses_are_pushed(client: TestClient, url: str) -> None:
+    assert client.post("/api/v1/auth/login", json={"username": guard_of(url, OWN), "password": PASSWORD}
+                       ).status_code == 200
+    with client.websocket_connect("/api/v1/live") as ws:
+        with psycopg.connect(url) as conn:
+            conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, speed_kmh, heading_deg, source)"
+                         " VALUES ('bus-01-gps', %s, -96.66, 40.81, 35, 90, 'test'),"
+                         " ('bus-20-gps', %s, -96.6, 40.8, 30, 0, 'test')",
+                         (datetime.now(UTC), datetime.now(UTC)))
+        message = ws.receive_json()
+        while message["type"] != "positions":
+            message = ws.receive_json()
+    moved = {p["device_id"]: p for p in message["positions"]}
+    assert "bus-01-gps" in moved and moved["bus-01-gps"]["bus_id"] == "bus-01"
+    assert "bus-20-gps" not in moved  # east-prairie's bus: not this guard's to see
+    assert all(p["school_id"] == OWN for p in message["positions"])
