@@ -7,7 +7,7 @@ is known by its id (the topic's last segment); devices on other protocols by (so
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.messages import SOURCE_CAMPUSGUARD
@@ -38,6 +38,8 @@ class Directory:
     """Immutable lookup table; a refresh builds a new one and swaps it in atomically."""
 
     by_key: Mapping[tuple[str, str], DeviceInfo]
+    # device id -> (bus id, user id): whose fixes a device's are, for the geo feed's shards.
+    owners: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
     def lookup(self, source: str, external_id: str) -> DeviceInfo | None:
         """Find the device that sent a message, or None when it is not registered."""
@@ -61,4 +63,5 @@ def build_directory(rows: Iterable[Mapping[str, Any]]) -> Directory:
         external = row["external_id"]
         key = (row["source"], external) if external else (SOURCE_CAMPUSGUARD, row["id"])
         by_key[key] = info
-    return Directory(by_key)
+    owners = {info.device_id: (info.bus_id, info.user_id) for info in by_key.values()}
+    return Directory(by_key, owners)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,7 +36,7 @@ def shard_of(subject: str, shards: int) -> int:
 
 
 def feed_items(positions: Sequence[Position], events: Iterable[DeviceEvent],
-               owners: dict[str, tuple[str | None, str | None]], shards: int) -> list[FeedItem]:
+               owners: Mapping[str, tuple[str | None, str | None]], shards: int) -> list[FeedItem]:
     """Turn a committed batch into feed items: every fix, and every child-check button press of a bus."""
     items = []
     for p in positions:

@@ -93,8 +93,8 @@ class Worker:
             self.http = HttpListener(app, ingest.http_host, ingest.http_port)
 
     def _feed_geo(self, routed: Routed) -> None:
-        owners = {info.device_id: (info.bus_id, info.user_id) for info in self._directory[0].by_key.values()}
-        items = feed_items(routed.positions, routed.events, owners, self.settings.ingest.geo_shards)
+        items = feed_items(routed.positions, routed.events, self._directory[0].owners,
+                           self.settings.ingest.geo_shards)
         if not items:
             return
         payloads = {f"{FEED_PREFIX}/{shard}": body for shard, body in encode(items).items()}
