@@ -13,6 +13,8 @@ STAMP := $(VENV)/.campusguard-installed
 PGLITE := tools/pglite
 # npm writes this hidden lockfile on every install: newer than package-lock.json means node_modules is current.
 NODE_STAMP := $(PGLITE)/node_modules/.package-lock.json
+UI := tools/ui
+UI_STAMP := $(UI)/node_modules/.package-lock.json
 # DEVSERVICES_ARGS=--no-default-ports exercises the private-server path where system services run.
 DEVSERVICES_ARGS ?=
 DEVSERVICES := $(BIN)/python -m campusguard.devservices run $(DEVSERVICES_ARGS)
@@ -38,11 +40,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 node:
 	@if [[ -f $(PGLITE)/package-lock.json ]]; then \
 		command -v npm >/dev/null || bash scripts/bootstrap.sh; \
-		$(MAKE) --no-print-directory $(NODE_STAMP); \
+		$(MAKE) --no-print-directory $(NODE_STAMP) $(UI_STAMP); \
 	fi
 
 $(NODE_STAMP): $(PGLITE)/package-lock.json $(PGLITE)/package.json
 	npm ci --prefix $(PGLITE) --no-audit --no-fund
+	@touch $@
+
+# Leaflet for the map pages, served from here (no CDN).
+$(UI_STAMP): $(UI)/package-lock.json $(UI)/package.json
+	npm ci --prefix $(UI) --no-audit --no-fund
 	@touch $@
 
 lint: venv

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool
 
 from campusguard import __version__
@@ -15,13 +17,16 @@ from campusguard.settings import Settings
 from command_ui.deps import CurrentUser
 from command_ui.routers import audit, auth, geofences, health, incidents, live, sites
 
-_HOME = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>campusguard</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><h1>campusguard</h1><p>Signed in as {user}.</p><ul>
-<li><a href="/api/v1/schools">Schools (GeoJSON)</a></li><li><a href="/api/v1/buses">Buses (GeoJSON)</a></li>
-<li><a href="/api/v1/devices">Devices (GeoJSON)</a></li>
-<li><a href="/api/v1/openapi.json">OpenAPI schema</a></li>
-<li><a href="/health">Health</a></li></ul></body></html>"""
+STATIC = Path(__file__).resolve().parent / "static"
+# Leaflet comes from npm (tools/ui), never from a CDN: the map must work on a closed network.
+LEAFLET = Path(__file__).resolve().parents[1] / "tools" / "ui" / "node_modules" / "leaflet" / "dist"
+PAGES = {"/": "map.html", "/guard": "guard.html", "/login": "login.html", "/history": "history.html"}
+
+
+def _page(path: Path) -> Callable[[], FileResponse]:
+    def serve() -> FileResponse:
+        return FileResponse(path, headers={"Cache-Control": "no-cache"})
+    return serve
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -57,8 +62,11 @@ def create_app(settings: Settings) -> FastAPI:
     def openapi(user: CurrentUser) -> dict[str, Any]:
         return app.openapi()
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home(user: CurrentUser) -> str:
-        return _HOME.format(user=user.id)
+    # The pages hold no data: each asks /api/v1/auth/me and goes to /login when that answers 401.
+    if LEAFLET.is_dir():
+        app.mount("/vendor/leaflet", StaticFiles(directory=LEAFLET), name="leaflet")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for route, page in PAGES.items():
+        app.add_api_route(route, _page(STATIC / page), include_in_schema=False)
 
     return app

@@ -62,9 +62,11 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 ConnDep = Annotated[psycopg.Connection, Depends(get_conn)]
 
 
-def _unauthorised() -> HTTPException:
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail="sign in first",
-                         headers={"WWW-Authenticate": 'Basic realm="campusguard"'})
+def _unauthorised(basic: bool) -> HTTPException:
+    # The Basic challenge only for callers that tried Basic: to a browser it would pop up a login dialog
+    # over the page's own sign-in.
+    headers = {"WWW-Authenticate": 'Basic realm="campusguard"'} if basic else None
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail="sign in first", headers=headers)
 
 
 def get_current_user(
@@ -76,7 +78,7 @@ def get_current_user(
     if token:
         found = session_account(conn, token, datetime.now(UTC))
         if found is None:
-            raise _unauthorised()
+            raise _unauthorised(basic=False)
         return User(found.id, found.role, found.scope_path)
     if credentials is not None:
         expected = settings.admin_password.get_secret_value() if settings.admin_password else ""
@@ -85,7 +87,7 @@ def get_current_user(
         password_ok = bool(expected) and secrets.compare_digest(credentials.password.encode(), expected.encode())
         if user_ok and password_ok:
             return User(id="admin", role="admin", scope_path="/")
-    raise _unauthorised()
+    raise _unauthorised(basic=credentials is not None)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -17,6 +17,8 @@ have mosquitto || missing+=(mosquitto)
 have mosquitto_pub || missing+=(mosquitto-clients)
 have node || missing+=(nodejs)
 have npm || missing+=(npm)
+# The browser tests drive Debian's Chromium (tests/ui); Playwright never downloads one.
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
 # PostGIS is the baseline the geo benchmark compares against (bench/geo.py); tests do not need it.
 compgen -G '/usr/share/postgresql/*/extension/postgis.control' >/dev/null || missing+=(postgresql-15-postgis-3)
 

@@ -35,6 +35,19 @@ _CHANGES = """
     FROM incident_events e JOIN incidents i ON i.id = e.incident_id JOIN org_units u ON u.id = i.school_id
     WHERE e.cursor > %s AND u.path LIKE %s || '%%' ORDER BY e.cursor LIMIT 500
 """
+# A first connection (after=0) needs the present, not all of history: the latest change of every incident that
+# is open or changed in the last day, oldest first. A reconnect (after>0) gets every change it missed.
+_PRESENT = """
+    SELECT * FROM (
+        SELECT DISTINCT ON (i.id) e.cursor, i.id, i.school_id, i.type, i.severity, i.status, i.outcome, i.title,
+               i.lon, i.lat, i.occurrences, i.opened_at, i.updated_at, i.acknowledged_at, i.resolved_at,
+               i.escalation_level
+        FROM incidents i JOIN incident_events e ON e.incident_id = i.id JOIN org_units u ON u.id = i.school_id
+        WHERE u.path LIKE %s || '%%'
+          AND (i.status NOT IN ('resolved', 'closed') OR i.updated_at > now() - interval '1 day')
+        ORDER BY i.id, e.cursor DESC
+    ) latest ORDER BY cursor
+"""
 _POSITIONS = """
     SELECT lp.device_id, d.kind, d.bus_id, d.school_id, lp.lon, lp.lat, lp.time, lp.speed_kmh, lp.heading_deg
     FROM latest_positions lp JOIN devices d ON d.id = lp.device_id LEFT JOIN org_units u ON u.id = d.school_id
@@ -88,6 +101,17 @@ async def _stream(websocket: WebSocket, user: User, cursor: int, closed: asyncio
     positions_since = datetime.now(UTC)
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await conn.execute(f"LISTEN {INCIDENT_CHANNEL}")
+        if cursor == 0:
+            async with conn.cursor(row_factory=dict_row) as cur:
+                # The top first: a change committing meanwhile is then sent twice, never missed.
+                await cur.execute("SELECT coalesce(max(cursor), 0) AS top FROM incident_events")
+                top = await cur.fetchone()
+                await cur.execute(_PRESENT, (user.scope_path,))
+                present = await cur.fetchall()
+            for row in present:
+                await websocket.send_json({"type": "incident", "cursor": row.pop("cursor"), "incident": _jsonable(row)})
+            # Later changes of anything, including what the present view left out, come from here on.
+            cursor = int(top["top"]) if top else 0
         while not closed.is_set():
             async with conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(_CHANGES, (cursor, user.scope_path))

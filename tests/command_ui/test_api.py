@@ -46,12 +46,19 @@ def test_health_is_public_and_says_which_storage_path(client: TestClient) -> Non
     assert body["status"] == "ok" and body["database"] == "ok" and body["storage"] == "plain"
 
 
-@pytest.mark.parametrize("path", ["/", "/api/v1/schools", "/api/v1/buses", "/api/v1/devices",
+@pytest.mark.parametrize("path", ["/api/v1/schools", "/api/v1/buses", "/api/v1/devices",
                                   "/api/v1/openapi.json"])
 def test_every_other_route_needs_credentials(client: TestClient, path: str) -> None:
     assert client.get(path).status_code == 401
     assert client.get(path, auth=("admin", "wrong password")).status_code == 401
     assert client.get(path, auth=AUTH).status_code == 200
+
+
+def test_pages_are_public_shells_that_hold_no_data(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "<html" in page.text.lower()
+    assert "antelope" not in page.text.lower()  # nothing of the district before sign-in
+    assert client.get("/vendor/leaflet/leaflet.js").status_code == 200
 
 
 def test_no_route_is_left_unauthenticated(client: TestClient) -> None:

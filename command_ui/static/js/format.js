@@ -1,0 +1,41 @@
+/** Times shown in the school's own time zone (every school carries one), whatever the viewer's clock says. */
+
+import { LANG } from "./i18n.js";
+
+const formatters = new Map();
+
+function formatter(timeZone, withDate) {
+  const key = `${timeZone}|${withDate}`;
+  if (!formatters.has(key)) {
+    const options = { timeZone, hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" };
+    if (withDate) Object.assign(options, { year: "numeric", month: "short", day: "numeric" });
+    try {
+      formatters.set(key, new Intl.DateTimeFormat(LANG, options));
+    } catch {
+      // An unknown zone name must not break the page: fall back to the browser's zone.
+      delete options.timeZone;
+      formatters.set(key, new Intl.DateTimeFormat(LANG, options));
+    }
+  }
+  return formatters.get(key);
+}
+
+/**
+ * Format an ISO time in a time zone.
+ * @param {string|null|undefined} iso time from the API
+ * @param {string|undefined} timeZone IANA zone of the school
+ * @param {boolean} [withDate] include the date (default: only when it is not today there)
+ */
+export function formatTime(iso, timeZone, withDate) {
+  if (!iso) return "";
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return String(iso);
+  const zone = timeZone || undefined;
+  const dated = withDate ?? !sameDay(when, new Date(), zone);
+  return formatter(zone, dated).format(when);
+}
+
+function sameDay(a, b, timeZone) {
+  const day = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" });
+  return day.format(a) === day.format(b);
+}

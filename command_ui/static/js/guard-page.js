@@ -1,0 +1,179 @@
+/**
+ * The guard's phone: their school's open incidents, newest alarms ringing and vibrating, where each one is,
+ * and one-tap Acknowledge / Responding / Resolved (with an outcome). Each incident shown is receipted as
+ * seen, so the officer knows somebody on site has it.
+ */
+
+import * as L from "/vendor/leaflet/leaflet-src.esm.js";
+import { ApiError, api } from "./api.js";
+import { ring, soundReady, unlockSound } from "./alarm.js";
+import { h, replaceChildren } from "./dom.js";
+import { formatTime } from "./format.js";
+import { t } from "./i18n.js";
+import { OUTCOMES, OpenIncidents, loadSchools, movesFrom } from "./incidents.js";
+import { LiveFeed, statusShower } from "./live.js";
+import { basemap, campusLayer } from "./map-layers.js";
+import { showError, startPage } from "./shell.js";
+
+const incidents = new OpenIncidents();
+const seenSent = new Set();
+const fresh = new Set();
+let schools = new Map();
+let places = [];
+let miniMap = null;
+let markers = null;
+
+/** "Near <place>" from the closest device that has a place (a panic button's room), else the school name. */
+function whereText(incident) {
+  const school = schools.get(incident.school_id)?.name ?? incident.school_id;
+  if (incident.lat == null) return school;
+  let best = null;
+  let bestM = 200;  // farther than this, a room name would mislead
+  for (const p of places) {
+    if (p.school_id !== incident.school_id) continue;
+    const m = metres(p.lat, p.lon, incident.lat, incident.lon);
+    if (m < bestM) [best, bestM] = [p, m];
+  }
+  return best ? `${t("guard.near", { place: best.place })} · ${school}` : school;
+}
+
+function metres(lat1, lon1, lat2, lon2) {
+  const k = Math.PI / 180;
+  const x = (lon2 - lon1) * k * Math.cos(((lat1 + lat2) / 2) * k);
+  return Math.hypot(x, (lat2 - lat1) * k) * 6371000;
+}
+
+function card(i) {
+  const zone = schools.get(i.school_id)?.timezone;
+  const moves = movesFrom(i.status).filter((m) => m !== "close" && m !== "reopen");
+  const message = h("p", { class: "error", role: "alert" });
+  return h("article", {
+    class: `card sev-${i.severity} status-${i.status}${fresh.has(i.id) ? " fresh" : ""}`,
+    "data-incident-id": i.id, "data-status": i.status,
+  },
+  fresh.has(i.id) && h("p", { class: "new-flag" }, t("guard.new")),
+  h("h2", {}, i.title),
+  h("p", { class: "where" }, h("strong", {}, `${t("guard.where")}: `), whereText(i)),
+  h("p", { class: "meta" },
+    h("span", { class: `badge sev-${i.severity}` }, t(`severity.${i.severity}`)), " ",
+    h("span", { class: "badge status", "data-testid": "status" }, t(`status.${i.status}`)), " ",
+    h("time", {}, formatTime(i.opened_at, zone))),
+  h("div", { class: "big-buttons" }, moves.map((m) => h("button", {
+    type: "button", class: `act act-${m}`, "data-action": m,
+    onclick: () => (m === "resolve" ? pickOutcome(i, message) : act(i, { action: m }, message)),
+  }, t(`action.${m}`)))),
+  message);
+}
+
+async function act(incident, body, message) {
+  try {
+    const result = await api.post(`/api/v1/incidents/${incident.id}/actions`, body);
+    fresh.delete(incident.id);
+    // Keeps the old updated_at: should the live feed already have brought this change (or a later one),
+    // its newer row wins over this local copy.
+    incidents.apply({ ...incident, status: result.status, outcome: result.outcome });
+    draw();
+    return true;
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    message.textContent = t("action.refused", { detail: error.detail });
+    return false;
+  }
+}
+
+function pickOutcome(incident, message) {
+  const dialog = document.getElementById("outcome-dialog");
+  const note = dialog.querySelector("textarea");
+  const problem = dialog.querySelector(".error");
+  note.value = "";
+  problem.textContent = "";
+  replaceChildren(dialog.querySelector(".big-buttons"), OUTCOMES.map((o) => h("button", {
+    type: "button", class: `outcome outcome-${o}`, "data-outcome": o,
+    onclick: async () => {
+      const text = note.value.trim();
+      if (o === "false_alarm" && !text) {
+        problem.textContent = t("guard.note_needed");
+        return;
+      }
+      dialog.close();
+      await act(incident, { action: "resolve", outcome: o, note: text || null }, message);
+    },
+  }, t(`outcome.${o}`))));
+  dialog.showModal();
+}
+
+function markSeen() {
+  if (document.visibilityState !== "visible") return;
+  for (const id of incidents.byId.keys()) {
+    if (seenSent.has(id)) continue;
+    seenSent.add(id);
+    api.post(`/api/v1/incidents/${id}/seen`).catch(() => seenSent.delete(id));
+  }
+}
+
+function draw() {
+  const open = incidents.sorted();
+  replaceChildren(document.getElementById("cards"),
+    open.length ? open.map(card) : h("p", { class: "all-clear" }, t("guard.none")));
+  markers.clearLayers();
+  for (const i of open) {
+    if (i.lat == null) continue;
+    L.marker([i.lat, i.lon], {
+      icon: L.divIcon({ className: `incident-marker sev-${i.severity}`, iconSize: [24, 24],
+        html: h("span", { class: "pulse-ring" }) }),
+    }).addTo(markers);
+  }
+  if (open.length && open[0].lat != null) miniMap.setView([open[0].lat, open[0].lon], 17);
+  markSeen();
+}
+
+function setUpSound() {
+  const button = document.getElementById("sound");
+  const show = () => {
+    button.textContent = t(soundReady() ? "guard.sound_on" : "guard.sound");
+    button.setAttribute("aria-pressed", soundReady() ? "true" : "false");
+  };
+  button.addEventListener("click", async () => {
+    await unlockSound();
+    show();
+  });
+  show();
+}
+
+async function main() {
+  await startPage();
+  setUpSound();
+  const loaded = await loadSchools(api);
+  schools = loaded.byId;
+  document.getElementById("school").textContent = [...schools.values()].map((s) => s.name).join(", ");
+  const devices = await api.get("/api/v1/devices");
+  places = devices.features.filter((f) => f.geometry && f.properties.place).map((f) => ({
+    place: f.properties.place, school_id: f.properties.school_id,
+    lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1],
+  }));
+  miniMap = L.map("mini-map", { zoomControl: false, attributionControl: false });
+  basemap()?.addTo(miniMap);
+  const campuses = campusLayer(loaded.features).addTo(miniMap);
+  markers = L.layerGroup().addTo(miniMap);
+  if (campuses.getLayers().length) miniMap.fitBounds(campuses.getBounds());
+  else miniMap.setView([0, 0], 2);
+  incidents.load(await api.get("/api/v1/incidents?status=raised&status=acknowledged&status=responding&limit=500"));
+  draw();
+  document.addEventListener("visibilitychange", markSeen);
+  new LiveFeed({
+    onIncident: (incident) => {
+      const change = incidents.apply(incident);
+      if (change === "ignored") return;
+      if (change === "new" && incident.status === "raised") {
+        fresh.add(incident.id);
+        ring();
+        document.body.dataset.rings = String(Number(document.body.dataset.rings ?? 0) + 1);
+      }
+      draw();
+    },
+    onStatus: statusShower(document.getElementById("live-status"), t),
+  }).start();
+  document.body.dataset.ready = "true";
+}
+
+main().catch((error) => showError(error));

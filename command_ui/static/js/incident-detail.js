@@ -1,0 +1,84 @@
+/**
+ * One incident in full: facts, timeline, evidence and notifications, and the action form (acknowledge,
+ * respond, resolve with an outcome and a note, close, reopen) for those allowed to act. Shared by the map's
+ * side panel and the history page.
+ */
+
+import { ApiError, api } from "./api.js";
+import { h, replaceChildren } from "./dom.js";
+import { formatTime } from "./format.js";
+import { t } from "./i18n.js";
+import { OUTCOMES, movesFrom } from "./incidents.js";
+
+/**
+ * Fetch and draw an incident into `container`.
+ * @param {HTMLElement} container where to draw
+ * @param {number} id incident id
+ * @param {{schools: Map<string, object>, canAct: boolean, onChanged?: (result: object) => void}} options
+ */
+export async function showIncident(container, id, options) {
+  const incident = await api.get(`/api/v1/incidents/${id}`);
+  const school = options.schools.get(incident.school_id);
+  const zone = school?.timezone;
+  replaceChildren(
+    container,
+    h("h2", { class: "incident-title" }, incident.title),
+    h("p", { class: "badges" },
+      h("span", { class: `badge sev-${incident.severity}` }, t(`severity.${incident.severity}`)),
+      h("span", { class: `badge status-${incident.status}`, "data-testid": "detail-status" },
+        t(`status.${incident.status}`)),
+      incident.outcome && h("span", { class: "badge" }, t(`outcome.${incident.outcome}`))),
+    facts([
+      [t("incident.school"), school?.name ?? incident.school_id],
+      [t("incident.opened"), formatTime(incident.opened_at, zone, true)],
+      [t("incident.updated"), formatTime(incident.updated_at, zone, true)],
+      [t("incident.occurrences"), incident.occurrences],
+      [t("incident.escalation"), incident.escalation_level],
+    ]),
+    options.canAct ? actionForm(incident, options) : null,
+    section(t("incident.timeline"), incident.timeline.map((e) => h("li", {},
+      h("time", {}, formatTime(e.time, zone)), " ", h("strong", {}, e.kind),
+      e.actor && ` · ${e.actor}`, e.note && h("div", { class: "note" }, e.note)))),
+    section(t("incident.evidence"), (incident.evidence ?? []).map((e) => h("li", {},
+      h("time", {}, formatTime(e.time, zone)), " ", h("strong", {}, e.kind ?? ""), " ",
+      e.summary ?? "", e.source_id && h("span", { class: "muted" }, ` (${e.source_id})`)))),
+    section(t("incident.deliveries"), incident.deliveries.map((d) => h("li", {},
+      h("time", {}, formatTime(d.at, zone)), ` ${d.notifier} · ${d.event} · `,
+      d.ok ? "✓" : h("span", { class: "error" }, `✗ ${d.error ?? ""}`)))),
+  );
+  return incident;
+}
+
+function facts(rows) {
+  return h("dl", { class: "facts" }, rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v ?? ""))]));
+}
+
+function section(title, items) {
+  return h("section", {}, h("h3", {}, title), items.length ? h("ol", { class: "events" }, items) : h("p", {}, "—"));
+}
+
+function actionForm(incident, options) {
+  const moves = movesFrom(incident.status);
+  const message = h("p", { class: "error", role: "alert" });
+  const note = h("textarea", { name: "note", rows: 2, placeholder: t("incident.note_placeholder") });
+  const outcome = h("select", { name: "outcome" },
+    OUTCOMES.map((o) => h("option", { value: o }, t(`outcome.${o}`))));
+  const send = async (action) => {
+    const body = { action, note: note.value.trim() || null };
+    if (action === "resolve") body.outcome = outcome.value;
+    try {
+      const result = await api.post(`/api/v1/incidents/${incident.id}/actions`, body);
+      options.onChanged?.(result);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      message.textContent = t("action.refused", { detail: error.detail });
+    }
+  };
+  return h("form", { class: "actions", onsubmit: (e) => e.preventDefault() },
+    h("label", {}, t("incident.note"), note),
+    moves.includes("resolve") && h("label", {}, t("incident.outcome"), outcome),
+    h("div", { class: "buttons" }, moves.map((m) => h("button", {
+      type: "button", class: `act act-${m}`, "data-action": m, onclick: () => send(m),
+    }, t(`action.${m}`)))),
+    message);
+}

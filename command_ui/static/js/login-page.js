@@ -1,0 +1,31 @@
+/** Sign in, then go where the person works: guards to their phone page, everyone else to the map. */
+
+import { ApiError, api } from "./api.js";
+import { t, translatePage } from "./i18n.js";
+
+/** Only a path on this site may be a ?next= target (never another origin). */
+function nextPath(role) {
+  const next = new URLSearchParams(location.search).get("next");
+  if (next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/login")) return next;
+  return role === "guard" ? "/guard" : "/";
+}
+
+translatePage();
+const form = document.getElementById("login");
+const message = document.getElementById("message");
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  message.textContent = "";
+  const data = new FormData(form);
+  const button = form.querySelector("button");
+  button.disabled = true;
+  try {
+    const me = await api.post("/api/v1/auth/login", {
+      username: String(data.get("username")).trim(), password: String(data.get("password")),
+    });
+    location.assign(nextPath(me.role));
+  } catch (error) {
+    message.textContent = t("login.failed", { detail: error instanceof ApiError ? error.detail : error.message });
+    button.disabled = false;
+  }
+});

@@ -1,0 +1,155 @@
+/**
+ * The district safety officer's map: the district's layers, buses moving live, open incidents pulsing in
+ * their severity's colour, a side list of open incidents and a panel to read and act on one.
+ */
+
+import * as L from "/vendor/leaflet/leaflet-src.esm.js";
+import { ACT_ON_INCIDENTS, api } from "./api.js";
+import { h, replaceChildren } from "./dom.js";
+import { formatTime } from "./format.js";
+import { t } from "./i18n.js";
+import { showIncident } from "./incident-detail.js";
+import { OpenIncidents, loadSchools } from "./incidents.js";
+import { LiveFeed, statusShower } from "./live.js";
+import { basemap, campusLayer, deviceLayer, geofenceLayer, routeLayer } from "./map-layers.js";
+import { showError, startPage } from "./shell.js";
+
+const map = L.map("map", { zoomControl: true, preferCanvas: false }).setView([40.8, -96.7], 12);
+const incidents = new OpenIncidents();
+const incidentLayer = L.layerGroup().addTo(map);
+const busLayer = L.layerGroup().addTo(map);
+const incidentMarkers = new Map();
+const busMarkers = new Map();
+let schools = new Map();
+let me = null;
+let selected = null;
+
+function busIcon(heading) {
+  const arrow = h("div", { class: "bus-arrow", style: `transform: rotate(${heading ?? 0}deg)` });
+  return L.divIcon({ className: "bus", iconSize: [22, 22], html: arrow });
+}
+
+/** Place or move a bus; several trackers may report for one bus, the newest fix wins. */
+function moveBus(p) {
+  const key = p.bus_id ?? p.device_id;
+  const known = busMarkers.get(key);
+  if (known && known.time > p.time) return;
+  if (known) {
+    known.marker.setLatLng([p.lat, p.lon]);
+    const arrow = known.marker.getElement()?.querySelector(".bus-arrow");
+    if (arrow && p.heading_deg != null) arrow.style.transform = `rotate(${p.heading_deg}deg)`;
+    known.time = p.time;
+    return;
+  }
+  const marker = L.marker([p.lat, p.lon], { icon: busIcon(p.heading_deg), title: key }).addTo(busLayer);
+  marker.bindTooltip(key);
+  busMarkers.set(key, { marker, time: p.time });
+}
+
+function drawIncidents() {
+  for (const [id, marker] of incidentMarkers) {
+    if (!incidents.byId.has(id)) {
+      marker.remove();
+      incidentMarkers.delete(id);
+    }
+  }
+  for (const i of incidents.byId.values()) {
+    if (i.lat == null || i.lon == null) continue;
+    const html = h("span", { class: "pulse-ring", "data-incident-id": i.id });
+    const icon = L.divIcon({ className: `incident-marker sev-${i.severity} status-${i.status}`, iconSize: [28, 28], html });
+    const known = incidentMarkers.get(i.id);
+    if (known) {
+      known.setLatLng([i.lat, i.lon]).setIcon(icon);
+    } else {
+      const marker = L.marker([i.lat, i.lon], { icon, title: i.title, zIndexOffset: 1000 }).addTo(incidentLayer);
+      marker.on("click", () => select(i.id));
+      incidentMarkers.set(i.id, marker);
+    }
+  }
+  drawList();
+}
+
+function drawList() {
+  const list = document.getElementById("incident-list");
+  const open = incidents.sorted();
+  replaceChildren(list, open.length ? open.map((i) => h("li", {},
+    h("button", {
+      type: "button", class: `incident-item sev-${i.severity}`, "data-incident-id": i.id,
+      "aria-pressed": selected === i.id ? "true" : "false", onclick: () => select(i.id),
+    },
+    h("span", { class: "title" }, i.title),
+    h("span", { class: "meta" }, `${schools.get(i.school_id)?.name ?? i.school_id} · `,
+      formatTime(i.opened_at, schools.get(i.school_id)?.timezone), " · ",
+      h("span", { class: `status status-${i.status}` }, t(`status.${i.status}`)))))) : h("li", { class: "empty" }, t("map.none")));
+}
+
+async function select(id, focus = true) {
+  selected = id;
+  drawList();
+  const panel = document.getElementById("panel");
+  panel.hidden = false;
+  const body = document.getElementById("panel-body");
+  const incident = await showIncident(body, id, {
+    schools, canAct: ACT_ON_INCIDENTS.has(me.role), onChanged: () => select(id, false),
+  });
+  if (focus && incident.lat != null) {
+    // body[data-focused] says the map has arrived (after its zoom animation) at the chosen incident.
+    delete document.body.dataset.focused;
+    map.once("moveend", () => { document.body.dataset.focused = String(id); });
+    map.setView([incident.lat, incident.lon], Math.max(map.getZoom(), 16));
+  }
+}
+
+async function drawSite() {
+  const { byId, features } = await loadSchools(api);
+  schools = byId;
+  const [fences, buses, panic, cameras, trackers] = await Promise.all([
+    api.get("/api/v1/geofences"), api.get("/api/v1/buses"),
+    api.get("/api/v1/devices?kind=panic_button"), api.get("/api/v1/devices?kind=camera"),
+    api.get("/api/v1/devices?kind=bus_tracker"),
+  ]);
+  const campuses = campusLayer(features, true).addTo(map);
+  const overlays = {
+    [t("map.layers.campuses")]: campuses,
+    [t("map.layers.geofences")]: geofenceLayer(fences).addTo(map),
+    [t("map.layers.routes")]: routeLayer(buses).addTo(map),
+    [t("map.layers.panic")]: deviceLayer(panic, "panic").addTo(map),
+    [t("map.layers.cameras")]: deviceLayer(cameras, "camera").addTo(map),
+    [t("map.layers.buses")]: busLayer,
+    [t("map.layers.incidents")]: incidentLayer,
+  };
+  const tiles = basemap();
+  L.control.layers(tiles ? { Basemap: tiles.addTo(map) } : {}, overlays, { collapsed: true }).addTo(map);
+  if (campuses.getLayers().length) map.fitBounds(campuses.getBounds().pad(0.15));
+  for (const f of trackers.features) {
+    if (!f.geometry || !f.properties.last_fix) continue;
+    const [lon, lat] = f.geometry.coordinates;
+    moveBus({ device_id: f.id, bus_id: f.properties.bus_id, lon, lat, time: f.properties.last_fix });
+  }
+}
+
+async function main() {
+  me = await startPage();
+  document.getElementById("panel-close").addEventListener("click", () => {
+    document.getElementById("panel").hidden = true;
+    selected = null;
+    drawList();
+  });
+  await drawSite();
+  incidents.load(await api.get("/api/v1/incidents?status=raised&status=acknowledged&status=responding&limit=500"));
+  drawIncidents();
+  new LiveFeed({
+    onIncident: (incident) => {
+      if (incidents.apply(incident) === "ignored") return;
+      drawIncidents();
+      // Redraw the open panel, unless the officer is writing a note in it.
+      const writing = document.querySelector("#panel-body textarea")?.value;
+      if (selected === incident.id && !writing) select(incident.id, false);
+    },
+    onPositions: (positions) => positions.filter((p) => p.kind === "bus_tracker").forEach(moveBus),
+    onStatus: statusShower(document.getElementById("live-status"), t),
+  }).start();
+  document.body.dataset.ready = "true";
+}
+
+main().catch((error) => showError(error));

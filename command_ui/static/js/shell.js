@@ -1,0 +1,37 @@
+/** What every signed-in page has: who is signed in, the navigation their role allows, the language picker. */
+
+import { READ_AUDIT, signOut, whoAmI } from "./api.js";
+import { h, replaceChildren } from "./dom.js";
+import { LANG, LANGUAGES, switchLanguage, t, translatePage } from "./i18n.js";
+
+/**
+ * Check the session and fill the page's <nav id="nav">; resolves to {id, role, scope_path}.
+ * (An ended session goes to the sign-in page inside whoAmI.)
+ */
+export async function startPage() {
+  translatePage();
+  const me = await whoAmI();
+  document.body.dataset.role = me.role;
+  const nav = document.getElementById("nav");
+  if (nav) {
+    const here = location.pathname;
+    const link = (href, key) => h("a", { href, "aria-current": here === href ? "page" : null }, t(key));
+    const language = h("select", { "aria-label": "Language", onchange: (e) => switchLanguage(e.target.value) },
+      LANGUAGES.map((l) => h("option", { value: l, selected: l === LANG }, l === "en" ? "English" : "中文")));
+    replaceChildren(nav,
+      link("/", "nav.map"),
+      link("/guard", "nav.guard"),
+      READ_AUDIT.has(me.role) || me.role === "school_admin" || me.role === "district_officer"
+        ? link("/history", "nav.history") : null,
+      h("span", { class: "who", "data-testid": "who" }, me.id),
+      language,
+      h("button", { type: "button", class: "link", onclick: signOut }, t("nav.signout")));
+  }
+  return me;
+}
+
+/** Show a load failure where the person will see it. */
+export function showError(error, where = document.body) {
+  const box = h("p", { class: "error banner", role: "alert" }, t("error.load", { detail: error.message }));
+  where.prepend(box);
+}
