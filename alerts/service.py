@@ -62,7 +62,8 @@ def to_signal(event: PendingEvent) -> Signal | None:
     """Turn a stored device event into the alert core's input; None when it belongs to no school."""
     if event.school_id is None:
         return None
-    detail = dict(event.detail) | {"device_kind": event.device_kind}
+    # The place ("Main office, behind the front desk") is what a guard runs to; titles name it.
+    detail = dict(event.detail) | {"device_kind": event.device_kind, "place": event.place}
     lon, lat = event.detail.get("lon"), event.detail.get("lat")
     if not (isinstance(lon, float | int) and isinstance(lat, float | int)):
         lon, lat = event.lon, event.lat

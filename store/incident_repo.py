@@ -35,6 +35,7 @@ class PendingEvent:
     device_kind: str | None
     lon: float | None
     lat: float | None
+    place: str
 
 
 def _evidence_json(items: Sequence[Evidence]) -> Jsonb:
@@ -144,7 +145,8 @@ def signal_id_of(kind: str, device_id: str, time: datetime) -> str:
 def pending_events(conn: psycopg.Connection, since: datetime, kinds: Sequence[str], limit: int) -> list[PendingEvent]:
     """Device events of the given kinds (or ``geo.*``) that arrived since ``since`` and are not decided yet."""
     rows = conn.execute(
-        "SELECT e.device_id, e.kind, e.time, e.received_at, e.detail, d.school_id, d.kind, d.lon, d.lat"
+        "SELECT e.device_id, e.kind, e.time, e.received_at, e.detail, d.school_id, d.kind, d.lon, d.lat,"
+        " coalesce(d.place, d.name, e.device_id)"
         " FROM device_events e LEFT JOIN devices d ON d.id = e.device_id"
         " WHERE e.received_at >= %s AND (e.kind = ANY(%s) OR e.kind LIKE 'geo.%%')"
         " AND NOT EXISTS (SELECT 1 FROM alert_signals s"

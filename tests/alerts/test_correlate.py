@@ -36,11 +36,10 @@ def test_distance_is_haversine_metres() -> None:
 
 
 def test_a_panic_and_a_person_down_30_m_and_20_s_apart_are_one_incident() -> None:
-    press = sig("panic", "btn-1")
+    press = sig("panic", "btn-1", place="Main office")
     decision = correlate([], press, RULES)
     assert isinstance(decision, NewIncident)
-    assert (decision.type, decision.severity, decision.title) == ("panic", Severity.CRITICAL,
-                                                                  "Panic button pressed: btn-1")
+    assert (decision.type, decision.severity, decision.title) == ("panic", Severity.CRITICAL, "Panic: Main office")
     assert (decision.evidence.kind, decision.evidence.signal_id, decision.evidence.source_id) == (
         "panic", press.signal_id, "btn-1")
     assert isinstance(decision, NewIncident)

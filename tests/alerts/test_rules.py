@@ -19,7 +19,7 @@ def signal(kind: str, **detail: object) -> Signal:
 
 
 @pytest.mark.parametrize(("kind", "detail", "type_", "severity"), [
-    ("panic", {}, "panic", Severity.CRITICAL),
+    ("panic", {"place": "Main office"}, "panic", Severity.CRITICAL),
     ("person_down", {}, "person_down", Severity.CRITICAL),
     ("knife_outside_kitchen", {}, "knife_outside_kitchen", Severity.CRITICAL),
     ("intrusion", {"after_hours": True}, "intrusion", Severity.HIGH),
@@ -28,11 +28,11 @@ def signal(kind: str, **detail: object) -> Signal:
     ("loitering", {}, "loitering", Severity.MEDIUM),
     ("phone_in_kitchen", {}, "phone_in_kitchen", Severity.LOW),
     ("animal_in_kitchen", {}, "animal_in_kitchen", Severity.LOW),
-    ("offline", {"device_kind": "panic_button"}, "device_offline", Severity.HIGH),
-    ("availability_offline", {"device_kind": "panic_button"}, "device_offline", Severity.HIGH),
-    ("offline", {"device_kind": "bus_tracker"}, "device_offline", Severity.MEDIUM),
-    ("offline", {}, "device_offline", Severity.MEDIUM),
-    ("low_battery", {}, "low_battery", Severity.LOW),
+    ("offline", {"device_kind": "panic_button", "place": "Gym"}, "device_offline", Severity.HIGH),
+    ("availability_offline", {"device_kind": "panic_button", "place": "Gym"}, "device_offline", Severity.HIGH),
+    ("offline", {"device_kind": "bus_tracker", "place": "Route 1"}, "device_offline", Severity.MEDIUM),
+    ("offline", {"place": "Kitchen"}, "device_offline", Severity.MEDIUM),
+    ("low_battery", {"place": "Gym"}, "low_battery", Severity.LOW),
     ("geo.route_deviated", {}, "route_deviated", Severity.MEDIUM),
     ("geo.overspeed_started", {}, "overspeed", Severity.MEDIUM),
     ("geo.unexpected_stop", {}, "unexpected_stop", Severity.MEDIUM),
@@ -40,7 +40,7 @@ def signal(kind: str, **detail: object) -> Signal:
     ("geo.child_check_missed", {}, "child_check_missed", Severity.CRITICAL),
     ("geo.after_hours_movement", {}, "after_hours_movement", Severity.HIGH),
     ("unattended_cooking", {"zone_id": "kitchen-1"}, "unattended_cooking", Severity.HIGH),
-    ("smoke", {}, "smoke", Severity.CRITICAL),
+    ("smoke", {"place": "Kitchen ceiling"}, "smoke", Severity.CRITICAL),
 ])
 def test_default_rules_cover_the_brief(kind: str, detail: dict[str, object], type_: str,
                                        severity: Severity) -> None:
