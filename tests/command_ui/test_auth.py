@@ -13,12 +13,9 @@ from fastapi.testclient import TestClient
 from alerts.escalation import EscalationPolicy
 from alerts.rules import load_rules
 from alerts.service import AlertService
-from campusguard.settings import Mode, RetentionSettings, Settings, StorageBackend
-from campusguard.site.validate import load_site as read_site
+from campusguard.settings import Mode, Settings
 from command_ui.app import create_app
-from command_ui.routers.auth import HASHER
-from store.migrate import migrate
-from store.site_repo import load_site
+from tests.support.ingest import prepare_database
 from tests.support.postgres import scratch_database
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "district.yaml"
@@ -26,14 +23,11 @@ PASSWORD = "a long enough password"
 
 
 
-
 @pytest.fixture(scope="module")
 def url(service_urls: object) -> Iterator[str]:
     with scratch_database(service_urls.database_url) as db:  # type: ignore[attr-defined]
+        prepare_database(db, PASSWORD)
         with psycopg.connect(db) as conn:
-            migrate(conn, StorageBackend.AUTO, RetentionSettings())
-            load_site(conn, read_site(EXAMPLE))
-            conn.execute("UPDATE users SET password_hash = %s", (HASHER.hash(PASSWORD),))
             now = datetime.now(UTC)
             for device in ("antelope-park-office-panic-1", "walton-road-office-panic-1"):
                 conn.execute("INSERT INTO device_events (device_id, time, kind, received_at, detail)"

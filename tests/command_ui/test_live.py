@@ -17,12 +17,9 @@ from alerts.lifecycle import Action
 from alerts.model import Outcome
 from alerts.rules import load_rules
 from alerts.service import AlertService
-from campusguard.settings import Mode, RetentionSettings, Settings, StorageBackend
-from campusguard.site.validate import load_site as read_site
+from campusguard.settings import Mode, Settings
 from command_ui.app import create_app
-from command_ui.routers.auth import HASHER
-from store.migrate import migrate
-from store.site_repo import load_site
+from tests.support.ingest import prepare_database
 from tests.support.postgres import scratch_database
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "district.yaml"
@@ -33,10 +30,7 @@ OWN, OTHER = "antelope-park-es", "walton-road-es"
 @pytest.fixture
 def url(service_urls: object) -> Iterator[str]:
     with scratch_database(service_urls.database_url) as db:  # type: ignore[attr-defined]
-        with psycopg.connect(db) as conn:
-            migrate(conn, StorageBackend.AUTO, RetentionSettings())
-            load_site(conn, read_site(EXAMPLE))
-            conn.execute("UPDATE users SET password_hash = %s", (HASHER.hash(PASSWORD),))
+        prepare_database(db, PASSWORD)
         yield db
 
 

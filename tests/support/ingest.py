@@ -25,11 +25,15 @@ from store.site_repo import load_site
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "district.yaml"
 
 
-def prepare_database(url: str) -> None:
-    """Migrate and load the example district."""
+def prepare_database(url: str, password: str | None = None) -> None:
+    """Migrate and load the example district; with ``password``, every person signs in with it."""
     with psycopg.connect(url) as conn:
         migrate(conn, StorageBackend.AUTO, RetentionSettings())
         load_site(conn, read_site(EXAMPLE))
+        if password is not None:
+            from command_ui.routers.auth import HASHER
+
+            conn.execute("UPDATE users SET password_hash = %s", (HASHER.hash(password),))
 
 
 def ingest_settings(database_url: str, mqtt_url: str, data_dir: Path, **ingest: object) -> Settings:
