@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the system packages campusguard's tests and demo use, when missing: PostgreSQL server binaries,
-# Mosquitto (broker and clients) and Node.js/npm (for the PGlite TimescaleDB harness in tools/pglite).
+# Mosquitto (broker and clients), Node.js/npm (for the PGlite TimescaleDB harness in tools/pglite), Chromium,
+# PostGIS (a benchmark baseline) and GStreamer's RTSP server (the cameras of the vision tests and the demo).
 #
 # Idempotent and quick when everything is present (no apt call at all). Only root can install; anyone else
 # gets a note, not a failure, because `campusguard.devservices` can still use running services, an embedded
@@ -21,6 +22,14 @@ have npm || missing+=(npm)
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 # PostGIS is the baseline the geo benchmark compares against (bench/geo.py); tests do not need it.
 compgen -G '/usr/share/postgresql/*/extension/postgis.control' >/dev/null || missing+=(postgresql-15-postgis-3)
+# The cameras of the vision tests and the demo are served by GStreamer's RTSP server, driven from Debian's own
+# python3 through GObject introspection (campusguard/rtsp_server.py); RTP/JPEG needs only the "good" plugins.
+/usr/bin/python3 -c 'import gi' 2>/dev/null || missing+=(python3-gi)
+[[ -e /usr/lib/x86_64-linux-gnu/girepository-1.0/GstRtspServer-1.0.typelib ]] \
+    || compgen -G '/usr/lib/*/girepository-1.0/GstRtspServer-1.0.typelib' >/dev/null \
+    || missing+=(gir1.2-gst-rtsp-server-1.0)
+compgen -G '/usr/lib/*/gstreamer-1.0/libgstrtp.so' >/dev/null || missing+=(gstreamer1.0-plugins-good)
+have gst-launch-1.0 || missing+=(gstreamer1.0-tools)
 
 if ((${#missing[@]} == 0)); then
     exit 0
