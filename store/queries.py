@@ -6,8 +6,9 @@ path the database took.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -160,3 +161,208 @@ def school_incident_counts(conn: psycopg.Connection, since: datetime) -> list[tu
 
 def _opt(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+# --- Incident history: filters, keyset pages, export, response times --------------------------------------
+
+_INCIDENT_COLUMNS = ("i.id, i.school_id, i.type, i.severity, i.status, i.outcome, i.title, i.lon, i.lat,"
+                     " i.occurrences, i.opened_at, i.updated_at, i.acknowledged_at, i.resolved_at,"
+                     " i.escalation_level")
+# Every filter is "NULL means any", so one statement serves every combination and stays a prepared plan.
+_INCIDENT_WHERE = (
+    " WHERE u.path LIKE %(scope)s || '%%'"
+    " AND (%(schools)s::text[] IS NULL OR i.school_id = ANY(%(schools)s))"
+    " AND (%(types)s::text[] IS NULL OR i.type = ANY(%(types)s))"
+    " AND (%(severities)s::text[] IS NULL OR i.severity = ANY(%(severities)s))"
+    " AND (%(statuses)s::text[] IS NULL OR i.status = ANY(%(statuses)s))"
+    " AND (%(outcomes)s::text[] IS NULL OR i.outcome = ANY(%(outcomes)s))"
+    " AND (%(since)s::timestamptz IS NULL OR i.opened_at >= %(since)s)"
+    " AND (%(until)s::timestamptz IS NULL OR i.opened_at < %(until)s)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFilter:
+    """Which incidents a history search asks for; an empty tuple or None means any."""
+
+    schools: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    outcomes: tuple[str, ...] = ()
+    since: datetime | None = None
+    """Opened at or after."""
+    until: datetime | None = None
+    """Opened before."""
+
+    def params(self, scope_path: str) -> dict[str, Any]:
+        """Bind the filter and the caller's organisation path for :data:`_INCIDENT_WHERE`."""
+        def listed(values: tuple[str, ...]) -> list[str] | None:
+            return list(values) if values else None
+        return {"scope": scope_path, "schools": listed(self.schools), "types": listed(self.types),
+                "severities": listed(self.severities), "statuses": listed(self.statuses),
+                "outcomes": listed(self.outcomes), "since": self.since, "until": self.until}
+
+
+def incident_page(
+    conn: psycopg.Connection, scope_path: str, found: IncidentFilter, limit: int,
+    after: tuple[datetime, int] | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """Newest first, ``limit`` incidents past the keyset ``after`` (opened_at, id), and how many match in all."""
+    params = found.params(scope_path) | {"limit": limit, "after_at": after[0] if after else None,
+                                         "after_id": after[1] if after else None}
+    # Keyset, not offset: a new incident arriving while someone pages does not shift the pages under them.
+    keyset = " AND (%(after_at)s::timestamptz IS NULL OR (i.opened_at, i.id) < (%(after_at)s, %(after_id)s))"
+    joined = " FROM incidents i JOIN org_units u ON u.id = i.school_id"
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"SELECT {_INCIDENT_COLUMNS}{joined}{_INCIDENT_WHERE}{keyset}"
+                    " ORDER BY i.opened_at DESC, i.id DESC LIMIT %(limit)s", params)
+        rows = cur.fetchall()
+        cur.execute(f"SELECT count(*) AS total{joined}{_INCIDENT_WHERE}", params)
+        total = cur.fetchone()
+    return rows, int(total["total"]) if total else 0
+
+
+def incidents_for_export(conn: psycopg.Connection, scope_path: str, found: IncidentFilter) -> Iterator[tuple[Any, ...]]:
+    """Every matching incident, newest first, with its school's name and timezone, streamed row by row."""
+    with conn.cursor() as cur:
+        yield from cur.stream(
+            f"SELECT {_INCIDENT_COLUMNS}, s.name, s.timezone FROM incidents i JOIN org_units u ON u.id = i.school_id"
+            f" JOIN schools s ON s.id = i.school_id{_INCIDENT_WHERE} ORDER BY i.opened_at DESC, i.id DESC",
+            found.params(scope_path))
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseWeek:
+    """Response times of one school's incidents opened in one week (Monday, in the school's timezone)."""
+
+    school_id: str
+    week: date
+    incidents: int
+    acknowledged: int
+    ack_median_s: float | None
+    ack_p90_s: float | None
+    resolved: int
+    resolve_median_s: float | None
+    resolve_p90_s: float | None
+
+
+def response_times(
+    conn: psycopg.Connection, scope_path: str, since: datetime, until: datetime, schools: tuple[str, ...] = (),
+) -> list[ResponseWeek]:
+    """Median and 90th percentile time to acknowledge and to resolve, per school and local week.
+
+    Acknowledged means the first move a person made (acknowledge, respond, or resolving a false alarm
+    straight away), read from the incident's timeline: ``acknowledged_at`` is reset by a reopen, which would
+    make a reopened incident look promptly handled. Resolved is the first resolve, for the same reason.
+    """
+    rows = conn.execute(
+        "WITH firsts AS ("
+        "  SELECT i.id, i.school_id, i.opened_at, s.timezone,"
+        "    (SELECT min(e.time) FROM incident_events e WHERE e.incident_id = i.id"
+        "       AND e.kind IN ('acknowledge', 'respond', 'resolve')) AS acked,"
+        "    (SELECT min(e.time) FROM incident_events e WHERE e.incident_id = i.id AND e.kind = 'resolve')"
+        "       AS resolved"
+        "  FROM incidents i JOIN org_units u ON u.id = i.school_id JOIN schools s ON s.id = i.school_id"
+        "  WHERE u.path LIKE %(scope)s || '%%' AND i.opened_at >= %(since)s AND i.opened_at < %(until)s"
+        "    AND (%(schools)s::text[] IS NULL OR i.school_id = ANY(%(schools)s)))"
+        " SELECT school_id, date_trunc('week', opened_at AT TIME ZONE timezone)::date AS week, count(*),"
+        "  count(acked), percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM acked - opened_at)),"
+        "  percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM acked - opened_at)),"
+        "  count(resolved), percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM resolved - opened_at)),"
+        "  percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM resolved - opened_at))"
+        " FROM firsts GROUP BY school_id, week ORDER BY school_id, week",
+        {"scope": scope_path, "since": since, "until": until, "schools": list(schools) or None},
+    ).fetchall()
+    return [ResponseWeek(r[0], r[1], int(r[2]), int(r[3]), _opt(r[4]), _opt(r[5]), int(r[6]), _opt(r[7]),
+                         _opt(r[8])) for r in rows]
+
+
+# --- Devices: availability history ------------------------------------------------------------------------
+
+OFFLINE_KINDS = ("offline", "availability_offline")
+"""Device events that say a device went quiet (ingest's sweep, Zigbee2MQTT's availability)."""
+ONLINE_KINDS = ("online",)
+"""Device events that say a device was heard again after being offline."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceAvailability:
+    """What is known of one device's availability over a window: its state before it and its changes in it."""
+
+    device_id: str
+    school_id: str
+    kind: str
+    heard: bool
+    """Whether the device ever reported (has a liveness record)."""
+    online_now: bool
+    before: bool | None
+    """Online at the window's start by the last change before it; None when there was none."""
+    changes: tuple[tuple[datetime, bool], ...]
+    """(time, online) of each change inside the window, in time order."""
+
+
+def device_availability(
+    conn: psycopg.Connection, scope_path: str, since: datetime, until: datetime, schools: tuple[str, ...] = (),
+) -> list[DeviceAvailability]:
+    """List the active devices of the schools in scope with their online/offline changes around [since, until)."""
+    kinds = [*OFFLINE_KINDS, *ONLINE_KINDS]
+    params = {"scope": scope_path, "since": since, "until": until, "kinds": kinds, "online": list(ONLINE_KINDS),
+              "schools": list(schools) or None}
+    devices_rows = conn.execute(
+        "SELECT d.id, d.school_id, d.kind, l.device_id IS NOT NULL, coalesce(l.online, false),"
+        " (SELECT e.kind = ANY(%(online)s) FROM device_events e WHERE e.device_id = d.id"
+        "    AND e.kind = ANY(%(kinds)s) AND e.time < %(since)s ORDER BY e.time DESC LIMIT 1)"
+        " FROM devices d JOIN org_units u ON u.id = d.school_id LEFT JOIN device_liveness l ON l.device_id = d.id"
+        " WHERE d.active AND u.path LIKE %(scope)s || '%%'"
+        " AND (%(schools)s::text[] IS NULL OR d.school_id = ANY(%(schools)s)) ORDER BY d.school_id, d.id",
+        params).fetchall()
+    changes: dict[str, list[tuple[datetime, bool]]] = {}
+    for device_id, time, online in conn.execute(
+            "SELECT e.device_id, e.time, e.kind = ANY(%(online)s) FROM device_events e"
+            " JOIN devices d ON d.id = e.device_id JOIN org_units u ON u.id = d.school_id"
+            " WHERE e.kind = ANY(%(kinds)s) AND e.time >= %(since)s AND e.time < %(until)s"
+            " AND u.path LIKE %(scope)s || '%%' ORDER BY e.time", params).fetchall():
+        changes.setdefault(device_id, []).append((time, bool(online)))
+    return [DeviceAvailability(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], tuple(changes.get(r[0], ())))
+            for r in devices_rows]
+
+
+# --- Buses: one bus in scope, its fixes ------------------------------------------------------------------
+
+
+def bus_detail(conn: psycopg.Connection, scope_path: str, bus_id: str) -> dict[str, Any] | None:
+    """One active bus in scope with what planning its route needs: stops, windows, trackers, its school."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            "SELECT b.id, b.school_id, b.name, b.route, b.corridor_m, b.speed_limit_kmh, b.depot_lon, b.depot_lat,"
+            " b.service_windows, s.name AS school_name, s.timezone, s.campus, s.hours,"
+            " (SELECT coalesce(json_agg(json_build_object('id', st.id, 'name', st.name, 'lon', st.lon,"
+            "   'lat', st.lat, 'scheduled', to_char(st.scheduled, 'HH24:MI')) ORDER BY st.seq), '[]')"
+            "   FROM bus_stops st WHERE st.bus_id = b.id) AS stops,"
+            " (SELECT coalesce(array_agg(d.id ORDER BY d.id), '{}') FROM devices d"
+            "   WHERE d.bus_id = b.id AND d.active) AS trackers"
+            " FROM buses b JOIN org_units u ON u.id = b.school_id JOIN schools s ON s.id = b.school_id"
+            " WHERE b.id = %s AND b.active AND u.path LIKE %s || '%%'",
+            (bus_id, scope_path),
+        )
+        return cur.fetchone()
+
+
+def latest_fix(conn: psycopg.Connection, device_ids: list[str]) -> dict[str, Any] | None:
+    """Return the newest of the devices' latest positions (device time), or None when none reported."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute("SELECT device_id, time, lon, lat, speed_kmh, heading_deg FROM latest_positions"
+                    " WHERE device_id = ANY(%s) ORDER BY time DESC LIMIT 1", (device_ids,))
+        return cur.fetchone()
+
+
+def fixes(conn: psycopg.Connection, device_ids: list[str], start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """List the devices' fixes with start <= time <= end, oldest first (one per instant when trackers coincide)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            "SELECT DISTINCT ON (time) device_id, time, received_at, lon, lat, speed_kmh, heading_deg, source"
+            " FROM positions WHERE device_id = ANY(%s) AND time >= %s AND time <= %s ORDER BY time, device_id",
+            (device_ids, start, end),
+        )
+        return cur.fetchall()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -46,6 +46,8 @@ class Me(BaseModel):
     id: str
     role: str
     scope_path: str
+    locale: Literal["en", "zh-CN"] = Field(description="The person's language from the site file; the pages "
+                                           "use it unless the person picks another on the device.")
 
 
 def _verify(stored: str | None, password: str) -> bool:
@@ -85,7 +87,7 @@ def login(body: LoginIn, request: Request, response: Response, conn: ConnDep, se
     secure = settings.cookie_secure if settings.cookie_secure is not None else settings.mode is not Mode.DEMO
     response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_hours * 3600, httponly=True,
                         secure=secure, samesite="strict", path="/")
-    return Me(id=found.id, role=found.role, scope_path=found.scope_path)
+    return Me(id=found.id, role=found.role, scope_path=found.scope_path, locale=_locale(found.locale))
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
@@ -100,6 +102,12 @@ def logout(request: Request, response: Response, conn: ConnDep, user: CurrentUse
 
 
 @router.get("/me")
-def me(user: CurrentUser) -> Me:
-    """Who is signed in."""
-    return Me(id=user.id, role=user.role, scope_path=user.scope_path)
+def me(user: CurrentUser, conn: ConnDep) -> Me:
+    """Who is signed in, and in which language their pages speak."""
+    found = account(conn, user.id)  # the built-in admin has no account row: English
+    return Me(id=user.id, role=user.role, scope_path=user.scope_path, locale=_locale(found.locale if found else "en"))
+
+
+def _locale(stored: str) -> Literal["en", "zh-CN"]:
+    # The column takes any text; the site file only these two. Anything else reads as English.
+    return "zh-CN" if stored == "zh-CN" else "en"

@@ -1,4 +1,4 @@
-"""Incidents: list, read with their timeline and deliveries, and move them through their lifecycle.
+"""Incidents: search and page through them, export them, read one with its timeline, move them along.
 
 A move records who made it, when, from which address and with what note, in one transaction with its audit
 record (see ``alerts.service.act``); a move the lifecycle refuses answers 409 with the reason.
@@ -6,16 +6,25 @@ record (see ``alerts.service.act``); a move the lifecycle refuses answers 409 wi
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.lifecycle import Action, InvalidTransition
-from alerts.model import Outcome, Status
+from alerts.model import Outcome, Severity, Status
 from alerts.service import act, seen
 from command_ui.deps import ConnDep, CurrentUser, IncidentActor
+from command_ui.routers.reports import ReportReader
+from store import queries
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -33,17 +42,137 @@ class ActionIn(BaseModel):
     outcome: Annotated[Outcome | None, Field(description="With resolve: real, false_alarm or drill.")] = None
 
 
-@router.get("")
-def list_incidents(conn: ConnDep, user: CurrentUser,
-                   status_in: Annotated[list[Status] | None, Query(alias="status")] = None,
-                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
-    """Newest incidents first, in the caller's part of the organisation."""
-    statuses = [s.value for s in status_in] if status_in else [s.value for s in Status]
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(f"SELECT {_FIELDS} FROM incidents i JOIN org_units u ON u.id = i.school_id"
-                    " WHERE u.path LIKE %s || '%%' AND i.status = ANY(%s) ORDER BY i.opened_at DESC LIMIT %s",
-                    (user.scope_path, statuses, limit))
-        return cur.fetchall()
+class IncidentOut(BaseModel):
+    """An incident as lists show it (its timeline and evidence come with ``GET /incidents/{id}``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: int
+    school_id: str
+    type: str
+    severity: Severity
+    status: Status
+    outcome: Outcome | None
+    title: str
+    lon: float | None
+    lat: float | None
+    occurrences: int
+    opened_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    escalation_level: int
+
+
+def incident_filter(
+    status_in: Annotated[list[Status] | None, Query(alias="status", description="Any of these statuses.")] = None,
+    school: Annotated[list[str] | None, Query(description="Any of these schools (ids).")] = None,
+    incident_type: Annotated[list[str] | None, Query(alias="type", description="Any of these types.")] = None,
+    severity: Annotated[list[Severity] | None, Query(description="Any of these severities.")] = None,
+    outcome: Annotated[list[Outcome] | None, Query(description="Any of these outcomes.")] = None,
+    since: Annotated[datetime | None, Query(description="Opened at or after (ISO 8601 with offset).")] = None,
+    until: Annotated[datetime | None, Query(description="Opened before (ISO 8601 with offset).")] = None,
+) -> queries.IncidentFilter:
+    """Read a history search from the query string; every filter is repeatable and optional."""
+    for moment in (since, until):
+        if moment is not None and moment.tzinfo is None:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="give times with their UTC offset")
+    return queries.IncidentFilter(
+        schools=tuple(school or ()), types=tuple(incident_type or ()),
+        severities=tuple(s.value for s in severity or ()), statuses=tuple(s.value for s in status_in or ()),
+        outcomes=tuple(o.value for o in outcome or ()), since=since, until=until)
+
+
+FilterDep = Annotated[queries.IncidentFilter, Depends(incident_filter)]
+
+_PAGE_HEADERS = {
+    "X-Total-Count": {"description": "How many incidents match the filters in all pages.",
+                      "schema": {"type": "integer"}},
+    "Link": {"description": 'The next page, as `<url>; rel="next"` (RFC 8288); absent on the last page.',
+             "schema": {"type": "string"}},
+}
+
+
+@router.get("", response_model=list[IncidentOut], responses={200: {"headers": _PAGE_HEADERS}})
+def list_incidents(
+    request: Request, response: Response, conn: ConnDep, user: CurrentUser, found: FilterDep,
+    limit: Annotated[int, Query(ge=1, le=500, description="Incidents per page.")] = 100,
+    cursor: Annotated[str | None, Query(description="Where the page starts: the Link header's cursor.")] = None,
+) -> list[dict[str, Any]]:
+    """Newest incidents first, in the caller's part of the organisation, one page at a time.
+
+    Pages are keyset pages: follow the ``Link: <...>; rel="next"`` header (it carries an opaque ``cursor``)
+    until there is none; ``X-Total-Count`` says how many match in all. An incident opened while someone
+    pages never shifts a page under them.
+    """
+    after = _decode_cursor(cursor) if cursor else None
+    rows, total = queries.incident_page(conn, user.scope_path, found, limit, after)
+    response.headers["X-Total-Count"] = str(total)
+    if len(rows) == limit:
+        last = rows[-1]
+        following = request.url.include_query_params(cursor=_encode_cursor(last["opened_at"], last["id"]))
+        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return rows
+
+
+@router.get("/export.csv", response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}}, "description": "The matching incidents as CSV."}})
+def export_incidents(conn: ConnDep, user: ReportReader, found: FilterDep) -> StreamingResponse:
+    """Every incident matching the filters, newest first, as CSV (UTF-8 with BOM, times in UTC and local)."""
+    # Read it all before answering: the pooled connection goes back when the handler returns, before the body
+    # is sent. A district's incidents over years are thousands of short rows, a few megabytes at most.
+    rows = list(queries.incidents_for_export(conn, user.scope_path, found))
+    return StreamingResponse(_csv_lines(rows), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": "attachment; filename=incidents.csv"})
+
+
+_CSV_COLUMNS = ("id", "school_id", "school", "type", "severity", "status", "outcome", "title", "lon", "lat",
+                "occurrences", "opened_at", "opened_local", "acknowledged_at", "resolved_at", "updated_at",
+                "escalation_level")
+
+
+def _csv_lines(rows: list[tuple[Any, ...]]) -> Iterator[str]:
+    # A BOM so that spreadsheet programs read the UTF-8 (school names in Chinese) as UTF-8.
+    out = io.StringIO()
+    writer = csv.writer(out)
+    out.write("\ufeff")
+    writer.writerow(_CSV_COLUMNS)
+    for (incident_id, school_id, kind, severity, state, outcome, title, lon, lat, occurrences, opened, updated,
+         acked, resolved, level, school_name, timezone) in rows:
+        local = opened.astimezone(ZoneInfo(timezone)).isoformat()
+        writer.writerow((incident_id, school_id, _safe(school_name), kind, severity, state, outcome or "",
+                         _safe(title), lon, lat, occurrences, _iso(opened), local, _iso(acked), _iso(resolved),
+                         _iso(updated), level))
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+    yield out.getvalue()
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).isoformat() if moment else ""
+
+
+def _safe(text: str) -> str:
+    # A cell starting with = + - @ runs as a formula when the file is opened in a spreadsheet (CSV injection);
+    # titles carry place names from the site file, so neutralise them.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _encode_cursor(opened_at: datetime, incident_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{opened_at.isoformat()}|{incident_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        opened, incident_id = text.rsplit("|", 1)
+        moment = datetime.fromisoformat(opened)
+        if moment.tzinfo is None:
+            raise ValueError(opened)
+        return moment, int(incident_id)
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="not a cursor from a Link header") from None
 
 
 @router.get("/{incident_id}")
