@@ -70,6 +70,18 @@ class CameraZone(Frozen):
         tuple[tuple[float, float], ...],
         Field(min_length=3, description="Corners as [x, y] in normalised image coordinates, 0..1."),
     ]
+    max_people: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            description="Crowding above this many people; none takes the pipeline's default for crowd and "
+            "gate zones and leaves other kinds unchecked.",
+        ),
+    ] = None
+    loiter_s: Annotated[
+        int | None,
+        Field(ge=1, description="Seconds one person may stay before it is loitering; none takes the default."),
+    ] = None
 
     @field_validator("polygon")
     @classmethod
