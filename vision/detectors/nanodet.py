@@ -68,8 +68,11 @@ def cell_centres(size: int = INPUT_SIZE) -> tuple[FloatArray, FloatArray, FloatA
 def preprocess(image: Image) -> tuple[FloatArray, Letterbox]:
     """BGR frame → ``[1, 3, 416, 416]`` normalised input, and how the frame was fitted into it."""
     canvas, fitted = letterbox(image, INPUT_SIZE, fill=0, centre=False)
-    normalised = (canvas.astype(np.float32) - MEAN_BGR) / STD_BGR
-    return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None]), fitted
+    # Planar copy first, then normalise in place: half the time of normalising HWC and copying it to CHW.
+    planar = canvas.transpose(2, 0, 1).astype(np.float32, order="C")
+    planar -= MEAN_BGR[:, None, None]
+    planar *= (1.0 / STD_BGR)[:, None, None]
+    return planar[None], fitted
 
 
 def decode(

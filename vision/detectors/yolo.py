@@ -55,8 +55,9 @@ def preprocess(image: Image, size: int) -> tuple[FloatArray, Letterbox]:
     """BGR frame → ``[1, 3, size, size]`` RGB input in 0..1, and how the frame was fitted into it."""
     canvas, fitted = letterbox(image, size, fill=PAD_GREY, centre=True)
     rgb = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)
-    x = rgb.astype(np.float32).transpose(2, 0, 1)[None] / np.float32(255.0)
-    return np.ascontiguousarray(x), fitted
+    planar = rgb.transpose(2, 0, 1).astype(np.float32, order="C")  # a CHW copy
+    planar *= np.float32(1.0 / 255.0)
+    return planar[None], fitted
 
 
 def decode(output: FloatArray, num_classes: int, threshold: float) -> tuple[FloatArray, FloatArray, IntArray]:
