@@ -39,3 +39,24 @@ function sameDay(a, b, timeZone) {
   const day = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" });
   return day.format(a) === day.format(b);
 }
+
+/** Hours and minutes of an ISO time in a time zone ("07:45"), for timetables. */
+export function formatClock(iso, timeZone) {
+  if (!iso) return "";
+  const options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+  try {
+    return new Intl.DateTimeFormat(LANG, { ...options, timeZone }).format(new Date(iso));
+  } catch {
+    return new Intl.DateTimeFormat(LANG, options).format(new Date(iso));
+  }
+}
+
+/** The local date (YYYY-MM-DD) of an instant in a time zone: a school's "today". */
+export function localDate(when, timeZone) {
+  const options = { year: "numeric", month: "2-digit", day: "2-digit" };
+  try {
+    return new Intl.DateTimeFormat("en-CA", { ...options, timeZone }).format(when);
+  } catch {
+    return new Intl.DateTimeFormat("en-CA", options).format(when);
+  }
+}

@@ -12,7 +12,7 @@ import { formatTime } from "./format.js";
 import { t } from "./i18n.js";
 import { OUTCOMES, OpenIncidents, loadSchools, movesFrom } from "./incidents.js";
 import { LiveFeed, statusShower } from "./live.js";
-import { basemap, campusLayer } from "./map-layers.js";
+import { basemap, campusLayer, setDatum, toLatLng } from "./map-layers.js";
 import { showError, startPage } from "./shell.js";
 
 const incidents = new OpenIncidents();
@@ -118,12 +118,12 @@ function draw() {
   markers.clearLayers();
   for (const i of open) {
     if (i.lat == null) continue;
-    L.marker([i.lat, i.lon], {
+    L.marker(toLatLng(i.lon, i.lat), {
       icon: L.divIcon({ className: `incident-marker sev-${i.severity}`, iconSize: [24, 24],
         html: h("span", { class: "pulse-ring" }) }),
     }).addTo(markers);
   }
-  if (open.length && open[0].lat != null) miniMap.setView([open[0].lat, open[0].lon], 17);
+  if (open.length && open[0].lat != null) miniMap.setView(toLatLng(open[0].lon, open[0].lat), 17);
   markSeen();
 }
 
@@ -152,7 +152,10 @@ async function main() {
     lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1],
   }));
   miniMap = L.map("mini-map", { zoomControl: false, attributionControl: false });
-  basemap()?.addTo(miniMap);
+  // The same basemap as the officer's map; over GCJ-02 tiles every layer is shifted onto them.
+  const tiles = await basemap(api);
+  setDatum(tiles.crs);
+  tiles.layer?.addTo(miniMap);
   const campuses = campusLayer(loaded.features).addTo(miniMap);
   markers = L.layerGroup().addTo(miniMap);
   if (campuses.getLayers().length) miniMap.fitBounds(campuses.getBounds());

@@ -1,7 +1,8 @@
 /**
  * Interface text. English is complete; another language is one more table (zh-CN covers the guard's page,
- * sign-in and the shared incident words; anything missing falls back to English). The language comes from
- * ?lang=, then the person's last choice, then the browser.
+ * sign-in, history, the bus panel and the shared incident words; anything missing falls back to English).
+ * The language comes from ?lang=, then the choice the person made on this device, then the language of
+ * their account (/api/v1/auth/me's locale, remembered at sign-in), then the browser.
  */
 
 const STRINGS = {
@@ -80,6 +81,42 @@ const STRINGS = {
     "history.none": "No incidents match.",
     "history.back": "Back to the list",
     "error.load": "Could not load: {detail}",
+    "bus.arrivals": "Arrivals",
+    "bus.as_of": "As of {time}",
+    "bus.never": "This bus has not reported.",
+    "bus.no_trip": "Not on a trip now.",
+    "bus.reached": "reached {time}",
+    "bus.expected": "expected {time}",
+    "bus.scheduled": "scheduled {time}",
+    "bus.late": "{minutes} min late",
+    "bus.early": "{minutes} min early",
+    "bus.on_time": "on time",
+    "bus.track": "Track and replay",
+    "bus.day": "Day",
+    "bus.replay": "Replay time",
+    "bus.play": "Play",
+    "bus.pause": "Pause",
+    "bus.no_track": "No positions that day.",
+    "bus.fixes": "{count} positions",
+    "history.filters": "Search",
+    "history.school": "School",
+    "history.any": "Any",
+    "history.outcome": "Outcome",
+    "history.since": "From",
+    "history.until": "To",
+    "history.search": "Search",
+    "history.total": "{count} incidents",
+    "history.more": "Next page",
+    "history.csv": "Export these incidents (CSV)",
+    "reports.title": "Reports",
+    "reports.response": "Response times per week (minutes, median and 90th percentile)",
+    "reports.ack": "To acknowledge",
+    "reports.resolve": "To resolve",
+    "reports.median": "median",
+    "reports.p90": "p90",
+    "reports.uptime": "Device uptime, last 28 days",
+    "reports.devices": "{heard} of {devices} devices reporting, {online} online now",
+    "reports.none": "No data in this period.",
   },
   "zh-CN": {
     "app.name": "校园卫士",
@@ -129,10 +166,60 @@ const STRINGS = {
     "outcome.false_alarm": "误报",
     "outcome.drill": "演习",
     "error.load": "无法加载：{detail}",
+    "map.close": "关闭",
+    "bus.arrivals": "到站时间",
+    "bus.as_of": "更新于 {time}",
+    "bus.never": "该校车尚未上报位置。",
+    "bus.no_trip": "当前不在行程中。",
+    "bus.reached": "{time} 已到达",
+    "bus.expected": "预计 {time}",
+    "bus.scheduled": "计划 {time}",
+    "bus.late": "晚点 {minutes} 分钟",
+    "bus.early": "提前 {minutes} 分钟",
+    "bus.on_time": "准点",
+    "bus.track": "轨迹与回放",
+    "bus.day": "日期",
+    "bus.replay": "回放时间",
+    "bus.play": "播放",
+    "bus.pause": "暂停",
+    "bus.no_track": "当天没有位置记录。",
+    "bus.fixes": "{count} 个位置点",
+    "map.open": "未处理事件",
+    "map.none": "没有未处理的事件。",
+    "history.title": "事件历史",
+    "history.status": "状态",
+    "history.id": "编号",
+    "history.type": "类型",
+    "history.severity": "严重程度",
+    "history.title_col": "标题",
+    "history.none": "没有符合条件的事件。",
+    "history.back": "返回列表",
+    "history.filters": "搜索",
+    "history.school": "学校",
+    "history.any": "全部",
+    "history.outcome": "结果",
+    "history.since": "从",
+    "history.until": "到",
+    "history.search": "搜索",
+    "history.total": "共 {count} 个事件",
+    "history.more": "下一页",
+    "history.csv": "导出这些事件（CSV）",
+    "history.export": "导出审计记录（CSV）",
+    "reports.title": "报表",
+    "reports.response": "每周响应时间（分钟，中位数和第90百分位）",
+    "reports.ack": "确认用时",
+    "reports.resolve": "解决用时",
+    "reports.median": "中位数",
+    "reports.p90": "P90",
+    "reports.uptime": "设备在线率（近28天）",
+    "reports.devices": "{devices} 台设备中 {heard} 台有上报，当前在线 {online} 台",
+    "reports.none": "此期间没有数据。",
   },
 };
 
 export const LANGUAGES = Object.keys(STRINGS);
+
+const ACCOUNT_KEY = "campusguard.account-lang";
 
 function pickLanguage() {
   const asked = new URLSearchParams(location.search).get("lang");
@@ -142,6 +229,8 @@ function pickLanguage() {
   }
   const saved = localStorage.getItem("campusguard.lang");
   if (saved && STRINGS[saved]) return saved;
+  const account = localStorage.getItem(ACCOUNT_KEY);
+  if (account && STRINGS[account]) return account;
   for (const wanted of navigator.languages ?? []) {
     if (STRINGS[wanted]) return wanted;
     if (wanted.toLowerCase().startsWith("zh")) return "zh-CN";
@@ -165,6 +254,17 @@ export function translatePage(root = document) {
   for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
   const title = document.querySelector("title[data-i18n]");
   if (title) document.title = t(title.dataset.i18n);
+}
+
+/**
+ * Take the signed-in person's language (their account's locale). Returns true when the page must reload to
+ * speak it: the account's language changed and the person has not picked one on this device.
+ */
+export function adoptAccountLanguage(locale) {
+  if (!STRINGS[locale] || localStorage.getItem(ACCOUNT_KEY) === locale) return false;
+  localStorage.setItem(ACCOUNT_KEY, locale);
+  const picked = new URLSearchParams(location.search).get("lang") || localStorage.getItem("campusguard.lang");
+  return !picked && locale !== LANG;
 }
 
 /** Remember a language choice and show the page in it. */

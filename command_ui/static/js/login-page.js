@@ -1,7 +1,7 @@
 /** Sign in, then go where the person works: guards to their phone page, everyone else to the map. */
 
 import { ApiError, api } from "./api.js";
-import { t, translatePage } from "./i18n.js";
+import { adoptAccountLanguage, t, translatePage } from "./i18n.js";
 
 /** Only a path on this site may be a ?next= target (never another origin). */
 function nextPath(role) {
@@ -23,6 +23,7 @@ form.addEventListener("submit", async (event) => {
     const me = await api.post("/api/v1/auth/login", {
       username: String(data.get("username")).trim(), password: String(data.get("password")),
     });
+    adoptAccountLanguage(me.locale); // the next page opens in the person's language
     location.assign(nextPath(me.role));
   } catch (error) {
     message.textContent = t("login.failed", { detail: error instanceof ApiError ? error.detail : error.message });

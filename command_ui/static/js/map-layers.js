@@ -4,7 +4,27 @@
  */
 
 import * as L from "/vendor/leaflet/leaflet-src.esm.js";
+import { wgs84ToGcj02 } from "./gcj02.js";
 import { t } from "./i18n.js";
+
+/** How our WGS-84 lon/lat become map positions: as they are, or shifted onto GCJ-02 tiles of China. */
+let datum = "wgs84";
+
+/** Choose the basemap's datum ("wgs84" or "gcj02") before drawing any layer. */
+export function setDatum(crs) {
+  datum = crs === "gcj02" ? "gcj02" : "wgs84";
+  document.body.dataset.datum = datum;
+}
+
+/** A WGS-84 point as a Leaflet LatLng on the current basemap. */
+export function toLatLng(lon, lat) {
+  if (datum !== "gcj02") return L.latLng(lat, lon);
+  const [x, y] = wgs84ToGcj02(lon, lat);
+  return L.latLng(y, x);
+}
+
+/** L.geoJSON options placing GeoJSON (always WGS-84) on the current basemap. */
+const onBasemap = { coordsToLatLng: (c) => toLatLng(c[0], c[1]) };
 
 const dot = (cls, title) => L.divIcon({ className: `dot ${cls}`, iconSize: [12, 12], html: "", title });
 
@@ -14,6 +34,7 @@ const dot = (cls, title) => L.divIcon({ className: `dot ${cls}`, iconSize: [12, 
  */
 export function campusLayer(features, labels = false) {
   return L.geoJSON({ type: "FeatureCollection", features }, {
+    ...onBasemap,
     style: { className: "campus", color: "#1d4ed8", weight: 2, fillOpacity: 0.2 },
     onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name, labels
       ? { permanent: true, direction: "right", offset: [8, 0], className: "school-label" }
@@ -24,21 +45,26 @@ export function campusLayer(features, labels = false) {
 /** Geofences (restricted areas, drawn fences), dashed. */
 export function geofenceLayer(collection) {
   return L.geoJSON(collection, {
+    ...onBasemap,
     style: { className: "geofence", color: "#b45309", weight: 1.5, dashArray: "4 4", fillOpacity: 0.08 },
     onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name ?? f.id),
   });
 }
 
-/** Bus routes as lines, their stops as small circles with the scheduled time. */
-export function routeLayer(collection) {
+/** Bus routes as lines (a click on one calls `onBus(busId)`), their stops as small circles with the time. */
+export function routeLayer(collection, onBus) {
   const group = L.layerGroup();
   L.geoJSON(collection, {
+    ...onBasemap,
     style: { className: "route", color: "#6d28d9", weight: 3, opacity: 0.7 },
-    onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name ?? f.id, { sticky: true }),
+    onEachFeature: (f, layer) => {
+      layer.bindTooltip(f.properties.name ?? f.id, { sticky: true });
+      if (onBus) layer.on("click", () => onBus(f.id));
+    },
   }).addTo(group);
   for (const bus of collection.features) {
     for (const stop of bus.properties.stops ?? []) {
-      L.circleMarker([stop.lat, stop.lon], { radius: 4, className: "stop", color: "#6d28d9", fillOpacity: 1 })
+      L.circleMarker(toLatLng(stop.lon, stop.lat), { radius: 4, className: "stop", color: "#6d28d9", fillOpacity: 1 })
         .bindTooltip(t("map.stop", { name: stop.name, time: stop.scheduled ?? "" }))
         .addTo(group);
     }
@@ -53,15 +79,30 @@ export function deviceLayer(collection, cls) {
     if (!f.geometry) continue;
     const [lon, lat] = f.geometry.coordinates;
     const label = [f.properties.name, f.properties.place].filter(Boolean).join(" — ") || f.id;
-    L.marker([lat, lon], { icon: dot(cls, label), keyboard: false }).bindTooltip(label).addTo(group);
+    L.marker(toLatLng(lon, lat), { icon: dot(cls, label), keyboard: false }).bindTooltip(label).addTo(group);
   }
   return group;
 }
 
-/** A basemap from the page's <meta name="campusguard-tiles"> URL template, or null when it is empty. */
-export function basemap() {
-  const url = document.querySelector('meta[name="campusguard-tiles"]')?.content?.trim();
-  if (!url) return null;
-  const attribution = document.querySelector('meta[name="campusguard-tiles-attribution"]')?.content ?? "";
-  return L.tileLayer(url, { maxZoom: 19, attribution });
+/**
+ * The basemap: the server's configuration (/api/v1/map/basemap), else the page's <meta name="campusguard-tiles*">
+ * defaults. Returns {layer, crs}; layer is null when no tile URL is set, and the map then draws only the
+ * district's own vector layers. `api` is the pages' fetch helper.
+ */
+export async function basemap(api) {
+  const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content?.trim() ?? "";
+  let config = null;
+  try {
+    config = await api.get("/api/v1/map/basemap");
+  } catch {
+    config = null; // an older server without the route: the page's defaults
+  }
+  const url = config?.url || meta("campusguard-tiles");
+  const crs = (config?.url ? config.crs : meta("campusguard-tiles-crs")) || "wgs84";
+  if (!url) return { layer: null, crs };
+  const attribution = config?.url ? config.attribution : meta("campusguard-tiles-attribution");
+  const layer = L.tileLayer(url, {
+    maxZoom: config?.max_zoom ?? 19, attribution, subdomains: config?.subdomains || meta("campusguard-tiles-subdomains") || "abc",
+  });
+  return { layer, crs };
 }

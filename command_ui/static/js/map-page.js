@@ -1,17 +1,21 @@
 /**
  * The district safety officer's map: the district's layers, buses moving live, open incidents pulsing in
- * their severity's colour, a side list of open incidents and a panel to read and act on one.
+ * their severity's colour, a side list of open incidents and a panel to read and act on one. A click on a
+ * bus (or its route) opens its arrivals and its day's track with a replay slider.
  */
 
 import * as L from "/vendor/leaflet/leaflet-src.esm.js";
 import { ACT_ON_INCIDENTS, api } from "./api.js";
+import { BusPanel } from "./bus-panel.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatTime } from "./format.js";
 import { t } from "./i18n.js";
 import { showIncident } from "./incident-detail.js";
 import { OpenIncidents, loadSchools } from "./incidents.js";
 import { LiveFeed, statusShower } from "./live.js";
-import { basemap, campusLayer, deviceLayer, geofenceLayer, routeLayer } from "./map-layers.js";
+import {
+  basemap, campusLayer, deviceLayer, geofenceLayer, routeLayer, setDatum, toLatLng,
+} from "./map-layers.js";
 import { showError, startPage } from "./shell.js";
 
 const map = L.map("map", { zoomControl: true, preferCanvas: false }).setView([40.8, -96.7], 12);
@@ -21,7 +25,16 @@ const busLayer = L.layerGroup().addTo(map);
 const incidentMarkers = new Map();
 const busMarkers = new Map();
 let schools = new Map();
+let buses = new Map();
 let me = null;
+const busPanel = new BusPanel(map, {
+  section: document.getElementById("bus-panel"), body: document.getElementById("bus-panel-body"),
+  schools: () => schools, buses: () => buses,
+});
+
+function openBus(busId) {
+  busPanel.open(busId).catch((error) => showError(error, document.getElementById("bus-panel-body")));
+}
 let selected = null;
 
 function busIcon(heading) {
@@ -35,14 +48,15 @@ function moveBus(p) {
   const known = busMarkers.get(key);
   if (known && known.time > p.time) return;
   if (known) {
-    known.marker.setLatLng([p.lat, p.lon]);
+    known.marker.setLatLng(toLatLng(p.lon, p.lat));
     const arrow = known.marker.getElement()?.querySelector(".bus-arrow");
     if (arrow && p.heading_deg != null) arrow.style.transform = `rotate(${p.heading_deg}deg)`;
     known.time = p.time;
     return;
   }
-  const marker = L.marker([p.lat, p.lon], { icon: busIcon(p.heading_deg), title: key }).addTo(busLayer);
-  marker.bindTooltip(key);
+  const marker = L.marker(toLatLng(p.lon, p.lat), { icon: busIcon(p.heading_deg), title: key }).addTo(busLayer);
+  marker.bindTooltip(buses.get(key)?.properties.name ?? key);
+  marker.on("click", () => openBus(key));
   busMarkers.set(key, { marker, time: p.time });
 }
 
@@ -59,9 +73,9 @@ function drawIncidents() {
     const icon = L.divIcon({ className: `incident-marker sev-${i.severity} status-${i.status}`, iconSize: [28, 28], html });
     const known = incidentMarkers.get(i.id);
     if (known) {
-      known.setLatLng([i.lat, i.lon]).setIcon(icon);
+      known.setLatLng(toLatLng(i.lon, i.lat)).setIcon(icon);
     } else {
-      const marker = L.marker([i.lat, i.lon], { icon, title: i.title, zIndexOffset: 1000 }).addTo(incidentLayer);
+      const marker = L.marker(toLatLng(i.lon, i.lat), { icon, title: i.title, zIndexOffset: 1000 }).addTo(incidentLayer);
       marker.on("click", () => select(i.id));
       incidentMarkers.set(i.id, marker);
     }
@@ -96,30 +110,33 @@ async function select(id, focus = true) {
     // body[data-focused] says the map has arrived (after its zoom animation) at the chosen incident.
     delete document.body.dataset.focused;
     map.once("moveend", () => { document.body.dataset.focused = String(id); });
-    map.setView([incident.lat, incident.lon], Math.max(map.getZoom(), 16));
+    map.setView(toLatLng(incident.lon, incident.lat), Math.max(map.getZoom(), 16));
   }
 }
 
 async function drawSite() {
+  // The datum first: over GCJ-02 tiles of China every layer below is drawn shifted.
+  const tiles = await basemap(api);
+  setDatum(tiles.crs);
   const { byId, features } = await loadSchools(api);
   schools = byId;
-  const [fences, buses, panic, cameras, trackers] = await Promise.all([
+  const [fences, routes, panic, cameras, trackers] = await Promise.all([
     api.get("/api/v1/geofences"), api.get("/api/v1/buses"),
     api.get("/api/v1/devices?kind=panic_button"), api.get("/api/v1/devices?kind=camera"),
     api.get("/api/v1/devices?kind=bus_tracker"),
   ]);
+  buses = new Map(routes.features.map((f) => [f.id, f]));
   const campuses = campusLayer(features, true).addTo(map);
   const overlays = {
     [t("map.layers.campuses")]: campuses,
     [t("map.layers.geofences")]: geofenceLayer(fences).addTo(map),
-    [t("map.layers.routes")]: routeLayer(buses).addTo(map),
+    [t("map.layers.routes")]: routeLayer(routes, openBus).addTo(map),
     [t("map.layers.panic")]: deviceLayer(panic, "panic").addTo(map),
     [t("map.layers.cameras")]: deviceLayer(cameras, "camera").addTo(map),
     [t("map.layers.buses")]: busLayer,
     [t("map.layers.incidents")]: incidentLayer,
   };
-  const tiles = basemap();
-  L.control.layers(tiles ? { Basemap: tiles.addTo(map) } : {}, overlays, { collapsed: true }).addTo(map);
+  L.control.layers(tiles.layer ? { Basemap: tiles.layer.addTo(map) } : {}, overlays, { collapsed: true }).addTo(map);
   if (campuses.getLayers().length) map.fitBounds(campuses.getBounds().pad(0.15));
   for (const f of trackers.features) {
     if (!f.geometry || !f.properties.last_fix) continue;
@@ -135,6 +152,7 @@ async function main() {
     selected = null;
     drawList();
   });
+  document.getElementById("bus-panel-close").addEventListener("click", () => busPanel.close());
   await drawSite();
   incidents.load(await api.get("/api/v1/incidents?status=raised&status=acknowledged&status=responding&limit=500"));
   drawIncidents();

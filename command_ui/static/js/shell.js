@@ -2,15 +2,20 @@
 
 import { READ_AUDIT, signOut, whoAmI } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
-import { LANG, LANGUAGES, switchLanguage, t, translatePage } from "./i18n.js";
+import { LANG, LANGUAGES, adoptAccountLanguage, switchLanguage, t, translatePage } from "./i18n.js";
 
 /**
- * Check the session and fill the page's <nav id="nav">; resolves to {id, role, scope_path}.
+ * Check the session, speak the person's language, fill the page's <nav id="nav">; resolves to
+ * {id, role, scope_path, locale}.
  * (An ended session goes to the sign-in page inside whoAmI.)
  */
 export async function startPage() {
   translatePage();
   const me = await whoAmI();
+  if (adoptAccountLanguage(me.locale)) {
+    location.reload();
+    return new Promise(() => {}); // the page is going away; nothing more to draw
+  }
   document.body.dataset.role = me.role;
   const nav = document.getElementById("nav");
   if (nav) {
