@@ -27,9 +27,10 @@ def _token_hash(token: str) -> bytes:
 
 
 def account(conn: psycopg.Connection, user_id: str) -> Account | None:
-    """Load a user with the organisation path of their scope."""
+    """Load a user with the organisation path of their scope and their language (their own pick, else the site's)."""
     row = conn.execute(
-        "SELECT u.id, u.role, u.scope_id, coalesce(o.path, '/'), u.password_hash, u.active, u.locale"
+        "SELECT u.id, u.role, u.scope_id, coalesce(o.path, '/'), u.password_hash, u.active,"
+        " coalesce(u.chosen_locale, u.locale)"
         " FROM users u LEFT JOIN org_units o ON o.id = u.scope_id WHERE u.id = %s", (user_id,)).fetchone()
     return Account(*row) if row else None
 
@@ -38,6 +39,12 @@ def set_password_hash(conn: psycopg.Connection, user_id: str, password_hash: str
     """Store a new password hash; False when there is no such user."""
     return conn.execute("UPDATE users SET password_hash = %s, updated_at = now() WHERE id = %s",
                         (password_hash, user_id)).rowcount == 1
+
+
+def set_chosen_locale(conn: psycopg.Connection, user_id: str, locale: str) -> bool:
+    """Keep the language a person picked; the site file's ``locale`` stays as it is. False when no such user."""
+    return conn.execute("UPDATE users SET chosen_locale = %s, updated_at = now() WHERE id = %s",
+                        (locale, user_id)).rowcount == 1
 
 
 def create_session(conn: psycopg.Connection, token: str, user_id: str, now: datetime, expires: datetime,

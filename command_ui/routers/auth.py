@@ -3,6 +3,9 @@
 Passwords are argon2 hashes; the session is a random token in an HttpOnly cookie of which only the hash is
 stored. Failed logins are audited and, past ``login_attempts`` per name or address in 15 minutes, refused with
 429 before the password is even checked. Every login, failure and logout is audited.
+
+A signed-in person may also keep the language they pick (``PUT /me/locale``): their own account only, audited
+like any other configuration change, and kept apart from the site file's choice so a site reload keeps it.
 """
 
 from __future__ import annotations
@@ -20,13 +23,21 @@ from alerts.audit import AuditRecord
 from campusguard.settings import Mode
 from command_ui.deps import SESSION_COOKIE, ConnDep, CurrentUser, SettingsDep
 from store import audit_repo
-from store.auth_repo import account, create_session, end_session, recent_failures, set_password_hash
+from store.auth_repo import (
+    account,
+    create_session,
+    end_session,
+    recent_failures,
+    set_chosen_locale,
+    set_password_hash,
+)
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 HASHER = PasswordHasher()
 # Verified when the name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
 WINDOW = timedelta(minutes=15)
+Locale = Literal["en", "zh-CN"]
 
 
 class LoginIn(BaseModel):
@@ -46,8 +57,16 @@ class Me(BaseModel):
     id: str
     role: str
     scope_path: str
-    locale: Literal["en", "zh-CN"] = Field(description="The person's language from the site file; the pages "
-                                           "use it unless the person picks another on the device.")
+    locale: Locale = Field(description="The person's language: the one they picked (PUT /me/locale), else "
+                           "the site file's.")
+
+
+class LocaleIn(BaseModel):
+    """The language a person picks for their own pages."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    locale: Annotated[Locale, Field(description="en or zh-CN.")]
 
 
 def _verify(stored: str | None, password: str) -> bool:
@@ -108,6 +127,22 @@ def me(user: CurrentUser, conn: ConnDep) -> Me:
     return Me(id=user.id, role=user.role, scope_path=user.scope_path, locale=_locale(found.locale if found else "en"))
 
 
-def _locale(stored: str) -> Literal["en", "zh-CN"]:
+@router.put("/me/locale")
+def set_my_locale(body: LocaleIn, user: CurrentUser, conn: ConnDep) -> Me:
+    """Keep the caller's language for every device they sign in on; only ever their own account."""
+    now = datetime.now(UTC)
+    with conn.transaction():
+        found = account(conn, user.id)
+        if found is None:
+            # The built-in admin exists only in settings: there is no row to keep a language on.
+            raise HTTPException(status.HTTP_409_CONFLICT, detail="the built-in admin has no account to keep a "
+                                "language on; its pages speak English")
+        set_chosen_locale(conn, user.id, body.locale)
+        audit_repo.append(conn, AuditRecord(now, user.id, "user.locale", f"user:{user.id}",
+                                            {"from": found.locale, "to": body.locale}))
+    return Me(id=user.id, role=user.role, scope_path=user.scope_path, locale=body.locale)
+
+
+def _locale(stored: str) -> Locale:
     # The column takes any text; the site file only these two. Anything else reads as English.
     return "zh-CN" if stored == "zh-CN" else "en"

@@ -121,6 +121,25 @@ def test_pages_speak_the_persons_language_unless_they_pick_another(site: Site, p
     assert page.locator("html").get_attribute("lang") == "en"  # the person's own pick sticks
 
 
+def test_a_language_picked_in_the_menu_follows_the_person_to_another_device(site: Site, browser: Browser,
+                                                                            page: Page) -> None:
+    sign_in(page, site.base, "aisha-moreau")  # zh-CN in the site file
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    page.locator("#nav select[aria-label=Language]").select_option("en")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.wait_for_selector("body[data-ready=true]")
+    expect(page.locator("#nav a[href='/history']")).to_have_text("History")
+    assert site.one("SELECT chosen_locale FROM users WHERE id = 'aisha-moreau'") == "en"
+    # Another device, nothing on it yet: the account's language, not the site file's, greets the person.
+    phone = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        other = phone.new_page()
+        sign_in(other, site.base, "aisha-moreau")
+        assert other.locator("html").get_attribute("lang") == "en"
+    finally:
+        phone.close()
+
+
 def _gcj02(lon: float, lat: float) -> tuple[float, float]:
     """The standard WGS-84 → GCJ-02 transform, mirrored in Python to check the page's JavaScript."""
     if lon < 72.004 or lon > 137.8347 or lat < 0.8293 or lat > 55.8271:

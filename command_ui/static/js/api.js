@@ -47,11 +47,18 @@ export const api = {
   get: (path) => request("GET", path),
   /** POST a JSON body; returns the JSON answer (null for 204). */
   post: (path, body) => request("POST", path, body),
+  /** PUT a JSON body; returns the JSON answer (null for 204). */
+  put: (path, body) => request("PUT", path, body),
 };
 
 /** Who is signed in ({id, role, scope_path}); goes to the sign-in page when nobody is. */
 export function whoAmI() {
   return api.get("/api/v1/auth/me");
+}
+
+/** Keep the signed-in person's language with their account, so every device they sign in on speaks it. */
+export function saveMyLanguage(locale) {
+  return api.put("/api/v1/auth/me/locale", { locale });
 }
 
 /** End the session on the server, then show the sign-in page. */

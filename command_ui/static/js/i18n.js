@@ -1,8 +1,9 @@
 /**
  * Interface text. English is complete; another language is one more table (zh-CN covers the guard's page,
  * sign-in, history, the bus panel and the shared incident words; anything missing falls back to English).
- * The language comes from ?lang=, then the choice the person made on this device, then the language of
- * their account (/api/v1/auth/me's locale, remembered at sign-in), then the browser.
+ * The language comes from ?lang=, then a choice kept on this device only, then the language of their account
+ * (/api/v1/auth/me's locale: the one they picked, which the picker saves with the account, else the site
+ * file's; remembered at sign-in), then the browser.
  */
 
 const STRINGS = {
@@ -267,9 +268,18 @@ export function adoptAccountLanguage(locale) {
   return !picked && locale !== LANG;
 }
 
-/** Remember a language choice and show the page in it. */
-export function switchLanguage(lang) {
-  localStorage.setItem("campusguard.lang", lang);
+/**
+ * Show the page in a language the person picked: `saved` when the account now keeps it, else it is kept on
+ * this device only (the built-in admin has no account; the server could not be reached).
+ */
+export function switchLanguage(lang, saved = false) {
+  if (saved) {
+    // Every device follows the account now, so no older device-only pick may stand in its way here.
+    localStorage.setItem(ACCOUNT_KEY, lang);
+    localStorage.removeItem("campusguard.lang");
+  } else {
+    localStorage.setItem("campusguard.lang", lang);
+  }
   const url = new URL(location.href);
   url.searchParams.delete("lang");
   location.assign(url);

@@ -1,6 +1,6 @@
 /** What every signed-in page has: who is signed in, the navigation their role allows, the language picker. */
 
-import { READ_AUDIT, signOut, whoAmI } from "./api.js";
+import { READ_AUDIT, saveMyLanguage, signOut, whoAmI } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { LANG, LANGUAGES, adoptAccountLanguage, switchLanguage, t, translatePage } from "./i18n.js";
 
@@ -21,7 +21,7 @@ export async function startPage() {
   if (nav) {
     const here = location.pathname;
     const link = (href, key) => h("a", { href, "aria-current": here === href ? "page" : null }, t(key));
-    const language = h("select", { "aria-label": "Language", onchange: (e) => switchLanguage(e.target.value) },
+    const language = h("select", { "aria-label": "Language", onchange: (e) => chooseLanguage(e.target.value) },
       LANGUAGES.map((l) => h("option", { value: l, selected: l === LANG }, l === "en" ? "English" : "中文")));
     replaceChildren(nav,
       link("/", "nav.map"),
@@ -33,6 +33,18 @@ export async function startPage() {
       h("button", { type: "button", class: "link", onclick: signOut }, t("nav.signout")));
   }
   return me;
+}
+
+/** Save a picked language with the account, then speak it; a failed save still switches this device. */
+async function chooseLanguage(lang) {
+  let saved = false;
+  try {
+    await saveMyLanguage(lang);
+    saved = true;
+  } catch {
+    /* the built-in admin (409) or no network: the pick stays on this device, which is better than none */
+  }
+  switchLanguage(lang, saved);
 }
 
 /** Show a load failure where the person will see it. */
