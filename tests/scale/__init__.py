@@ -1,0 +1,1 @@
+"""Scale-out: several ingest workers and API replicas on one machine."""
