@@ -9,7 +9,7 @@ from pathlib import Path
 from bench.report import Figure, markdown
 
 # Each module exposes run() -> list[Figure]; add a module here when adding a benchmark.
-BENCHMARKS = ("bench.store_write", "bench.ingest", "bench.geo")
+BENCHMARKS = ("bench.store_write", "bench.ingest", "bench.geo", "bench.vision")
 REPORT = Path(__file__).resolve().parent / "REPORT.md"
 
 

@@ -9,6 +9,7 @@ import getpass
 import json
 import logging
 import os
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ import typer
 from pydantic import ValidationError
 
 from campusguard.settings import Mode, Settings
+from campusguard.simulate.cli import simulate
 from campusguard.site.validate import check_site, format_errors
 from store.db import connect
 from store.maintenance import maintain
@@ -26,6 +28,8 @@ from store.migrate import MigrationError, migrate
 from store.site_repo import load_site
 
 app = typer.Typer(help="campusguard: a campus safety command centre.", no_args_is_help=True)
+# The simulated district lives in its own package; its command is registered here like every other.
+app.command()(simulate)
 site_app = typer.Typer(help="Validate and load site files.", no_args_is_help=True)
 db_app = typer.Typer(help="Migrate and maintain the database.", no_args_is_help=True)
 app.add_typer(site_app, name="site")
@@ -153,6 +157,8 @@ def ingest_worker(
 @app.command()
 def geo(
     site: Annotated[Path | None, typer.Option(help="Site file (default: settings.site_file).")] = None,
+    shard: Annotated[list[int] | None, typer.Option(help="Own only these feed shards (repeatable); default all. "
+                                                    "Run several geo processes with disjoint shards.")] = None,
 ) -> None:
     """Run the geo stage: fences, routes and bus rules over the fixes ingest commits."""
     import signal
@@ -160,10 +166,39 @@ def geo(
     from campusguard.geo_service import build_service
 
     settings = _settings(**({"site_file": site} if site else {}))
-    service = build_service(settings)
+    if shard and not all(0 <= s < settings.ingest.geo_shards for s in shard):
+        raise typer.BadParameter(f"shards are 0..{settings.ingest.geo_shards - 1} (CAMPUSGUARD_INGEST__GEO_SHARDS)")
+    service = build_service(settings, sorted(set(shard)) if shard else None)
     signal.signal(signal.SIGTERM, lambda *_: service.stop())
     signal.signal(signal.SIGINT, lambda *_: service.stop())
     service.run()
+
+
+@app.command()
+def vision(
+    site: Annotated[Path | None, typer.Option(help="Site file (default: settings.site_file).")] = None,
+    shard: Annotated[str, typer.Option(help="I/N: run the cameras whose id hashes to I of N workers.")] = "0/1",
+    camera: Annotated[list[str] | None, typer.Option(help="Run only these cameras (repeatable).")] = None,
+) -> None:
+    """Run a vision worker: cameras → motion gate → detector → tracker → zone rules → events with snapshots."""
+    import signal
+
+    from campusguard.site.validate import load_site as read_site
+    from vision.worker import VisionWorker, assignments
+
+    settings = _settings(**({"site_file": site} if site else {}))
+    if settings.site_file is None:
+        raise typer.BadParameter("no site file: pass --site or set CAMPUSGUARD_SITE_FILE")
+    index, _, count = shard.partition("/")
+    if not (index.isdigit() and count.isdigit() and 0 <= int(index) < int(count)):
+        raise typer.BadParameter(f"--shard wants I/N with 0 <= I < N, got {shard!r}")
+    cameras = [a for a in assignments(read_site(settings.site_file), int(index), int(count))
+               if not camera or a.camera.id in camera]
+    _echo(f"vision: shard {shard}, {len(cameras)} cameras")
+    worker = VisionWorker(settings, cameras)
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    signal.signal(signal.SIGINT, lambda *_: worker.stop())
+    worker.run()
 
 
 @app.command()
@@ -233,6 +268,29 @@ def _set_password(conn: psycopg.Connection, user: str, password: str, actor: str
     return True
 
 
+def _demo_cameras(settings: Settings, site: Path,
+                  port: int) -> tuple[list[str], subprocess.Popen[str] | None, Path]:
+    """Serve the demo clips over RTSP and write the site copy that points two cameras at them."""
+    from campusguard.simulate.cameras import (
+        DEMO_CAMERAS,
+        ClipServerError,
+        site_with_cameras,
+        start_clip_server,
+        write_clips,
+    )
+
+    root = settings.data_dir / "demo-cameras"
+    _echo(f"[2/5] cameras: rendering {len(DEMO_CAMERAS)} clips into {root} (once) and serving them over RTSP")
+    write_clips(root, DEMO_CAMERAS)
+    try:
+        server, base = start_clip_server(root, port)
+    except ClipServerError as exc:
+        _echo(f"  no cameras in this demo: {exc}")
+        return [], None, site
+    urls = {camera: base + camera for camera in DEMO_CAMERAS}
+    return list(DEMO_CAMERAS), server, site_with_cameras(site, settings.data_dir / "demo-site.yaml", urls)
+
+
 def _demo_logins(settings: Settings) -> list[tuple[str, str, str]]:
     """Give a district officer, a guard and the auditor passwords kept in the data dir; (role, id, password)."""
     import secrets
@@ -285,24 +343,35 @@ def serve() -> None:
 @app.command()
 def demo(
     site: Annotated[Path, typer.Option(help="Site file to load.")] = EXAMPLE_SITE,
+    speedup: Annotated[float, typer.Option(min=1.0, help="Simulated buses catch up with real time this fast.")]
+    = 20.0,
+    cameras: Annotated[bool, typer.Option("--cameras/--no-cameras", help="Serve two generated camera clips over "
+                                          "RTSP and run a vision worker on them.")] = True,
+    rtsp_port: Annotated[int, typer.Option(help="Port of the demo's RTSP camera server.")] = 8554,
 ) -> None:
-    """Migrate, load the example district, start ingest and geo, and serve it, with generated demo secrets."""
-    import subprocess
-    import sys
-
+    """Run the whole product on a simulated district: every stage, buses, buttons, phones and two cameras."""
     from campusguard.runtime import run_app
 
     settings = _settings(mode=Mode.DEMO, site_file=site)
+    _echo("[1/5] database: migrating")
     _migrate(settings)
-    _load(settings, site)
+    camera_ids, server, site_to_load = _demo_cameras(settings, site, rtsp_port) if cameras else ([], None, site)
+    _echo(f"[3/5] site: loading {site_to_load.name}")
+    _load(settings, site_to_load)
     password = settings.admin_password.get_secret_value() if settings.admin_password else ""
-    env = {**os.environ, "CAMPUSGUARD_MODE": "demo", "CAMPUSGUARD_SITE_FILE": str(site),
+    env = {**os.environ, "CAMPUSGUARD_MODE": "demo", "CAMPUSGUARD_SITE_FILE": str(site_to_load),
            "CAMPUSGUARD_DATA_DIR": str(settings.data_dir), "CAMPUSGUARD_DATABASE_URL": settings.database_url,
            "CAMPUSGUARD_MQTT_URL": settings.mqtt_url}
     # Demo alerts go out over MQTT, where a siren gateway (or `mosquitto_sub -t 'campusguard/alerts/v1/#'`) hears them.
     env["CAMPUSGUARD_ALERTS__NOTIFIERS"] = json.dumps([{"type": "mqtt", "url": settings.mqtt_url}])
+    commands = [["ingest", "--workers", "1"], ["geo"], ["alerts"],
+                ["simulate", "--site", str(site_to_load), "--speedup", str(speedup)]]
+    if camera_ids:
+        commands.append(["vision", *(f"--camera={c}" for c in camera_ids)])
+    _echo(f"[4/5] stages: {', '.join(c[0] for c in commands)}")
     stages = [subprocess.Popen([sys.executable, "-m", "campusguard", *args], env=env)  # noqa: S603
-              for args in (["ingest", "--workers", "1"], ["geo"], ["alerts"])]
+              for args in commands]
+    _echo("[5/5] web app")
     _echo("")
     _echo(f"campusguard demo: http://{settings.http_host}:{settings.http_port}/")
     _echo(f"  login: admin / {password}   (HTTP Basic, for scripts)")
@@ -311,6 +380,8 @@ def demo(
     _echo(f"  ingest: MQTT at {settings.mqtt_url}, OsmAnd HTTP on port {settings.ingest.http_port}; try")
     _echo("    mosquitto_pub -t zigbee2mqtt/antelope-park/office_panic_1 -m '{\"action\":\"hold\"}'")
     _echo("  alerts: mosquitto_sub -t 'campusguard/alerts/v1/#'")
+    if camera_ids:
+        _echo(f"  cameras: {', '.join(camera_ids)} over RTSP on port {rtsp_port} (a gate crowd, a person down)")
     _echo("  drill:  CAMPUSGUARD_MODE=demo .venv/bin/campusguard drill --school antelope-park-es")
     _echo("  Ctrl-C stops it.")
     try:
@@ -318,5 +389,7 @@ def demo(
     finally:
         for stage in stages:
             stage.terminate()
+        if server is not None:
+            server.terminate()
         for stage in stages:
             stage.wait(timeout=60)

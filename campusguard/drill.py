@@ -58,8 +58,7 @@ def _press(mqtt_url: str, school_id: str, device_id: str, at: datetime) -> None:
     address = parse_broker_url(mqtt_url)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"campusguard-drill-{uuid.uuid4().hex[:8]}",
                          protocol=MQTTProtocolVersion.MQTTv5)
-    if address.username:
-        client.username_pw_set(address.username, address.password)
+    address.configure(client)
     client.connect(address.host, address.port)
     client.loop_start()
     try:

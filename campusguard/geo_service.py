@@ -74,8 +74,7 @@ class GeoService:
         address = parse_broker_url(settings.mqtt_url)
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                                    protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True)
-        if address.username:
-            self._client.username_pw_set(address.username, address.password)
+        address.configure(self._client)
         self._address = address
         self.connected = threading.Event()
         self._client.on_connect = self._on_connect

@@ -19,6 +19,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alerts.escalation import EscalationPolicy
 from alerts.notifiers import NotifierConfig
+from vision.detectors import DetectorConfig
+from vision.detectors.nanodet import NanoDetConfig
+from vision.rules import RuleParams
 
 DEMO_SECRET_FILE = "demo-secrets.env"  # noqa: S105 - a file name, not a secret
 
@@ -116,6 +119,54 @@ class AlertSettings(BaseSettings):
     ] = Field(default_factory=list)
 
 
+class MapSettings(BaseSettings):
+    """The basemap under the district's own layers; none set draws the vector layers on a plain background."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    tiles_url: Annotated[
+        str | None, Field(description="Leaflet tile URL template with {z}/{x}/{y} (optional {s}); none: no tiles.")
+    ] = None
+    attribution: Annotated[str, Field(description="Credit the tile provider requires on the map.")] = ""
+    crs: Annotated[
+        Literal["wgs84", "gcj02"],
+        Field(description="Datum of the tiles: gcj02 for AMap/Tianditu tiles of China, so our layers are shifted."),
+    ] = "wgs84"
+    subdomains: Annotated[str, Field(description="What {s} takes, e.g. 1234 for AMap.")] = "abc"
+    max_zoom: Annotated[int, Field(ge=1, le=22, description="Deepest zoom the tile server has.")] = 19
+
+
+class VisionSettings(BaseSettings):
+    """How cameras are read, what the detector is, and the zone rules' thresholds."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    detector: Annotated[
+        DetectorConfig, Field(description='Object detector; {"type": "nanodet"} (shipped) or {"type": "yolo", ...}.')
+    ] = Field(default_factory=NanoDetConfig)
+    rules: RuleParams = Field(default_factory=RuleParams)
+    pose: Annotated[bool, Field(description="Judge fallen people by body pose (MoveNet), not only box shape.")] = True
+    blur_faces: Annotated[bool, Field(description="Find faces in snapshots and keep a blurred copy to show.")] = True
+    gated: Annotated[bool, Field(description="Detect only frames with motion or due a periodic check.")] = True
+    max_width: Annotated[int, Field(ge=160, le=3840, description="Frames wider than this are downscaled.")] = 640
+    stall_s: Annotated[
+        float, Field(ge=1, description="Seconds without a frame before a camera is reported offline.")
+    ] = 30.0
+    read_timeout_s: Annotated[
+        float, Field(ge=0.5, description="Seconds one frame may take before the stream is reopened.")
+    ] = 5.0
+    full_check_s: Annotated[
+        float, Field(gt=0, description="Longest time without detecting when nothing is tracked.")
+    ] = 2.0
+    track_refresh_s: Annotated[
+        float, Field(gt=0, description="Longest time without detecting while something is tracked.")
+    ] = 1.0
+    sighting_every_s: Annotated[
+        float, Field(gt=0, description="How often a tracked object is written to the detections table.")
+    ] = 5.0
+    threads: Annotated[int, Field(ge=1, le=64, description="Threads for each model's inference.")] = 2
+
+
 class Settings(BaseSettings):
     """Process settings; see the README's configuration table for each variable."""
 
@@ -155,6 +206,8 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    vision: VisionSettings = Field(default_factory=VisionSettings)
+    map: MapSettings = Field(default_factory=MapSettings)
     session_hours: Annotated[int, Field(ge=1, le=24 * 30, description="How long a login lasts.")] = 12
     cookie_secure: Annotated[
         bool | None, Field(description="Mark the session cookie Secure (HTTPS only); default: on outside demo.")

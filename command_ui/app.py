@@ -15,7 +15,19 @@ from psycopg_pool import ConnectionPool
 from campusguard import __version__
 from campusguard.settings import Settings
 from command_ui.deps import CurrentUser
-from command_ui.routers import audit, auth, geofences, health, incidents, live, sites
+from command_ui.routers import (
+    audit,
+    auth,
+    basemap,
+    buses,
+    geofences,
+    health,
+    incidents,
+    live,
+    reports,
+    sites,
+    snapshots,
+)
 
 STATIC = Path(__file__).resolve().parent / "static"
 # Leaflet comes from npm (tools/ui), never from a CDN: the map must work on a closed network.
@@ -57,6 +69,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(incidents.router)
     app.include_router(audit.router)
     app.include_router(live.router)
+    app.include_router(buses.router)
+    app.include_router(reports.router)
+    app.include_router(basemap.router)
+    app.include_router(snapshots.router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi(user: CurrentUser) -> dict[str, Any]:

@@ -30,6 +30,8 @@ _cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False)
 ACT_ON_INCIDENTS = frozenset({"guard", "school_admin", "district_officer", "district_admin", "admin"})
 EDIT_GEOFENCES = frozenset({"school_admin", "district_admin", "admin"})
 READ_AUDIT = frozenset({"auditor", "district_admin", "admin"})
+# Who may see camera snapshots with faces unblurred (to identify someone); everyone else sees them blurred.
+SEE_FACES = frozenset({"school_admin", "district_officer", "district_admin", "admin"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,14 +48,24 @@ class BrokerAddress:
     port: int
     username: str | None
     password: str | None
+    tls: bool = False
+
+    def configure(self, client: mqtt.Client) -> None:
+        """Give a client the credentials and, for ``mqtts://``, TLS with the system's trusted CAs."""
+        if self.username:
+            client.username_pw_set(self.username, self.password)
+        if self.tls:
+            client.tls_set()
 
 
 def parse_broker_url(url: str) -> BrokerAddress:
-    """Parse ``mqtt://user:pass@host:port``."""
+    """Parse ``mqtt://user:pass@host:port``, or ``mqtts://`` for TLS (port 8883 unless given)."""
     parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "tcp"):
-        raise ValueError(f"unsupported MQTT URL scheme {parts.scheme!r} (use mqtt://)")
-    return BrokerAddress(parts.hostname or "127.0.0.1", parts.port or 1883, parts.username, parts.password)
+    if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl"):
+        raise ValueError(f"unsupported MQTT URL scheme {parts.scheme!r} (use mqtt:// or mqtts://)")
+    tls = parts.scheme in ("mqtts", "ssl")
+    return BrokerAddress(parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), parts.username,
+                         parts.password, tls)
 
 
 def subscriptions(share_group: str | None) -> list[str]:
@@ -86,8 +96,7 @@ class MqttListener:
         self.connected = threading.Event()
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                                    protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True)
-        if self._address.username:
-            self._client.username_pw_set(self._address.username, self._address.password)
+        self._address.configure(self._client)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message

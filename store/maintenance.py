@@ -2,7 +2,8 @@
 
 On TimescaleDB the extension's own background jobs compress, drop old chunks and refresh the continuous
 aggregates, so there is nothing to do. On plain PostgreSQL this module does the same work: it creates the
-partitions for the coming days, drops partitions past their retention and refreshes the rollups. The app
+partitions for the coming days, drops partitions past their retention and refreshes the rollups. On both
+paths it deletes camera snapshots past the detections' retention. The app
 runs it on a schedule; ``campusguard db maintain`` runs it once.
 """
 
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg
 
 from store.migrate import Flavor, current_flavor
 from store.partitions import PARTITIONED_TABLES, prepare_partitions
+from store.vision_repo import delete_expired_snapshots
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +32,18 @@ class MaintenanceReport:
     partitions_created: int
     partitions_dropped: int
     rollups_refreshed: tuple[str, ...]
+    snapshots_deleted: int = 0
 
 
 def maintain(conn: psycopg.Connection, now: datetime) -> MaintenanceReport:
     """Run one maintenance pass as of ``now`` (an aware UTC datetime)."""
     flavor = current_flavor(conn)
-    if flavor is Flavor.TIMESCALE:
-        return MaintenanceReport(flavor, 0, 0, ())
     conn.autocommit = True
+    # Snapshots are a plain table on both paths (pictures do not compress in chunks); they follow the
+    # detections' retention.
+    snapshots = delete_expired_snapshots(conn, now, _keep(conn, "detections"))
+    if flavor is Flavor.TIMESCALE:
+        return MaintenanceReport(flavor, 0, 0, (), snapshots)
     created = prepare_partitions(conn, now)
     dropped = 0
     for table in PARTITIONED_TABLES:
@@ -48,4 +54,9 @@ def maintain(conn: psycopg.Connection, now: datetime) -> MaintenanceReport:
         conn.execute(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {view}")
     if created or dropped:
         log.info("maintenance: %d partitions created, %d dropped", created, dropped)
-    return MaintenanceReport(flavor, created, dropped, ROLLUPS)
+    return MaintenanceReport(flavor, created, dropped, ROLLUPS, snapshots)
+
+
+def _keep(conn: psycopg.Connection, table: str) -> timedelta:
+    row = conn.execute("SELECT keep FROM retention_policies WHERE table_name = %s", (table,)).fetchone()
+    return row[0] if row else timedelta(days=30)

@@ -33,8 +33,7 @@ class MqttPublisher:
         address = parse_broker_url(url)
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"campusguard-sim-{uuid.uuid4().hex[:8]}",
                                    protocol=MQTTProtocolVersion.MQTTv5)
-        if address.username:
-            self._client.username_pw_set(address.username, address.password)
+        address.configure(self._client)
         self._client.max_inflight_messages_set(500)
         self._client.max_queued_messages_set(0)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)

@@ -31,12 +31,7 @@ class BasemapOut(BaseModel):
 
 @router.get("/basemap")
 def basemap(settings: SettingsDep, user: CurrentUser) -> BasemapOut:
-    """Say which basemap is configured (settings ``map_tiles_url``, ``map_tiles_attribution``, ``map_tiles_crs``)."""
-    # The settings class is not this module's to extend; it reads the fields once they exist there and
-    # answers "none set" until then, so the pages fall back to their own <meta> defaults.
-    url = getattr(settings, "map_tiles_url", None)
-    crs = getattr(settings, "map_tiles_crs", "wgs84")
-    return BasemapOut(url=str(url) if url else None, attribution=str(getattr(settings, "map_tiles_attribution", "")),
-                      crs="gcj02" if str(crs).lower() in ("gcj02", "gcj-02") else "wgs84",
-                      subdomains=str(getattr(settings, "map_tiles_subdomains", "abc")),
-                      max_zoom=int(getattr(settings, "map_tiles_max_zoom", 19)))
+    """Say which basemap is configured (``CAMPUSGUARD_MAP__TILES_URL`` and friends); url null: none set."""
+    tiles = settings.map
+    return BasemapOut(url=tiles.tiles_url, attribution=tiles.attribution, crs=tiles.crs,
+                      subdomains=tiles.subdomains, max_zoom=tiles.max_zoom)

@@ -15,6 +15,7 @@ import queue
 import shutil
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -101,13 +102,14 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
         process = subprocess.Popen([str(binary), "-c", str(config)],
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
-        for _ in range(150):
+        for _ in range(300):  # up to ~60 s on a loaded machine: a refused connect returns at once, so sleep
             if process.poll() is not None:
                 log = root / "mosquitto.log"
                 pytest.fail(f"mosquitto refused the production config: {errors.read_text()}"
                             f"{log.read_text() if log.exists() else ''}")
             if port_open("127.0.0.1", port, timeout=0.1):
                 break
+            time.sleep(0.1)
         else:
             pytest.fail("mosquitto did not open its port")
         yield Broker("127.0.0.1", port)
