@@ -37,6 +37,12 @@ class KitchenZone(BaseModel):
     sensor_ids: Annotated[tuple[str, ...], Field(min_length=1, description="Temperature sensors over the stove.")]
     lon: Annotated[float | None, Field(ge=-180, le=180, description="WGS-84 longitude of the stove.")] = None
     lat: Annotated[float | None, Field(ge=-90, le=90, description="WGS-84 latitude of the stove.")] = None
+    name: Annotated[
+        str | None, Field(min_length=1, description="The camera zone's name, shown in alerts; the id when unset.")
+    ] = None
+    camera_ids: Annotated[
+        tuple[str, ...], Field(description="Cameras whose zone of this name watches the stove (see kitchens.py).")
+    ] = ()
 
     @model_validator(mode="after")
     def _both(self) -> Self:
@@ -146,7 +152,7 @@ def evaluate(state: CookingState, watch: CookingWatch, now: datetime) -> tuple[C
         signals.append(Signal(
             signal_id=f"{SIGNAL_KIND}:{zone.id}:{since.isoformat()}", kind=SIGNAL_KIND, school_id=zone.school_id,
             source_id=current.last_sensor_id or zone.id, time=at, lon=zone.lon, lat=zone.lat,
-            detail={"zone_id": zone.id, "temperature_c": current.last_value_c,
+            detail={"zone_id": zone.id, "zone": zone.name or zone.id, "temperature_c": current.last_value_c,
                     "hot_since": current.hot_since.isoformat() if current.hot_since else None,
                     "last_person_at": current.last_person_at.isoformat() if current.last_person_at else None,
                     "absent_min": watch.absent_min},

@@ -22,7 +22,9 @@ import psycopg
 
 from alerts.audit import AuditRecord
 from alerts.correlate import Ignore, Merge, NewIncident, Repeat, correlate, fold, open_incident
+from alerts.cross_modal import CookingWatch
 from alerts.escalation import EscalationPolicy, due, record_notification
+from alerts.kitchens import CookingMonitor
 from alerts.lifecycle import Action, apply, mark_seen
 from alerts.model import Incident, Outcome, Signal, Transition
 from alerts.notifiers.base import EventKind, Notification, Notifier
@@ -56,6 +58,8 @@ LOOKBACK = timedelta(hours=6)
 BATCH = 200
 # Incidents of this type come from `campusguard drill`: real path, real notifications, marked as exercises.
 DRILL_TYPE = "drill"
+# The cooking rule counts minutes; a pass every few seconds is prompt enough and cheap.
+COOKING_TICK_S = 10.0
 
 
 def to_signal(event: PendingEvent) -> Signal | None:
@@ -82,8 +86,12 @@ class AlertService:
     """Decides device events into incidents and sends what is due; thread-safe entry points."""
 
     def __init__(self, database_url: str, rules: RuleSet, policy: EscalationPolicy,
-                 notifiers: Sequence[Notifier[Any]]) -> None:
-        """Prepare; connections open on first use."""
+                 notifiers: Sequence[Notifier[Any]], cooking: CookingWatch | None = None) -> None:
+        """Prepare; connections open on first use.
+
+        ``cooking`` holds the unattended-cooking thresholds (its zones are ignored: they are paired from the
+        loaded site, see :mod:`alerts.kitchens`); the defaults when none.
+        """
         self._url = database_url
         self.rules = rules
         self.policy = policy
@@ -91,6 +99,8 @@ class AlertService:
         self._stop = threading.Event()
         self._kinds = sorted({r.kind for r in rules.rules})
         self._started = datetime.now(UTC)
+        self._notify_now = threading.Event()
+        self.cooking = CookingMonitor(cooking or CookingWatch(), LOOKBACK)
 
     # --- deciding ------------------------------------------------------------------------------------------
 
@@ -108,9 +118,17 @@ class AlertService:
 
     def _decide(self, conn: psycopg.Connection, event: PendingEvent) -> int:
         signal = to_signal(event)
+        signal_id = signal.signal_id if signal else signal_id_of(event.kind, event.device_id, event.time)
+        return self._decide_signal(conn, signal_id, signal)
+
+    def decide_signals(self, signals: Sequence[Signal]) -> int:
+        """Decide signals derived here rather than stored upstream (cross-modal ones); returns how many were new."""
+        with connect(self._url) as conn:
+            return sum(self._decide_signal(conn, s.signal_id, s) for s in signals)
+
+    def _decide_signal(self, conn: psycopg.Connection, signal_id: str, signal: Signal | None) -> int:
         now = datetime.now(UTC)
         with conn.transaction():
-            signal_id = signal.signal_id if signal else signal_id_of(event.kind, event.device_id, event.time)
             if not claim_signal(conn, signal_id, "pending", now):
                 return 0
             if signal is None:
@@ -138,7 +156,20 @@ class AlertService:
             self._audit(conn, transition, incident)
             conn.execute("SELECT pg_notify(%s, %s)", (INCIDENT_CHANNEL, str(incident.id)))
         log.info("%s: %s %s (%s)", _decision_name(decision), incident.label(), incident.type, signal.source_id)
+        if isinstance(decision, NewIncident) or (isinstance(decision, Merge) and decision.realert):
+            # The first notice is due now: wake the escalation thread instead of leaving it to its next tick.
+            self._notify_now.set()
         return 1
+
+    def watch_cooking(self, now: datetime | None = None) -> int:
+        """Run the unattended-cooking rule over new readings and sightings; returns how many signals were new."""
+        moment = now or datetime.now(UTC)
+        with connect(self._url) as conn:
+            with conn.transaction():
+                signals = self.cooking.poll(conn, moment)
+            decided = sum(self._decide_signal(conn, s.signal_id, s) for s in signals)
+        self.cooking.commit()
+        return decided
 
     # --- escalation and notification -----------------------------------------------------------------------
 
@@ -193,11 +224,13 @@ class AlertService:
     # --- the loop ------------------------------------------------------------------------------------------
 
 
-    def run(self, tick_s: float = 1.0) -> None:
-        """Listen and decide until :meth:`stop`; escalation runs on a thread of its own."""
+    def run(self, tick_s: float = 1.0, cooking_s: float = COOKING_TICK_S) -> None:
+        """Listen and decide until :meth:`stop`; escalation and the cooking watch run on threads of their own."""
         # Escalation sends over the network; on its own thread a slow channel never delays deciding a panic.
         escalator = threading.Thread(target=self._escalate_loop, args=(tick_s,), name="escalation", daemon=True)
         escalator.start()
+        # Minutes-scale rule over polled tables: its own slow loop, never in the way of a panic.
+        threading.Thread(target=self._cooking_loop, args=(cooking_s,), name="cooking", daemon=True).start()
         for attempt in retrying(None):
             with attempt:
                 listener = connect(self._url, autocommit=True)
@@ -215,15 +248,29 @@ class AlertService:
                     pass
 
     def _escalate_loop(self, tick_s: float) -> None:
-        while not self._stop.wait(tick_s / 4):
+        while not self._stop.is_set():
+            # A new incident wakes this at once (its first notice is the latency that matters); otherwise
+            # deadlines are checked every quarter tick.
+            self._notify_now.wait(tick_s / 4)
+            self._notify_now.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.escalate_due()
             except psycopg.Error:
                 log.exception("escalation pass failed; retrying")
 
+    def _cooking_loop(self, tick_s: float) -> None:
+        while not self._stop.wait(tick_s):
+            try:
+                self.watch_cooking()
+            except psycopg.Error:
+                log.exception("cooking watch pass failed; retrying")
+
     def stop(self) -> None:
         """Ask :meth:`run` to return."""
         self._stop.set()
+        self._notify_now.set()
 
 
 def act(conn: psycopg.Connection, incident_id: int, action: Action, actor: str, note: str | None = None,

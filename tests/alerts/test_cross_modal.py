@@ -44,8 +44,9 @@ def test_hot_and_nobody_seen_for_ten_minutes_signals_once() -> None:
     assert (signal.kind, signal.school_id, signal.source_id, signal.time, signal.lon, signal.lat) == (
         "unattended_cooking", "antelope-park-es", "stove-1", at(10), -96.6899, 40.8008)
     assert signal.signal_id == f"unattended_cooking:ap-kitchen:{at(0).isoformat()}"
-    assert dict(signal.detail) == {"zone_id": "ap-kitchen", "temperature_c": 185, "hot_since": at(0).isoformat(),
-                                   "last_person_at": at(-1).isoformat(), "absent_min": 10}
+    assert dict(signal.detail) == {"zone_id": "ap-kitchen", "zone": "ap-kitchen", "temperature_c": 185,
+                                   "hot_since": at(0).isoformat(), "last_person_at": at(-1).isoformat(),
+                                   "absent_min": 10}
 
 
 def test_a_person_seen_restarts_the_clock_and_rearms() -> None:

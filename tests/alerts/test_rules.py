@@ -39,7 +39,7 @@ def signal(kind: str, **detail: object) -> Signal:
     ("geo.late_arrival", {"stop_name": "A St & 56th"}, "late_arrival", Severity.LOW),
     ("geo.child_check_missed", {}, "child_check_missed", Severity.CRITICAL),
     ("geo.after_hours_movement", {}, "after_hours_movement", Severity.HIGH),
-    ("unattended_cooking", {"zone_id": "kitchen-1"}, "unattended_cooking", Severity.HIGH),
+    ("unattended_cooking", {"zone_id": "ap/kitchen-1", "zone": "kitchen-1"}, "unattended_cooking", Severity.HIGH),
     ("smoke", {"place": "Kitchen ceiling"}, "smoke", Severity.CRITICAL),
 ])
 def test_default_rules_cover_the_brief(kind: str, detail: dict[str, object], type_: str,
