@@ -109,6 +109,8 @@ def run_simulation(options: SimOptions, progress: Callable[[str], None], stop: t
                     clock = clock.jumped(target, wall)
                     last = sim = target
             for report in plan.reports_between(last, sim):
+                if stop.is_set():  # a long catch-up tick must not outlive Ctrl-C
+                    break
                 counts["fix" if isinstance(report, SimFix) else "press"] += 1
                 for item in encode(report):
                     transports.send(item)

@@ -41,6 +41,7 @@ class MqttPublisher:
         self._client.on_connect = lambda *_: self.connected.set()
         self._client.on_disconnect = lambda *_: self.connected.clear()
         self._infos: list[mqtt.MQTTMessageInfo] = []
+        self._prune_at = 10_000
         self._client.connect_async(address.host, address.port)
         self._client.loop_start()
 
@@ -53,8 +54,11 @@ class MqttPublisher:
         info = self._client.publish(message.topic, message.payload, qos=message.qos)
         if message.qos:
             self._infos.append(info)
-        if len(self._infos) > 10_000:
+        if len(self._infos) > self._prune_at:
             self._infos = [i for i in self._infos if not _acked(i)]
+            # With the broker away nothing is acknowledged; pruning again only once the list has doubled keeps
+            # the cost per publish constant instead of rescanning a growing backlog on every message.
+            self._prune_at = max(10_000, 2 * len(self._infos))
 
     def pending(self) -> int:
         """Count QoS 1 messages the broker has not acknowledged yet."""
