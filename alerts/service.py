@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import select
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -100,14 +101,44 @@ class AlertService:
         self._kinds = sorted({r.kind for r in rules.rules})
         self._started = datetime.now(UTC)
         self._notify_now = threading.Event()
+        # One connection per thread (deciding, escalation, cooking), kept between passes: opening one costs
+        # milliseconds that a panic's path to the siren should not pay twice.
+        self._local = threading.local()
         self.cooking = CookingMonitor(cooking or CookingWatch(), LOOKBACK)
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        if not getattr(self._local, "keep", False):  # a one-off call from outside the loops
+            with connect(self._url, autocommit=True) as once:
+                yield once
+            return
+        conn: psycopg.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._local.conn = connect(self._url, autocommit=True)
+        try:
+            yield conn
+        except psycopg.Error:
+            conn.close()  # possibly broken; the next pass opens a fresh one
+            self._local.conn = None
+            raise
+
+    def _keep_connection(self) -> None:
+        """Keep this loop thread's connection between passes, until :meth:`_close_connection`."""
+        self._local.keep = True
+
+    def _close_connection(self) -> None:
+        conn: psycopg.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+        self._local.keep = False
 
     # --- deciding ------------------------------------------------------------------------------------------
 
     def decide_pending(self) -> int:
         """Decide every waiting event; returns how many were decided."""
         decided = 0
-        with connect(self._url) as conn:
+        with self._connection() as conn:
             while True:
                 with conn.transaction():
                     batch = pending_events(conn, self._started - LOOKBACK, self._kinds, BATCH)
@@ -123,7 +154,7 @@ class AlertService:
 
     def decide_signals(self, signals: Sequence[Signal]) -> int:
         """Decide signals derived here rather than stored upstream (cross-modal ones); returns how many were new."""
-        with connect(self._url) as conn:
+        with self._connection() as conn:
             return sum(self._decide_signal(conn, s.signal_id, s) for s in signals)
 
     def _decide_signal(self, conn: psycopg.Connection, signal_id: str, signal: Signal | None) -> int:
@@ -164,7 +195,7 @@ class AlertService:
     def watch_cooking(self, now: datetime | None = None) -> int:
         """Run the unattended-cooking rule over new readings and sightings; returns how many signals were new."""
         moment = now or datetime.now(UTC)
-        with connect(self._url) as conn:
+        with self._connection() as conn:
             with conn.transaction():
                 signals = self.cooking.poll(conn, moment)
             decided = sum(self._decide_signal(conn, s.signal_id, s) for s in signals)
@@ -177,7 +208,7 @@ class AlertService:
         """Send every notification the policy says is due; returns how many steps were sent."""
         moment = now or datetime.now(UTC)
         sent = 0
-        with connect(self._url) as conn:
+        with self._connection() as conn:
             with conn.transaction():
                 steps = [(i, step) for i in unacknowledged(conn) if (step := due(i, self.policy, moment))]
             for incident, step in steps:
@@ -229,6 +260,7 @@ class AlertService:
         # Escalation sends over the network; on its own thread a slow channel never delays deciding a panic.
         escalator = threading.Thread(target=self._escalate_loop, args=(tick_s,), name="escalation", daemon=True)
         escalator.start()
+        self._keep_connection()
         # Minutes-scale rule over polled tables: its own slow loop, never in the way of a panic.
         threading.Thread(target=self._cooking_loop, args=(cooking_s,), name="cooking", daemon=True).start()
         for attempt in retrying(None):
@@ -246,26 +278,31 @@ class AlertService:
                 select.select([listener.fileno()], [], [], tick_s)
                 for _ in listener.notifies(timeout=0):
                     pass
+        self._close_connection()
 
     def _escalate_loop(self, tick_s: float) -> None:
+        self._keep_connection()
         while not self._stop.is_set():
             # A new incident wakes this at once (its first notice is the latency that matters); otherwise
             # deadlines are checked every quarter tick.
             self._notify_now.wait(tick_s / 4)
             self._notify_now.clear()
             if self._stop.is_set():
-                return
+                break
             try:
                 self.escalate_due()
             except psycopg.Error:
                 log.exception("escalation pass failed; retrying")
+        self._close_connection()
 
     def _cooking_loop(self, tick_s: float) -> None:
+        self._keep_connection()
         while not self._stop.wait(tick_s):
             try:
                 self.watch_cooking()
             except psycopg.Error:
                 log.exception("cooking watch pass failed; retrying")
+        self._close_connection()
 
     def stop(self) -> None:
         """Ask :meth:`run` to return."""
