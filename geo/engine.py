@@ -2,7 +2,8 @@
 
 ``GeoEngine.evaluate(state, position)`` runs every rule for one fix and returns the new state with the
 events; ``evaluate_batch`` does the same for many fixes, computing the geometry for all of them at once
-(one STRtree query, vectorised distances) before running the rules fix by fix in arrival order.
+(one STRtree query for the fixes near any fence, route distances as array arithmetic in
+:mod:`geo.route_table`) before running the rules fix by fix in arrival order.
 
 State is kept per *subject*: the bus for a bus's trackers (so two trackers on one bus feed one state and
 do not raise everything twice), the person for a phone, else the device. A fix not newer than the last
@@ -16,6 +17,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import repeat
+from operator import attrgetter
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +32,7 @@ from geo.events import GeoEvent, StopEta
 from geo.facts import FixFacts
 from geo.fences import Fence, FenceIndex, Membership, fences_from_site
 from geo.projection import LocalProjection
+from geo.route_table import RouteTable
 from geo.routes import BusPlan, plan_bus
 from geo.rules.child_check import (
     UNKNOWN_CHECK,
@@ -47,6 +52,7 @@ from geo.rules.sustained import IDLE, Sustained
 _SPEED_SPAN_S = 5.0
 """A derived speed spans at least this long: over one second, 5 m of GPS jitter would read 18 km/h."""
 _STOP_FENCE_KINDS = frozenset({"campus", "school_zone", "depot"})
+_DEVICE, _LON, _LAT = attrgetter("device_id"), attrgetter("lon"), attrgetter("lat")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +106,8 @@ class GeoEngine:
         self.projection = projection
         self.index = FenceIndex(fences, projection)
         self.plans = {plan.bus_id: plan for plan in plans}
+        self._plan_rows = {bus_id: row for row, bus_id in enumerate(self.plans)}
+        self._routes = RouteTable(list(self.plans.values()))
         self.subjects = dict(subjects)
         self._kinds = {f.id: f.kind for f in fences}
 
@@ -131,17 +139,20 @@ class GeoEngine:
         """Run every rule for one fix of the subject of ``state``."""
         if state.last_time is not None and position.time <= state.last_time:
             return state, []
+        return self._apply(state, position, self.fix_facts(state.subject_id, position))
+
+    def fix_facts(self, subject_id: str, position: Position) -> FixFacts:
+        """Compute one fix's spatial facts with scalar GEOS calls: what :meth:`facts` gives for it in a batch."""
         x, y = self.projection.point(position.lon, position.lat)
         fences = self.index.classify_point(x, y, self.rules.hysteresis_m)
-        plan = self.plans.get(state.subject_id)
+        plan = self.plans.get(subject_id)
         if plan is None:
-            return self._apply(state, position, FixFacts(x, y, fences))
+            return FixFacts(x, y, fences)
         point = shapely.Point(x, y)
         expected = float(shapely.distance(plan.allowed_m, point)) <= self.rules.stop_allowance_m or any(
             self._kinds.get(f) in _STOP_FENCE_KINDS for f in fences.inside)
-        facts = FixFacts(x, y, fences, float(shapely.distance(plan.line_m, point)),
-                         float(shapely.line_locate_point(plan.line_m, point)), expected)
-        return self._apply(state, position, facts)
+        return FixFacts(x, y, fences, float(shapely.distance(plan.line_m, point)),
+                        float(shapely.line_locate_point(plan.line_m, point)), expected)
 
     def evaluate_batch(
         self, states: Mapping[str, DeviceGeoState], positions: Sequence[Position]
@@ -160,24 +171,19 @@ class GeoEngine:
     def facts(self, positions: Sequence[Position]) -> BatchFacts:
         """Compute the spatial facts of many fixes with vectorised queries, as columns."""
         count = len(positions)
-        subjects = [self.subjects.get(p.device_id, p.device_id) for p in positions]
-        x, y = self.projection.forward(np.fromiter((p.lon for p in positions), np.float64, count),
-                                       np.fromiter((p.lat for p in positions), np.float64, count))
-        points = shapely.points(x, y)
-        memberships, in_place = self.index.classify(x, y, self.rules.hysteresis_m, _STOP_FENCE_KINDS, points)
-        plans = [self.plans.get(subject) for subject in subjects]
+        # map() with C-level getters: the only per-fix Python work left is reading the fixes themselves.
+        devices = list(map(_DEVICE, positions))
+        subjects = cast(list[str], list(map(self.subjects.get, devices, devices)))  # get(d, d) never gives None
+        x, y = self.projection.forward(np.fromiter(map(_LON, positions), np.float64, count),
+                                       np.fromiter(map(_LAT, positions), np.float64, count))
+        memberships, in_place = self.index.classify(x, y, self.rules.hysteresis_m, _STOP_FENCE_KINDS)
+        plan_row = np.fromiter(map(self._plan_rows.get, subjects, repeat(-1)), np.intp, count)
+        rows = np.flatnonzero(plan_row >= 0)
         distance = np.full(count, np.nan)
         along = np.full(count, np.nan)
-        rows = np.array([i for i, plan in enumerate(plans) if plan is not None], dtype=np.intp)
         if len(rows):
-            bus_plans = [plan for plan in plans if plan is not None]
-            lines = np.array([plan.line_m for plan in bus_plans], dtype=np.object_)
-            places = np.array([plan.allowed_m for plan in bus_plans], dtype=np.object_)
-            distance[rows] = shapely.distance(lines, points[rows])
-            along[rows] = shapely.line_locate_point(lines, points[rows])
-            place = np.full(count, np.inf)
-            place[rows] = shapely.distance(places, points[rows])
-            in_place |= place <= self.rules.stop_allowance_m
+            distance[rows], along[rows], place = self._routes.measure(plan_row[rows], x[rows], y[rows])
+            in_place[rows] |= place <= self.rules.stop_allowance_m
         return BatchFacts(subjects, x, y, memberships, distance, along, in_place)
 
     def tick(self, state: DeviceGeoState, now: datetime) -> tuple[DeviceGeoState, list[GeoEvent]]:

@@ -3,7 +3,8 @@
 A fence keeps its geometry in lon/lat (what GeoJSON and the map speak); the :class:`FenceIndex` holds the
 same shapes projected to metres and answers, for a whole batch of points at once, which fences contain each
 point and which lie within the hysteresis band of it: one STRtree ``dwithin`` query plus one vectorised
-``intersects`` over the candidate pairs, so thousands of fences cost a tree walk, not a loop.
+``intersects`` over the candidate pairs, so thousands of fences cost a tree walk, not a loop; a coarse
+raster (:mod:`geo.cover`) first sets aside the points that no fence is anywhere near.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import shapely
 
 from campusguard.site import Site
 from geo.config import GeoRules
+from geo.cover import CoverGrid
 from geo.projection import LocalProjection
 
 FenceKind = Literal["campus", "school_zone", "restricted", "depot", "custom"]
@@ -143,6 +145,13 @@ class FenceIndex:
         self.shapes_m = projection.to_metres(np.array([f.geometry for f in fences], dtype=object))
         shapely.prepare(self.shapes_m)
         self._tree = shapely.STRtree(self.shapes_m)
+        self._id_list = ids
+        self._alone_near = np.empty(len(ids), dtype=object)
+        self._alone_near[:] = [Membership(frozenset(), frozenset((i,))) for i in ids]
+        self._alone_inside = np.empty(len(ids), dtype=object)
+        self._alone_inside[:] = [Membership(m.near, m.near) for m in self._alone_near]
+        self._covers: dict[float, CoverGrid] = {}
+        self._kind_masks: dict[frozenset[str], npt.NDArray[np.bool_]] = {}
 
     def __len__(self) -> int:
         """Return the number of fences."""
@@ -155,31 +164,68 @@ class FenceIndex:
         """Return, for each projected point, the fences containing it and those within ``band_m`` of it.
 
         Also returns whether each point is inside a fence of one of ``flag_kinds``; ``points`` may pass the
-        shapely points of (x, y) when the caller has them already.
+        shapely points of (x, y) when the caller has them already. Only points in a cell of the
+        :class:`~geo.cover.CoverGrid` go to the tree (and get a shapely point made for them).
         """
-        if points is None:
-            points = shapely.points(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
-        result = [NOWHERE] * len(points)
-        flagged = np.zeros(len(points), dtype=bool)
-        if len(self.fences) == 0 or len(points) == 0:
+        xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        result = [NOWHERE] * len(xs)
+        flagged = np.zeros(len(xs), dtype=bool)
+        if len(self.fences) == 0 or len(xs) == 0:
             return result, flagged
-        pairs = self._tree.query(points, predicate="dwithin", distance=max(band_m, 1e-9))
+        band = max(band_m, 1e-9)
+        near = self._cover(band).maybe_near(xs, ys)
+        if len(near) == 0:
+            return result, flagged
+        candidates = shapely.points(xs[near], ys[near]) if points is None else np.asarray(points)[near]
+        pairs = self._tree.query(candidates, predicate="dwithin", distance=band)
         if pairs.shape[1] == 0:
             return result, flagged
         point_at, fence_at = pairs
-        inside = shapely.intersects(self.shapes_m[fence_at], points[point_at])
+        inside = shapely.intersects(self.shapes_m[fence_at], candidates[point_at])
+        point_at = near[point_at]
         if flag_kinds:
-            hit = inside & np.isin(self._kinds[fence_at], list(flag_kinds))
+            hit = inside & self._kind_mask(flag_kinds)[fence_at]
             flagged[point_at[hit]] = True
-        ids = self._ids[fence_at]
-        # Pairs come grouped by point; split the arrays at each change of point rather than loop per pair.
-        cuts = np.flatnonzero(np.diff(point_at)) + 1
-        starts = np.concatenate(([0], cuts))
-        ends = np.concatenate((cuts, [len(point_at)]))
-        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-            near_ids = ids[start:end]
-            result[int(point_at[start])] = Membership(frozenset(near_ids[inside[start:end]]), frozenset(near_ids))
-        return result, flagged
+        return self._memberships(len(xs), point_at, fence_at, inside), flagged
+
+    def _memberships(
+        self, count: int, point_at: npt.NDArray[np.intp], fence_at: npt.NDArray[np.intp],
+        inside: npt.NDArray[np.bool_],
+    ) -> list[Membership]:
+        """Return each of ``count`` points' Membership from (point, fence, inside) pairs grouped by point."""
+        result = np.full(count, NOWHERE, dtype=object)
+        starts = np.flatnonzero(np.diff(point_at, prepend=-1))
+        sizes = np.diff(starts, append=len(point_at))
+        # Most points near a fence are near exactly one: their answers are built once per fence, and shared
+        # (Memberships are immutable), so they are filled in with array indexing, not a Python loop.
+        alone = starts[sizes == 1]
+        result[point_at[alone]] = np.where(inside[alone], self._alone_inside[fence_at[alone]],
+                                           self._alone_near[fence_at[alone]])
+        ids = self._id_list
+        for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist(), strict=True):
+            end = start + size
+            near = fence_at[start:end].tolist()
+            within = fence_at[start:end][inside[start:end]].tolist()
+            result[point_at[start]] = Membership(frozenset(ids[f] for f in within), frozenset(ids[f] for f in near))
+        listed: list[Membership] = result.tolist()
+        return listed
+
+    def _cover(self, band_m: float) -> CoverGrid:
+        """Return the cover raster for a band, built on first use (the engine asks for one band only).
+
+        A cache filled lazily: two threads racing on a first use build the same raster twice, nothing worse.
+        """
+        cover = self._covers.get(band_m)
+        if cover is None:
+            cover = self._covers[band_m] = CoverGrid(shapely.bounds(self.shapes_m), band_m)
+        return cover
+
+    def _kind_mask(self, kinds: frozenset[str]) -> npt.NDArray[np.bool_]:
+        """Return which fences are of one of ``kinds``, built on first use."""
+        mask = self._kind_masks.get(kinds)
+        if mask is None:
+            mask = self._kind_masks[kinds] = np.isin(self._kinds, list(kinds))
+        return mask
 
     def classify_point(self, x: float, y: float, band_m: float) -> Membership:
         """Classify one projected point."""

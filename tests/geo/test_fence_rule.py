@@ -152,3 +152,43 @@ def _last_decisive_before(when: datetime, feed: list[Position], offsets: dict[da
                 decisive.append(f.time)
     earlier = [t for t in decisive if t < when]
     return earlier[-1] if earlier else T0 - timedelta(days=1)
+
+
+def test_a_late_fix_that_would_have_broken_a_dwell_counts_as_lost() -> None:
+    # In time order the run inside is broken at 5 s, so 10 s of dwell is never met...
+    ordered = [fix(0, 0), fix(300, 5), fix(0, 10), fix(300, 15)]
+    assert run(engine(dwell_s=10), ordered) == []
+    # ...but arriving after the 10 s fix, the 5 s one is too late to count (a confirmed state is never revised
+    # by an older fix), so the engine saw 10 s inside, exactly as if the 5 s fix had been lost. So with dwell,
+    # the time-ordered track with the same dwell is no bound for a shuffled feed; see the property below.
+    late = [ordered[0], ordered[2], ordered[1], ordered[3]]
+    assert kinds(run(engine(dwell_s=10), late)) == ["FenceEntered"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(track=tracks, order=st.randoms(use_true_random=False), dwell=st.sampled_from([5.0, 10.0, 20.0]))
+def test_shuffled_arrival_with_dwell_invents_no_crossing(track: list[float], order: object, dwell: float) -> None:
+    fixes = [fix(e, 5 * i) for i, e in enumerate(track)]
+    shuffled = list(fixes)
+    order.shuffle(shuffled)  # type: ignore[attr-defined]
+    accepted = [f for i, f in enumerate(shuffled) if all(f.time > g.time for g in shuffled[:i])]
+    events = run(engine(dwell_s=dwell), shuffled)
+    # Late fixes leave no trace: the shuffled feed gives exactly what its in-order fixes alone give.
+    assert events == run(engine(dwell_s=dwell), accepted)
+    # Dropping a fix may join two short runs into one that meets the dwell (the test above), so the bound is
+    # the crossings the fixes themselves make, the time-ordered track without dwell: each crossing reported
+    # follows one of those, after the last accepted fix that spoke against it and by the first fix of its
+    # run. Those windows do not overlap, so there are never more crossings than the fixes make.
+    raw = run(engine(), fixes)
+    judge = engine()
+    for event in events:
+        against = [f.time for f in accepted if f.time < event.time and _speaks_against(judge, f, event)]
+        since = against[-1] if against else T0 - timedelta(days=1)
+        assert any(type(o) is type(event) and since < o.time <= event.time for o in raw)
+    assert len(events) <= len(raw)
+
+
+def _speaks_against(eng: GeoEngine, position: Position, event: GeoEvent) -> bool:
+    """Whether a fix counts against ``event``: beyond the band for an entry, inside the fence for an exit."""
+    seen = eng.fix_facts(position.device_id, position).fences
+    return "yard" not in seen.near if isinstance(event, FenceEntered) else "yard" in seen.inside
