@@ -9,7 +9,8 @@ from pathlib import Path
 from bench.report import Figure, markdown
 
 # Each module exposes run() -> list[Figure]; add a module here when adding a benchmark.
-BENCHMARKS = ("bench.store_write", "bench.ingest", "bench.geo", "bench.vision")
+BENCHMARKS = ("bench.store_write", "bench.ingest", "bench.geo", "bench.vision", "bench.fanout",
+              "bench.alert_latency")
 REPORT = Path(__file__).resolve().parent / "REPORT.md"
 
 

@@ -1,0 +1,443 @@
+"""Live fan-out: position-to-screen latency and server CPU with 500 websocket clients and 2,000 buses at 1 Hz.
+
+Everything runs as in production, on this one machine: a real ``campusguard serve`` (uvicorn, production
+settings), ``campusguard ingest`` (its default two worker processes) subscribed to a private Mosquitto, and a
+load generator process publishing each bus's fix once a second on our own MQTT schema with ``ts`` = the moment
+it is published. The clients (asyncio, the ``websockets`` library, in this process) sign in with session
+cookies of the city-level district administrator, so every client is sent every bus: the worst case of the
+fan-out. Each client stamps each ``positions`` message on receipt; latency = receipt - ``time`` of a position
+(its publish time), sampled on every SAMPLE_EVERY-th position of a message. A probe polls ``latest_positions``
+every 0.1 s for when each fix became visible in the database: the baseline (position to database), and,
+subtracted from a client's receipt, the server's own share (database to client). CPU is process time from
+``/proc`` (a process and its children), and the whole machine's from ``/proc/stat``.
+
+The buses are real trackers of a generated site: the example district with its buses cloned (new bus, tracker
+and stop ids, the same routes) up to 2,000, loaded through ``load_site``, because the live feed sends the
+latest position per device and 2,000 fixes a second onto the example's 21 trackers would collapse to 21.
+
+The database is a private PostgreSQL cluster, not the shared one: the live feed holds one PostgreSQL
+connection per open websocket (its LISTEN), so 500 clients need more than the default ``max_connections``
+of 100, and taking them from a shared server would starve everything else on it.
+
+The machine has 2 cores, shared by the load generator, Mosquitto, the ingest workers, PostgreSQL, the server
+and the 500 clients (and by whatever else runs there); figures are for that, not for the server alone. The
+baseline is the same measurement with 50 clients in the same run, on a fresh pipeline of its own (database,
+broker, server, ingest, fleet), so neither phase inherits the other's backlog.
+Run: ``python -m campusguard.devservices run -- .venv/bin/python -m bench.fanout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as mqtt
+import psycopg
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
+
+from bench.ingest import _broker, _worker_env
+from bench.report import Figure
+from campusguard.devservices import PostgresCluster, find_postgres_bindir, free_port, postgres_owner
+from campusguard.settings import RetentionSettings, StorageBackend
+from campusguard.site.models import Site
+from campusguard.site.validate import load_site as read_site
+from command_ui.deps import SESSION_COOKIE
+from store.auth_repo import create_session
+from store.migrate import migrate
+from store.site_repo import load_site
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "district.yaml"
+BUSES = 2000
+CLIENTS = 500
+BASELINE_CLIENTS = 50
+VIEWER = "daniel-lindqvist"  # the example's city-level district administrator: sees every school's buses
+WARMUP_S = 8  # the first pushes carry the backlog of a fresh connection
+MEASURE_S = 30
+SAMPLE_EVERY = 10
+SLICES = 20  # each second's fixes go out in 20 bursts, 50 ms apart, not all at once
+INGEST_WORKERS = 2  # the production default (settings.ingest.workers)
+TARGET_P99_S = 1.0
+_TIME = re.compile(rb'"time":"([^"]+)"')
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """What one measurement with N clients found; CPU in % of one core, machine busy in % of all cores."""
+
+    clients: int
+    connected: int
+    failed: int
+    p50_s: float
+    p99_s: float
+    samples: int
+    commit_p50_s: float
+    commit_p99_s: float
+    fanout_p50_s: float
+    fanout_p99_s: float
+    published_per_s: float
+    committed_per_s: float
+    cpu_pct: dict[str, float]
+    machine_busy_pct: float
+
+
+def bench_site(out: Path) -> list[tuple[str, str]]:
+    """Write the example district with its buses cloned up to BUSES; return every bus tracker (school, device)."""
+    data = yaml.safe_load(EXAMPLE.read_text())
+    schools = [s for unit in data["organisation"]["units"] for s in unit["schools"]]
+    originals = [(school, bus) for school in schools for bus in school.get("buses", [])]
+    for n in range(BUSES - len(originals)):
+        school, bus = originals[n % len(originals)]
+        clone = copy.deepcopy(bus)
+        clone["id"] = f"{bus['id']}-x{n:04d}"
+        clone["name"] = f"{bus['name']} x{n}"
+        clone.pop("plate", None)
+        clone["trackers"] = [{"id": f"{clone['id']}-gps", "source": "campusguard"}]
+        for k, stop in enumerate(clone["route"]["stops"]):
+            stop["id"] = f"{clone['id']}-s{k}"
+        school["buses"].append(clone)
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    # Our own schema's trackers only: the topic carries the device id, so the generator can speak for each.
+    return [(school["id"], tracker["id"]) for school in schools for bus in school["buses"]
+            for tracker in bus["trackers"] if tracker["source"] == "campusguard"][:BUSES]
+
+
+@contextlib.contextmanager
+def private_postgres(max_connections: int) -> Iterator[tuple[str, int]]:
+    """Start a throw-away cluster with room for one connection per client; yield its URL and postmaster pid."""
+    owner = postgres_owner()
+    root = Path(tempfile.mkdtemp(prefix="cg-bench-pg-"))
+    if owner is not None:
+        os.chown(root, owner.uid, owner.gid)
+    cluster = PostgresCluster(bindir=find_postgres_bindir(), root=root, port=free_port(), owner=owner)
+    cluster.init()
+    with (cluster.data_dir / "postgresql.conf").open("a") as conf:
+        conf.write(f"\nmax_connections = {max_connections}\n")
+    cluster.start()
+    try:
+        with psycopg.connect(cluster.url("postgres"), autocommit=True) as admin:
+            admin.execute("CREATE DATABASE campusguard")
+        yield cluster.url(), int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def prepare(url: str, site: Site, sessions: int) -> list[str]:
+    """Migrate, load the bench site and open ``sessions`` sessions for the viewer; return their tokens."""
+    now = datetime.now(UTC)
+    tokens = [secrets.token_urlsafe(32) for _ in range(sessions)]
+    with psycopg.connect(url) as conn:
+        migrate(conn, StorageBackend.AUTO, RetentionSettings())
+        load_site(conn, site)
+        with conn.transaction():
+            for token in tokens:
+                create_session(conn, token, VIEWER, now, now + timedelta(hours=2), "bench")
+    return tokens
+
+
+def cpu_seconds(pid: int, tree: bool = True) -> float:
+    """User + system CPU time of a process (and, with ``tree``, all its descendants) so far, from /proc."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                stats[int(entry.name)] = fields
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        stat = stats.get(current)
+        if stat is not None:
+            total += int(stat[11]) + int(stat[12])  # utime, stime: fields 14 and 15 of stat
+        todo += children.get(current, []) if tree else []
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK"), sum(ticks) / os.sysconf("SC_CLK_TCK")
+
+
+def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """Start ``campusguard serve`` and wait until /health answers."""
+    server = subprocess.Popen([sys.executable, "-m", "campusguard", "serve"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code < 500:
+                return server
+        time.sleep(0.2)
+    server.terminate()
+    raise RuntimeError("campusguard serve did not come up within 60 s")
+
+
+async def _client(port: int, token: str, window: tuple[float, float], receipts: list[tuple[float, float]],
+                  connected: asyncio.Event, stop: asyncio.Event) -> None:
+    headers = {"Cookie": f"{SESSION_COOKIE}={token}"}
+    # max_size=None: a push to a city-wide screen carries every bus, far past the library's 1 MiB default.
+    async with connect(f"ws://127.0.0.1:{port}/api/v1/live", additional_headers=headers, max_size=None,
+                       open_timeout=60) as ws:
+        connected.set()
+        while not stop.is_set():
+            try:
+                data = await asyncio.wait_for(ws.recv(decode=False), timeout=1)
+            except TimeoutError:
+                continue
+            received = time.time()
+            if not window[0] <= received < window[1] or b'"type":"positions"' not in data[:40]:
+                continue
+            # A regex over the raw bytes rather than json.loads: 500 clients parsing every push in one
+            # Python process would make the clients, not the server, the thing measured.
+            for stamp in _TIME.findall(data)[::SAMPLE_EVERY]:
+                receipts.append((received, datetime.fromisoformat(stamp.decode()).timestamp()))
+
+
+async def _commit_probe(url: str, window: tuple[float, float], latencies: list[float], seen: dict[int, float],
+                        committed: list[int], stop: asyncio.Event) -> None:
+    """Poll latest_positions every 0.1 s: when each fix became visible in the database (``seen``, by its time).
+
+    That is the baseline (position to database), and what separates the server's share of a client's latency
+    from the share of everything before it.
+    """
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        row = await (await conn.execute("SELECT coalesce(max(time), now()) FROM latest_positions")).fetchone()
+        since: datetime = row[0] if row else datetime.now(UTC)
+        counted = False
+        while not stop.is_set():
+            now = time.time()
+            if not counted and now >= window[0]:
+                committed.append(await _rows(conn))
+                counted = True
+            cur = await conn.execute("SELECT time FROM latest_positions WHERE time > %s", (since,))
+            stamps = [r[0] for r in await cur.fetchall()]
+            if stamps:
+                since = max(stamps)
+                seen.update((_key(t.timestamp()), now) for t in stamps)
+                if window[0] <= now < window[1]:
+                    latencies.extend(now - t.timestamp() for t in stamps[::SAMPLE_EVERY])
+            await asyncio.sleep(0.1)
+        committed.append(await _rows(conn))
+
+
+def _key(timestamp: float) -> int:
+    return round(timestamp * 1_000_000)  # microseconds: the same instant whatever zone it was written in
+
+
+async def _rows(conn: psycopg.AsyncConnection[Any]) -> int:
+    row = await (await conn.execute("SELECT count(*) FROM positions")).fetchone()
+    return int(row[0]) if row else 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    connected: int
+    failed: int
+    receipts: list[tuple[float, float]]
+    commit_latencies: list[float]
+    seen: dict[int, float]
+    committed: int
+
+
+async def _measure(port: int, url: str, tokens: list[str]) -> _Found:
+    receipts: list[tuple[float, float]] = []
+    commit_latencies: list[float] = []
+    seen: dict[int, float] = {}
+    committed: list[int] = []
+    stop = asyncio.Event()
+    start = time.time() + WARMUP_S
+    window = (start, start + MEASURE_S)
+    probe = asyncio.create_task(_commit_probe(url, window, commit_latencies, seen, committed, stop))
+    flags = [asyncio.Event() for _ in tokens]
+    tasks = []
+    for n, (token, flag) in enumerate(zip(tokens, flags, strict=True)):
+        tasks.append(asyncio.create_task(_client(port, token, window, receipts, flag, stop)))
+        if n % 25 == 24:
+            await asyncio.sleep(0.05)  # a ramp, not 500 handshakes in the same millisecond
+    await asyncio.sleep(max(0.0, window[1] - time.time()))
+    stop.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    await probe
+    failed = sum(isinstance(r, (OSError, WebSocketException, TimeoutError)) for r in results)
+    others = [r for r in results if isinstance(r, BaseException) and not isinstance(
+        r, (OSError, WebSocketException, TimeoutError))]
+    if others:
+        raise others[0]
+    return _Found(sum(f.is_set() for f in flags), failed, receipts, commit_latencies, seen,
+                  committed[-1] - committed[0] if len(committed) == 2 else 0)
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def measure(port: int, url: str, tokens: list[str], publisher_log: Path, pids: dict[str, int]) -> Phase:
+    """Connect the clients, measure for MEASURE_S after the warm-up, and read every component's CPU meanwhile."""
+    published_before = _published(publisher_log)
+    pids = {**pids, "bench clients": os.getpid()}
+    cpu_before = {name: cpu_seconds(pid, tree=name != "bench clients") for name, pid in pids.items()}
+    busy_before, total_before = machine_busy()
+    wall_before = time.monotonic()
+    found = asyncio.run(_measure(port, url, tokens))
+    latencies = [received - published for received, published in found.receipts]
+    # The server's own share: from the fix being visible in the database to the client having it.
+    fanout = [received - found.seen[_key(published)] for received, published in found.receipts
+              if _key(published) in found.seen]
+    wall = time.monotonic() - wall_before
+    busy_after, total_after = machine_busy()
+    cpu = {name: round(100 * (cpu_seconds(pid, tree=name != "bench clients") - cpu_before[name]) / wall, 1)
+           for name, pid in pids.items()}
+    return Phase(
+        clients=len(tokens), connected=found.connected, failed=found.failed,
+        p50_s=_quantile(latencies, 0.5), p99_s=_quantile(latencies, 0.99), samples=len(latencies),
+        commit_p50_s=_quantile(found.commit_latencies, 0.5), commit_p99_s=_quantile(found.commit_latencies, 0.99),
+        fanout_p50_s=_quantile(fanout, 0.5), fanout_p99_s=_quantile(fanout, 0.99),
+        published_per_s=(_published(publisher_log) - published_before) / wall,
+        committed_per_s=found.committed / MEASURE_S, cpu_pct=cpu,
+        machine_busy_pct=round(100 * (busy_after - busy_before) / (total_after - total_before), 1))
+
+
+def _published(log: Path) -> int:
+    lines = log.read_text().splitlines()
+    return int(lines[-1].split()[0]) if lines else 0
+
+
+def publish(port: int, devices_file: Path, log: Path) -> None:
+    """Be the load generator: publish each device's fix once a second, ``ts`` = publish time, until killed."""
+    devices = [tuple(d) for d in json.loads(devices_file.read_text())]
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"cg-bench-fleet-{os.getpid()}",
+                         protocol=MQTTProtocolVersion.MQTTv5)
+    client.max_inflight_messages_set(5000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    per_slice = -(-len(devices) // SLICES)
+    sent, tick, second = 0, time.monotonic(), 0
+    while True:
+        for s in range(SLICES):
+            for n, (school, device) in enumerate(devices[s * per_slice:(s + 1) * per_slice]):
+                body = {"ts": datetime.now(UTC).isoformat(), "lat": 40.80 + ((second + n) % 100) * 1e-5,
+                        "lon": -96.68, "speed_kmh": 30.0}
+                client.publish(f"campusguard/v1/{school}/gps/{device}", json.dumps(body), qos=1)
+                sent += 1
+            tick += 1 / SLICES
+            # Behind (stopped between phases, or starved of CPU): skip ahead rather than burst to catch up.
+            tick = max(tick, time.monotonic() - 1)
+            time.sleep(max(0.0, tick - time.monotonic()))
+        second += 1
+        with log.open("a") as out:
+            out.write(f"{sent} {time.time()}\n")  # how many so far, and when
+
+
+def run_phases(client_counts: tuple[int, ...]) -> list[Phase]:
+    """Measure each client count on a fresh pipeline of its own, so no phase inherits another's backlog."""
+    work = Path(tempfile.mkdtemp(prefix="cg-bench-fanout-"))
+    try:
+        devices = bench_site(work / "site.yaml")
+        (work / "devices.json").write_text(json.dumps(devices))
+        site = read_site(work / "site.yaml")  # checked once: 2,000 buses take a while
+        phases = []
+        for count in client_counts:
+            phase = run_phase(work, site, count)
+            print(f"fanout: {phase}", flush=True)
+            phases.append(phase)
+        return phases
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_phase(work: Path, site: Site, clients: int) -> Phase:
+    """Start database, broker, server, ingest and fleet; measure with ``clients`` clients; stop them all."""
+    # Per websocket one LISTEN connection, plus the app's pool, the workers, maintenance and some slack.
+    with private_postgres(clients + 60) as (url, postmaster), _broker() as broker:
+        tokens = prepare(url, site, clients)
+        env = _worker_env(url, broker.url, work, INGEST_WORKERS, secrets.token_hex(3))
+        http_port = free_port()
+        env.update(CAMPUSGUARD_HTTP_HOST="127.0.0.1", CAMPUSGUARD_HTTP_PORT=str(http_port),
+                   CAMPUSGUARD_COOKIE_SECURE="false")
+        procs: dict[str, subprocess.Popen[bytes]] = {}
+        try:
+            procs["server"] = start_server(env, http_port)
+            # The supervisor with the production default of worker processes, as `campusguard ingest` runs.
+            procs["ingest"] = subprocess.Popen([sys.executable, "-m", "campusguard", "ingest", "--no-http"],
+                                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(5)  # the workers subscribed before the fleet starts
+            log = work / f"published-{clients}.log"
+            log.touch()
+            procs["load generator"] = subprocess.Popen(
+                [sys.executable, "-m", "bench.fanout", "--publish", str(broker.port), str(work / "devices.json"),
+                 str(log)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(5)
+            pids = {name: proc.pid for name, proc in procs.items()}
+            pids["postgres"] = postmaster
+            if broker.process is not None:
+                pids["mosquitto"] = broker.process.pid
+            return measure(http_port, url, tokens, log, pids)
+        finally:
+            for proc in reversed(procs.values()):
+                proc.terminate()
+            for proc in procs.values():
+                proc.wait(timeout=60)
+
+
+def run() -> list[Figure]:
+    """Measure and return the figures (latencies in ms, CPU in % of one core)."""
+    base, full = run_phases((BASELINE_CLIENTS, CLIENTS))
+    for phase in (base, full):
+        verdict = "met" if phase.p99_s < TARGET_P99_S else "missed"
+        print(f"{phase.connected}/{phase.clients} clients connected ({phase.failed} failed); "
+              f"{phase.published_per_s:,.0f} fixes/s published, {phase.committed_per_s:,.0f}/s committed; "
+              f"position to client p50 {phase.p50_s * 1000:,.0f} ms, p99 {phase.p99_s * 1000:,.0f} ms "
+              f"({phase.samples} samples; target p99 < {TARGET_P99_S:.0f} s: {verdict}); position to database "
+              f"p50 {phase.commit_p50_s * 1000:,.0f} ms, p99 {phase.commit_p99_s * 1000:,.0f} ms; database to client "
+              f"p50 {phase.fanout_p50_s * 1000:,.0f} ms, p99 {phase.fanout_p99_s * 1000:,.0f} ms; CPU % of one "
+              f"core: {phase.cpu_pct}; machine (2 cores) {phase.machine_busy_pct}% busy")
+    return [
+        Figure(f"position to client p50, {CLIENTS} clients", full.p50_s * 1000, "ms",
+               f"{BASELINE_CLIENTS} clients", base.p50_s * 1000),
+        Figure(f"position to client p99, {CLIENTS} clients", full.p99_s * 1000, "ms",
+               f"{BASELINE_CLIENTS} clients", base.p99_s * 1000),
+        Figure(f"position to client p99, {CLIENTS} clients", full.p99_s * 1000, "ms",
+               "position to database p99, same run", full.commit_p99_s * 1000),
+        Figure(f"database to client p99, {CLIENTS} clients", full.fanout_p99_s * 1000, "ms",
+               f"{BASELINE_CLIENTS} clients", base.fanout_p99_s * 1000),
+        Figure(f"server CPU, {CLIENTS} clients", full.cpu_pct["server"], "% of a core",
+               f"{BASELINE_CLIENTS} clients", base.cpu_pct["server"]),
+    ]
+
+
+def main() -> None:
+    """Print the figures, or with ``--publish PORT DEVICES LOG`` be the load generator."""
+    if len(sys.argv) == 5 and sys.argv[1] == "--publish":
+        publish(int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
+        return
+    for figure in run():
+        print(figure.line())
+
+
+if __name__ == "__main__":
+    main()
