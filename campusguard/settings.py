@@ -157,10 +157,13 @@ class VisionSettings(BaseSettings):
     ] = 5.0
     full_check_s: Annotated[
         float, Field(gt=0, description="Longest time without detecting when nothing is tracked.")
-    ] = 2.0
+    ] = 3.0
     track_refresh_s: Annotated[
-        float, Field(gt=0, description="Longest time without detecting while something is tracked.")
+        float, Field(gt=0, description="Longest time without detecting while something is tracked and still.")
     ] = 1.0
+    moving_refresh_s: Annotated[
+        float, Field(gt=0, description="Longest time without detecting while only tracked things move.")
+    ] = 0.6
     sighting_every_s: Annotated[
         float, Field(gt=0, description="How often a tracked object is written to the detections table.")
     ] = 5.0

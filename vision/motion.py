@@ -1,22 +1,22 @@
 """The motion gate: decide per frame whether the detector needs to look at all.
 
 Most camera-seconds on a campus show an empty corridor; running a neural detector on them costs CPU and buys
-nothing. The gate keeps a running-average background of a small grey copy of the frame and reports the
-regions that differ from it. :func:`should_detect` then opens the gate when there is motion, and also
-periodically without motion, because a person who stops moving (someone lying on the floor, a loiterer) is
-still there and must keep being seen:
+nothing. The gate compares a small grey copy of each frame with the previous one and reports the regions that
+changed (frame differencing: a person who stops is no longer "motion" one frame later, where a running
+background average would keep reporting them for seconds while it learns them). :func:`should_detect` then
+decides:
 
-- ``full_check_s`` after the last detection when nothing is being tracked (something that appeared without
-  the gate noticing, e.g. in the first frames before the background settled);
-- ``track_refresh_s`` after the last detection while tracks are alive, so still people keep their tracks and
-  the rules' timers (loitering, a fallen person) keep running.
-
-The background adapts with ``learning_rate`` per processed frame, so a parked car or a moved chair stops
-counting as motion after a few seconds rather than keeping the detector busy forever.
+- motion **outside** every tracked object (someone new, or something the tracker does not know): detect now;
+- motion only **where tracked objects are** (the people already followed are walking): detect every
+  ``moving_refresh_s``, enough for the tracker to follow a walking person without a call per frame;
+- no motion: detect every ``track_refresh_s`` while something is tracked, so a still person (someone lying
+  on the floor, a loiterer) keeps their track and the rules' timers keep running, and every ``full_check_s``
+  when nothing is, for whatever appeared without moving enough to be noticed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,12 +41,14 @@ class GateParams:
     """Grey-level difference (0..255) that counts as changed; above sensor noise and JPEG artefacts."""
     min_area_fraction: float = 0.002
     """Smallest changed region, as a fraction of the frame, that counts as motion (a person far away is ~0.5 %)."""
-    learning_rate: float = 0.05
-    """How fast the background absorbs a change, per processed frame."""
-    full_check_s: float = 2.0
+    full_check_s: float = 3.0
     """Longest time without a detection when nothing is tracked."""
     track_refresh_s: float = 1.0
     """Longest time without a detection while something is tracked."""
+    moving_refresh_s: float = 0.6
+    """Longest time without a detection while only tracked objects move."""
+    track_margin: float = 0.5
+    """A changed region belongs to a tracked object when its centre is in the object's box grown by this share."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,24 +60,23 @@ class Motion:
 
 
 class MotionGate:
-    """Background model of one camera; feed it every frame in order."""
+    """The previous frame of one camera; feed it every frame in order."""
 
     def __init__(self, params: GateParams | None = None) -> None:
         self.params = params or GateParams()
-        self._background: npt.NDArray[np.float32] | None = None
+        self._previous: npt.NDArray[np.uint8] | None = None
 
     def observe(self, image: Image) -> Motion:
-        """Compare a frame with the background, then fold it into the background."""
+        """Compare a frame with the previous one."""
         height, width = image.shape[:2]
         scale = GATE_WIDTH / width
         small = cv2.resize(image, (GATE_WIDTH, max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
         grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
-        if self._background is None or self._background.shape != grey.shape:
-            self._background = grey.astype(np.float32)
-            # The first frame is the background: nothing to compare with yet, which the periodic check covers.
+        previous, self._previous = self._previous, grey  # type: ignore[assignment]
+        if previous is None or previous.shape != grey.shape:
+            # Nothing to compare the first frame with; the periodic check covers it.
             return Motion((), 0.0)
-        diff = cv2.absdiff(grey, cv2.convertScaleAbs(self._background))
-        cv2.accumulateWeighted(grey, self._background, self.params.learning_rate)
+        diff = cv2.absdiff(grey, previous)
         _, mask = cv2.threshold(diff, self.params.threshold, 255, cv2.THRESH_BINARY)
         mask = cv2.dilate(mask, _KERNEL, iterations=2)
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -89,11 +90,17 @@ class MotionGate:
         return Motion(tuple(regions), float(np.count_nonzero(mask)) / mask.size)
 
 
-def should_detect(motion: Motion, now: datetime, last_detection: datetime | None, tracking: bool,
+def should_detect(motion: Motion, now: datetime, last_detection: datetime | None, tracked: Sequence[Box],
                   params: GateParams) -> bool:
     """Decide whether this frame goes to the detector (pure; see the module docstring)."""
-    if motion.regions or last_detection is None:
+    if last_detection is None or any(not _belongs(region, tracked, params.track_margin) for region in motion.regions):
         return True
-    idle = now - last_detection
-    limit = params.track_refresh_s if tracking else params.full_check_s
-    return idle >= timedelta(seconds=limit)
+    still = params.track_refresh_s if tracked else params.full_check_s
+    limit = params.moving_refresh_s if motion.regions else still
+    return now - last_detection >= timedelta(seconds=limit)
+
+
+def _belongs(region: Box, tracked: Sequence[Box], margin: float) -> bool:
+    x, y = region.center
+    return any(b.x1 - margin * b.width <= x <= b.x2 + margin * b.width
+               and b.y1 - margin * b.height <= y <= b.y2 + margin * b.height for b in tracked)

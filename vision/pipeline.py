@@ -28,6 +28,9 @@ from vision.rules import EMPTY_STATE, RuleParams, ZoneState, evaluate
 from vision.tracking import ObjectTracker, TrackParams
 from vision.zones import CameraRules
 
+MOBILE_LABELS = frozenset({"person", "bicycle", "car", "motorcycle", "bus", "truck", "bird", "cat", "dog", "horse"})
+"""COCO labels of things that move by themselves."""
+
 _NO_KEYPOINTS = Keypoints(xy=np.zeros((17, 2), np.float32), scores=np.zeros(17, np.float32))
 
 
@@ -69,23 +72,26 @@ class CameraPipeline:
         self.tracker = ObjectTracker(self.params.track)
         self.detections = 0
         self._state: ZoneState = EMPTY_STATE
-        self._objects: tuple[TrackedObject, ...] = ()
         self._last_detection: datetime | None = None
 
     def process(self, frame: Frame) -> FrameResult:
         """Run one frame through the stages."""
         motion = self.gate.observe(frame.image)
-        if self.params.gated and not should_detect(motion, frame.time, self._last_detection, self.tracker.active,
+        predicted = self.tracker.predict(frame.time, frame.size[0])
+        # Only things that move by themselves explain motion; a parked car's or a misread "bed"'s box must not
+        # hide a person walking in front of it from the gate.
+        followed = [o.box for o in predicted if o.label in MOBILE_LABELS]
+        if self.params.gated and not should_detect(motion, frame.time, self._last_detection, followed,
                                                    self.params.gate):
-            return FrameResult(frame, False, self._objects, ())
+            return FrameResult(frame, False, predicted, ())
         found = self.detector.detect(frame.image)
         self.detections += 1
         self._last_detection = frame.time
-        self._objects = self.tracker.update(found, frame.time, self._lying(frame, found))
+        objects = self.tracker.update(found, frame.time, self._lying(frame, found))
         width, height = frame.size
-        observation = Observation(frame.camera_id, frame.time, width, height, self._objects)
+        observation = Observation(frame.camera_id, frame.time, width, height, objects)
         self._state, events = evaluate(self.rules, self.params.rules, self._state, observation)
-        return FrameResult(frame, True, self._objects, tuple(events))
+        return FrameResult(frame, True, objects, tuple(events))
 
     def _lying(self, frame: Frame, found: list[Detection]) -> list[bool | None]:
         verdicts: list[bool | None] = []

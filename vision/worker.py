@@ -65,7 +65,8 @@ class VisionWorker:
         self._pose = PoseEstimator(intra_op_threads=vision.threads) if vision.pose else None
         self._faces = FaceDetector(intra_op_threads=vision.threads) if vision.blur_faces else None
         self._params = PipelineParams(
-            gate=GateParams(full_check_s=vision.full_check_s, track_refresh_s=vision.track_refresh_s),
+            gate=GateParams(full_check_s=vision.full_check_s, track_refresh_s=vision.track_refresh_s,
+                            moving_refresh_s=vision.moving_refresh_s),
             rules=vision.rules, gated=vision.gated)
         self._sink = EventSink(settings.database_url, self._faces, vision.sighting_every_s)
         self._stop = threading.Event()
