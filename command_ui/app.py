@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,6 +17,7 @@ from psycopg_pool import ConnectionPool
 from campusguard import __version__
 from campusguard.settings import Settings
 from command_ui.deps import CurrentUser
+from command_ui.live_hub import PositionHub
 from command_ui.routers import (
     audit,
     auth,
@@ -48,12 +51,19 @@ def create_app(settings: Settings) -> FastAPI:
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=10, open=False,
                           kwargs={"connect_timeout": 5, "autocommit": True})
 
+    hub = PositionHub(settings.database_url)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool.open(wait=False)
+        # One position feed for every live socket of this process (command_ui/live_hub.py).
+        feed = asyncio.create_task(hub.run())
         try:
             yield
         finally:
+            feed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feed
             pool.close()
 
     # The schema is served behind authentication below; FastAPI's own /docs page would load its scripts
@@ -62,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.pool = pool
+    app.state.hub = hub
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(sites.router)

@@ -120,7 +120,8 @@ POSITIONS: TableSpec[Position] = TableSpec(
         FROM {stage} ORDER BY device_id, time DESC
         ON CONFLICT (device_id) DO UPDATE SET
             time = excluded.time, lon = excluded.lon, lat = excluded.lat, speed_kmh = excluded.speed_kmh,
-            heading_deg = excluded.heading_deg, battery_pct = excluded.battery_pct, source = excluded.source
+            heading_deg = excluded.heading_deg, battery_pct = excluded.battery_pct, source = excluded.source,
+            stored_at = clock_timestamp()
         WHERE latest_positions.time < excluded.time
     """,
 )

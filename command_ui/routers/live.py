@@ -3,7 +3,8 @@
 Incident changes are numbered by a global cursor (``incident_events.cursor``). A client connects with the last
 cursor it saw (``?after=``) and first receives every change after it, so a dropped connection loses nothing;
 then each change is pushed as it commits (the connection LISTENs on ``campusguard_incidents``). Positions that
-moved are sent every couple of seconds. The session cookie authenticates the handshake; without a valid one
+moved come from the process's one :class:`~command_ui.live_hub.PositionHub`, twice a second, in commit
+order. The session cookie authenticates the handshake; without a valid one
 the socket closes with 4401, and a guard's feed never carries another school's data.
 """
 
@@ -22,11 +23,12 @@ from starlette.concurrency import run_in_threadpool
 
 from alerts.service import INCIDENT_CHANNEL
 from command_ui.deps import SESSION_COOKIE, User
+from command_ui.live_hub import PositionHub, Subscription
 from store.auth_repo import session_account
 
 router = APIRouter(tags=["live"])
 
-POSITIONS_EVERY_S = 2.0
+INCIDENT_RECHECK_S = 5.0  # a missed NOTIFY (a reconnecting listener) still reaches the screen this soon
 UNAUTHORISED = 4401
 
 _CHANGES = """
@@ -48,14 +50,6 @@ _PRESENT = """
         ORDER BY i.id, e.cursor DESC
     ) latest ORDER BY cursor
 """
-_POSITIONS = """
-    SELECT lp.device_id, d.kind, d.bus_id, d.school_id, lp.lon, lp.lat, lp.time, lp.speed_kmh, lp.heading_deg
-    FROM latest_positions lp JOIN devices d ON d.id = lp.device_id LEFT JOIN org_units u ON u.id = d.school_id
-    WHERE lp.time > %s AND (u.path LIKE %s || '%%' OR (d.school_id IS NULL AND %s = '/'))
-    ORDER BY lp.time
-"""
-
-
 def _authenticate(pool: ConnectionPool, token: str | None) -> User | None:
     if not token:
         return None
@@ -78,15 +72,28 @@ async def live(websocket: WebSocket, after: int = 0) -> None:
         return
     await websocket.accept()
     closed = asyncio.Event()
+    sending = asyncio.Lock()  # incidents and positions go out from two tasks; one frame at a time
+    hub: PositionHub = websocket.app.state.hub
+    subscription = hub.subscribe(user.scope_path)
     reader = asyncio.create_task(_read_until_closed(websocket, closed))
+    pump = asyncio.create_task(_pump_positions(websocket, subscription, sending))
     try:
-        await _stream(websocket, user, after, closed, websocket.app.state.settings.database_url)
+        await _stream(websocket, user, after, closed, websocket.app.state.settings.database_url, sending)
     except (WebSocketDisconnect, RuntimeError):
-        pass  # the client went away; nothing to clean up but the reader
+        pass  # the client went away; nothing to clean up but the tasks
     finally:
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
+        hub.unsubscribe(subscription)
+        for task in (reader, pump):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await task
+
+
+async def _pump_positions(websocket: WebSocket, subscription: Subscription, sending: asyncio.Lock) -> None:
+    while True:
+        message = await subscription.queue.get()
+        async with sending:
+            await websocket.send_text(message)
 
 
 async def _read_until_closed(websocket: WebSocket, closed: asyncio.Event) -> None:
@@ -97,8 +104,8 @@ async def _read_until_closed(websocket: WebSocket, closed: asyncio.Event) -> Non
         closed.set()
 
 
-async def _stream(websocket: WebSocket, user: User, cursor: int, closed: asyncio.Event, url: str) -> None:
-    positions_since = datetime.now(UTC)
+async def _stream(websocket: WebSocket, user: User, cursor: int, closed: asyncio.Event, url: str,
+                  sending: asyncio.Lock) -> None:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await conn.execute(f"LISTEN {INCIDENT_CHANNEL}")
         if cursor == 0:
@@ -109,7 +116,9 @@ async def _stream(websocket: WebSocket, user: User, cursor: int, closed: asyncio
                 await cur.execute(_PRESENT, (user.scope_path,))
                 present = await cur.fetchall()
             for row in present:
-                await websocket.send_json({"type": "incident", "cursor": row.pop("cursor"), "incident": _jsonable(row)})
+                async with sending:
+                    await websocket.send_json({"type": "incident", "cursor": row.pop("cursor"),
+                                               "incident": _jsonable(row)})
             # Later changes of anything, including what the present view left out, come from here on.
             cursor = int(top["top"]) if top else 0
         while not closed.is_set():
@@ -117,12 +126,8 @@ async def _stream(websocket: WebSocket, user: User, cursor: int, closed: asyncio
                 await cur.execute(_CHANGES, (cursor, user.scope_path))
                 for row in await cur.fetchall():
                     cursor = row.pop("cursor")
-                    await websocket.send_json({"type": "incident", "cursor": cursor, "incident": _jsonable(row)})
-                await cur.execute(_POSITIONS, (positions_since, user.scope_path, user.scope_path))
-                moved = [_jsonable(r) for r in await cur.fetchall()]
-            if moved:
-                positions_since = max(datetime.fromisoformat(p["time"]) for p in moved)
-                await websocket.send_json({"type": "positions", "positions": moved})
-            # Wake at the next incident change, or after a while for positions.
-            async for _ in conn.notifies(timeout=POSITIONS_EVERY_S, stop_after=1):
+                    async with sending:
+                        await websocket.send_json({"type": "incident", "cursor": cursor, "incident": _jsonable(row)})
+            # Wake at the next incident change (or recheck after a while).
+            async for _ in conn.notifies(timeout=INCIDENT_RECHECK_S, stop_after=1):
                 pass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +116,23 @@ def test_moving_buses_are_pushed(client: TestClient, url: str) -> None:
     assert "bus-01-gps" in moved and moved["bus-01-gps"]["bus_id"] == "bus-01"
     assert "bus-20-gps" not in moved  # east-prairie's bus: not this guard's to see
     assert all(p["school_id"] == OWN for p in message["positions"])
+
+
+def test_a_late_fix_with_an_older_device_time_still_reaches_the_screen(client: TestClient, url: str) -> None:
+    # Positions follow commit order: a tracker that reports an hour-old fix after another's fresh one (a
+    # buffered tracker coming back online, a second ingest worker committing later) is not skipped.
+    assert client.post("/api/v1/auth/login", json={"username": guard_of(url, OWN), "password": PASSWORD}
+                       ).status_code == 200
+    now = datetime.now(UTC)
+    with client.websocket_connect("/api/v1/live") as ws, psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, source) VALUES"
+                     " ('bus-02-gps', %s, -96.65, 40.8, 'test') ON CONFLICT (device_id) DO UPDATE SET"
+                     " time = excluded.time, stored_at = clock_timestamp()", (now + timedelta(minutes=4),))
+        conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, source) VALUES"
+                     " ('bus-03-gps', %s, -96.64, 40.8, 'test') ON CONFLICT (device_id) DO UPDATE SET"
+                     " time = excluded.time, stored_at = clock_timestamp()", (now - timedelta(hours=1),))
+        seen: set[str] = set()
+        while not {"bus-02-gps", "bus-03-gps"} <= seen:
+            message = ws.receive_json()
+            if message["type"] == "positions":
+                seen |= {p["device_id"] for p in message["positions"]}
