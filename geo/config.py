@@ -70,9 +70,14 @@ class GeoRules(BaseModel):
                      "speed projects arrival times.")
     ] = 180.0
     eta_min_speed_kmh: Annotated[
-        float, Field(gt=0, le=100, description="Below this recent average speed, arrival times follow the "
-                     "scheduled pace from the current delay instead.")
-    ] = 5.0
+        float, Field(gt=0, le=100, description="Progress samples slower than this (a bus standing at a stop or in "
+                     "a queue) are left out of the speed that projects arrivals.")
+    ] = 10.0
+    eta_min_moving_s: Annotated[
+        float, Field(ge=0, le=3600, description="Seconds of recent movement the speed must be measured over before "
+                     "it projects arrivals: just after a stop, a sample spanning the dwell and the pull-away would "
+                     "make the next stop look far away in time.")
+    ] = 90.0
     moving_speed_kmh: Annotated[
         float, Field(gt=0, le=50, description="Above this speed a bus counts as moving (after-hours rule).")
     ] = 8.0

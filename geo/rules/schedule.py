@@ -145,7 +145,7 @@ def _moving_speed_mps(state: ScheduleState, now: datetime, rules: GeoRules) -> f
         if span > 0 and (s1 - s0) / span * 3.6 >= rules.eta_min_speed_kmh:
             metres += s1 - s0
             seconds += span
-    return metres / seconds if seconds > 0 else None
+    return metres / seconds if seconds >= max(rules.eta_min_moving_s, 1e-9) else None
 
 
 def _scheduled_at(plan: BusPlan, state: ScheduleState) -> datetime:
