@@ -314,12 +314,16 @@ def _demo_logins(settings: Settings) -> list[tuple[str, str, str]]:
 
 
 @app.command()
-def drill(school: Annotated[str, typer.Option(help="School id to drill.")]) -> None:
+def drill(
+    school: Annotated[str, typer.Option(help="School id to drill.")],
+    respond_s: Annotated[float, typer.Option(min=0, help="How long to wait for a person (a guard's phone) to "
+                                             "acknowledge before the drill acknowledges itself.")] = 60.0,
+) -> None:
     """Press a panic button through the real MQTT path and time it until raised, delivered, acknowledged."""
     from campusguard.drill import run_drill
 
     settings = _settings()
-    report = run_drill(settings.database_url, settings.mqtt_url, school)
+    report = run_drill(settings.database_url, settings.mqtt_url, school, respond_s=respond_s)
     if report.incident_id is None:
         _echo(f"drill at {school}: NO INCIDENT within the timeout (button {report.device_id})")
         raise typer.Exit(1)
@@ -328,7 +332,11 @@ def drill(school: Annotated[str, typer.Option(help="School id to drill.")]) -> N
     for d in report.deliveries:
         state = "delivered" if d["ok"] else f"FAILED ({d['error']})"
         _echo(f"  {d['notifier']:<18} {d['ms']:8.0f} ms  {state}")
-    _echo(f"  acknowledged after  {report.acknowledged_ms:8.0f} ms")
+    for person in report.responses:
+        seen = f"{person.seen_ms:8.0f} ms" if person.seen_ms is not None else "     not seen"
+        acked = f"{person.acknowledged_ms:8.0f} ms" if person.acknowledged_ms is not None else "not acknowledged"
+        _echo(f"  {person.user_id:<18} seen {seen}   acknowledged {acked}")
+    _echo(f"  acknowledged after  {report.acknowledged_ms:8.0f} ms by {report.acknowledged_by}")
     raise typer.Exit(0 if report.ok else 1)
 
 
