@@ -127,6 +127,10 @@ class Membership:
 
 
 NOWHERE = Membership(frozenset(), frozenset())
+_QUERY_POINTS = 512
+"""Points made and queried at a time. Shapely points are garbage-collected objects: made by the ten thousand
+at once, they outlive collections of the young generation and push the collector into full passes over the
+whole heap; a few hundred at a time die young."""
 
 
 class FenceIndex:
@@ -176,17 +180,26 @@ class FenceIndex:
         near = self._cover(band).maybe_near(xs, ys)
         if len(near) == 0:
             return result, flagged
-        candidates = shapely.points(xs[near], ys[near]) if points is None else np.asarray(points)[near]
-        pairs = self._tree.query(candidates, predicate="dwithin", distance=band)
-        if pairs.shape[1] == 0:
+        found = [self._query(near[at:at + _QUERY_POINTS], xs, ys, points, band)
+                 for at in range(0, len(near), _QUERY_POINTS)]
+        point_at = np.concatenate([f[0] for f in found])
+        if len(point_at) == 0:
             return result, flagged
-        point_at, fence_at = pairs
-        inside = shapely.intersects(self.shapes_m[fence_at], candidates[point_at])
-        point_at = near[point_at]
+        fence_at = np.concatenate([f[1] for f in found])
+        inside = np.concatenate([f[2] for f in found])
         if flag_kinds:
             hit = inside & self._kind_mask(flag_kinds)[fence_at]
             flagged[point_at[hit]] = True
         return self._memberships(len(xs), point_at, fence_at, inside), flagged
+
+    def _query(
+        self, at: npt.NDArray[np.intp], xs: npt.NDArray[np.float64], ys: npt.NDArray[np.float64], points: Any,
+        band: float,
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+        """Return (point, fence, inside) for the points ``at`` and the fences within ``band`` of them."""
+        candidates = shapely.points(xs[at], ys[at]) if points is None else np.asarray(points)[at]
+        point_at, fence_at = self._tree.query(candidates, predicate="dwithin", distance=band)
+        return at[point_at], fence_at, shapely.intersects(self.shapes_m[fence_at], candidates[point_at])
 
     def _memberships(
         self, count: int, point_at: npt.NDArray[np.intp], fence_at: npt.NDArray[np.intp],
