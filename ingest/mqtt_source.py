@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
@@ -68,14 +70,28 @@ def parse_broker_url(url: str) -> BrokerAddress:
                          parts.password, tls)
 
 
-def subscriptions(share_group: str | None) -> list[str]:
-    """List a worker's subscriptions: every decoder's topic filters, split across the group when shared."""
+# Panics travel on a connection of their own (the "priority" lane), so a press never waits behind a backlog of
+# GPS fixes: in the broker's queue for our session, in the in-flight window that spool fsyncs hold open, or in
+# the TCP stream. Zigbee2MQTT buttons share their prefix with sensors (low volume), so the whole prefix goes
+# there; our schema's panic topic is also matched by the bulk lane's wildcard (kept, so a misspelt kind is
+# still dead-lettered with its reason), and the database key makes the second copy a no-op.
+PRIORITY_FILTERS = ("campusguard/v1/+/panic/+",)
+Lane = Literal["bulk", "priority"]
+LANES: tuple[Lane, ...] = ("bulk", "priority")
+
+
+def subscriptions(share_group: str | None, lane: Lane | None = None) -> list[str]:
+    """List a worker's subscriptions (of one lane, or all): decoders' topic filters, shared when grouped."""
     prefix = f"$share/{share_group}/" if share_group else ""
-    return [f"{prefix}{f}" for d in REGISTRY.values() for f in d.topic_filters]
+    every = [f for d in REGISTRY.values() for f in d.topic_filters]
+    priority = [f for f in every if f.startswith("zigbee2mqtt/")] + list(PRIORITY_FILTERS)
+    bulk = [f for f in every if not f.startswith("zigbee2mqtt/")]
+    chosen = {"bulk": bulk, "priority": priority, None: bulk + priority}[lane]
+    return [f"{prefix}{f}" for f in dict.fromkeys(chosen)]
 
 
 class MqttListener:
-    """Receives, spools and acknowledges; one per worker process."""
+    """Receives, spools and acknowledges on two connections (bulk and priority lanes); one per worker process."""
 
     def __init__(self, *, broker_url: str, client_id: str, share_group: str | None, spool: Spool,
                  directory: Directory | None, panics: PanicDispatcher, limits: Limits,
@@ -89,35 +105,51 @@ class MqttListener:
         self._limits = limits
         self._on_spooled = on_spooled
         self._flush_s = flush_s
-        self._pending: list[tuple[Envelope, int, int]] = []
+        self._pending: list[tuple[Envelope, int, int, mqtt.Client]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._closing = False
         self.connected = threading.Event()
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                   protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True)
-        self._address.configure(self._client)
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
-        self._client.reconnect_delay_set(min_delay=1, max_delay=3)
+        self._up: set[Lane] = set()
+        # The bulk lane keeps the worker's client id, so sessions from before the lanes carry on.
+        self._clients: dict[Lane, mqtt.Client] = {
+            lane: self._make_client(lane, client_id if lane == "bulk" else f"{client_id}-p") for lane in LANES}
+        self._client = self._clients["bulk"]
         self._flusher = threading.Thread(target=self._flush_loop, name="spool-flusher", daemon=True)
 
+    def _make_client(self, lane: Lane, client_id: str) -> mqtt.Client:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                             protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True)
+        self._address.configure(client)
+        # Callbacks reach the listener through a weak proxy: no listener <-> client cycle, so a dropped listener's
+        # clients are freed (and their sockets closed) at once rather than by the cycle collector.
+        me = weakref.proxy(self)
+        client.on_connect = lambda c, u, f, r, p: me._on_connect(lane, c, f, r)
+        client.on_disconnect = lambda c, u, f, r, p: me._on_disconnect(lane, r)
+        client.on_message = lambda c, u, m: me._on_message(c, m)
+        client.reconnect_delay_set(min_delay=1, max_delay=3)
+        return client
+
     def start(self) -> None:
-        """Connect (retrying in the background until the broker answers) and start receiving."""
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
-        props.ReceiveMaximum = RECEIVE_MAXIMUM
+        """Connect both lanes (retrying in the background until the broker answers) and start receiving."""
         self._flusher.start()
-        self._client.connect_async(self._address.host, self._address.port, keepalive=30, clean_start=False,
-                                   properties=props)
-        self._client.loop_start()
+        for client in self._clients.values():
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = SESSION_EXPIRY_S
+            props.ReceiveMaximum = RECEIVE_MAXIMUM
+            client.connect_async(self._address.host, self._address.port, keepalive=30, clean_start=False,
+                                 properties=props)
+            client.loop_start()
 
     def stop(self) -> None:
         """Disconnect, then spool and acknowledge what already arrived."""
         self._closing = True
-        self._client.disconnect()
-        self._client.loop_stop()
+        for client in self._clients.values():
+            client.disconnect()
+            client.loop_stop()
+            # paho closes its wake-up socket pair only when the client is freed; close it now, so a stopped
+            # listener holds no sockets whatever still refers to it.
+            client._reset_sockets()
         self._stop.set()
         self._flusher.join(timeout=10)
 
@@ -131,24 +163,27 @@ class MqttListener:
             return False
         return all(info.is_published() for info in infos)
 
-    def _on_connect(self, client: mqtt.Client, userdata: object, flags: mqtt.ConnectFlags,
-                    reason: ReasonCode, properties: Properties | None) -> None:
+    def _on_connect(self, lane: Lane, client: mqtt.Client, flags: mqtt.ConnectFlags, reason: ReasonCode) -> None:
         if reason.is_failure:
-            log.error("MQTT connection refused: %s", reason)
+            log.error("MQTT connection refused (%s lane): %s", lane, reason)
             return
         # Subscribing again on a resumed session is harmless and covers a broker that lost its state.
         options = SubscribeOptions(qos=1)
-        client.subscribe([(topic, options) for topic in subscriptions(self._share_group)])
-        log.info("MQTT connected (session present: %s)", flags.session_present)
-        self.connected.set()
+        client.subscribe([(topic, options) for topic in subscriptions(self._share_group, lane)])
+        log.info("MQTT %s lane connected (session present: %s)", lane, flags.session_present)
+        with self._lock:
+            self._up.add(lane)
+            if len(self._up) == len(LANES):
+                self.connected.set()
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: mqtt.DisconnectFlags,
-                       reason: ReasonCode, properties: Properties | None) -> None:
+    def _on_disconnect(self, lane: Lane, reason: ReasonCode) -> None:
+        with self._lock:
+            self._up.discard(lane)
         self.connected.clear()
         if not self._closing:
-            log.warning("MQTT disconnected (%s); reconnecting", reason)
+            log.warning("MQTT %s lane disconnected (%s); reconnecting", lane, reason)
 
-    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, client: mqtt.Client, message: mqtt.MQTTMessage) -> None:
         envelope = Envelope(VIA_MQTT, message.topic, bytes(message.payload), datetime.now(UTC))
         metrics.MESSAGES_RECEIVED.labels("mqtt").inc()
         if self.directory is not None and _may_be_panic(message.topic):
@@ -156,7 +191,7 @@ class MqttListener:
             with contextlib.suppress(Rejection):
                 self._panics.submit(panics_in(decode(envelope, self._limits), self.directory))
         with self._lock:
-            self._pending.append((envelope, message.mid, message.qos))
+            self._pending.append((envelope, message.mid, message.qos, client))
 
     def _flush_loop(self) -> None:
         while True:
@@ -164,11 +199,11 @@ class MqttListener:
             with self._lock:
                 pending, self._pending = self._pending, []
             if pending:
-                self._spool.append([envelope for envelope, _, _ in pending])
+                self._spool.append([envelope for envelope, _, _, _ in pending])
                 self._on_spooled.set()
-                for _, mid, qos in pending:
+                for _, mid, qos, client in pending:
                     if qos > 0:
-                        self._client.ack(mid, qos)
+                        client.ack(mid, qos)
             elif stopping:
                 return
             else:

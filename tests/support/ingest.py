@@ -62,7 +62,8 @@ def running_worker(settings: Settings, index: int = 0, serve_http: bool = True) 
     finally:
         worker.stop()
         thread.join(timeout=120)
-        forget_session(settings.mqtt_url, f"{settings.ingest.client_id}-{index}")
+        for lane_suffix in ("", "-p"):  # the bulk and the priority lane's sessions
+            forget_session(settings.mqtt_url, f"{settings.ingest.client_id}-{index}{lane_suffix}")
 
 
 def forget_session(url: str, client_id: str) -> None:
