@@ -114,7 +114,8 @@ class PositionHub:
             scope = subscription.scope_path
             if scope not in encoded:
                 mine = [position_json(r) for r in rows if in_scope(r, scope)]
-                encoded[scope] = json.dumps({"type": "positions", "positions": mine}) if mine else None
+                encoded[scope] = (json.dumps({"type": "positions", "positions": mine}, separators=(",", ":"))
+                                  if mine else None)
             message = encoded[scope]
             if message is not None:
                 subscription.offer(message)
