@@ -92,21 +92,26 @@ class EventSink:
         frame, rows = result.frame, []
         width, height = frame.size
         seen = Observation(frame.camera_id, frame.time, width, height, result.objects)
-        for obj in result.objects:
-            key = (frame.camera_id, obj.track_id)
-            last = self._last_sighting.get(key)
-            if last is not None and frame.time - last < self._every:
-                continue
-            self._last_sighting[key] = frame.time
+        # Every camera thread samples through this one map: hold the lock, or one thread's pruning would meet
+        # another's insert ("dictionary changed size during iteration") and end that camera's thread.
+        with self._lock:
+            due = []
+            for obj in result.objects:
+                key = (frame.camera_id, obj.track_id)
+                last = self._last_sighting.get(key)
+                if last is None or frame.time - last >= self._every:
+                    self._last_sighting[key] = frame.time
+                    due.append(obj)
+            # The sample map only needs live tracks; ids of tracks gone for a while can go.
+            horizon = frame.time - 10 * self._every
+            self._last_sighting = {k: v for k, v in self._last_sighting.items() if v >= horizon}
+        for obj in due:
             point = object_point(obj, seen)
             zone = next(iter(zones_at(rules, point)), None)
             box = obj.box
             rows.append(Sighting(frame.camera_id, frame.time, obj.label, obj.track_id, min(max(obj.score, 0.0), 1.0),
                                  zone.name if zone else None,
                                  (box.x1 / width, box.y1 / height, box.width / width, box.height / height)))
-        # The sample map only needs live tracks; ids of tracks gone for a while can go.
-        horizon = frame.time - 10 * self._every
-        self._last_sighting = {k: v for k, v in self._last_sighting.items() if v >= horizon}
         if rows:
             self._queue.put(_Sightings(tuple(rows)))
 
