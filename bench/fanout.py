@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -76,7 +76,9 @@ SAMPLE_EVERY = 10
 SLICES = 20  # each second's fixes go out in 20 bursts, 50 ms apart, not all at once
 INGEST_WORKERS = 2  # the production default (settings.ingest.workers)
 TARGET_P99_S = 1.0
-_TIME = re.compile(rb'"time":"([^"]+)"')
+PARSE_EVERY = 5
+# The fix time in a positions row: the only value written as an ISO 8601 UTC instant (command_ui/live_hub.py).
+_TIME = re.compile(rb'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,8 @@ class Phase:
     fanout_p99_s: float
     published_per_s: float
     committed_per_s: float
+    messages_per_client_s: float  # positions messages each client received per second
+    fixes_per_client_s: float  # fixes in them: below committed_per_s where superseded fixes were skipped
     cpu_pct: dict[str, float]
     machine_busy_pct: float
 
@@ -195,13 +199,16 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("campusguard serve did not come up within 60 s")
 
 
-async def _client(port: int, token: str, window: tuple[float, float], receipts: list[tuple[float, float]],
+async def _client(port: int, token: str, index: int, window: tuple[float, float], found: _Received,
                   connected: asyncio.Event, stop: asyncio.Event) -> None:
     headers = {"Cookie": f"{SESSION_COOKIE}={token}"}
-    # max_size=None: a push to a city-wide screen carries every bus, far past the library's 1 MiB default.
+    # max_size=None: a snapshot for a city-wide screen carries every bus, far past the library's 1 MiB default.
     async with connect(f"ws://127.0.0.1:{port}/api/v1/live", additional_headers=headers, max_size=None,
                        open_timeout=60) as ws:
+        # As the officer's map does when it opens zoomed out: every position of its scope.
+        await ws.send(json.dumps({"type": "watch", "positions": True, "bbox": None}))
         connected.set()
+        count = index
         while not stop.is_set():
             try:
                 data = await asyncio.wait_for(ws.recv(decode=False), timeout=1)
@@ -210,10 +217,15 @@ async def _client(port: int, token: str, window: tuple[float, float], receipts: 
             received = time.time()
             if not window[0] <= received < window[1] or b'"type":"positions"' not in data[:40]:
                 continue
-            # A regex over the raw bytes rather than json.loads: 500 clients parsing every push in one
-            # Python process would make the clients, not the server, the thing measured.
-            for stamp in _TIME.findall(data)[::SAMPLE_EVERY]:
-                receipts.append((received, datetime.fromisoformat(stamp.decode()).timestamp()))
+            found.messages += 1
+            found.rows += data.count(b"],[") + 1
+            count += 1
+            # One message in PARSE_EVERY per client, staggered across clients, and a regex over the raw bytes
+            # rather than json.loads: 500 clients parsing every push in one Python process would make the
+            # clients, not the server, the thing measured.
+            if count % PARSE_EVERY == 0:
+                for stamp in _TIME.findall(data)[::SAMPLE_EVERY]:
+                    found.receipts.append((received, datetime.fromisoformat(stamp.decode()).timestamp()))
 
 
 async def _commit_probe(url: str, window: tuple[float, float], latencies: list[float], seen: dict[int, float],
@@ -252,18 +264,27 @@ async def _rows(conn: psycopg.AsyncConnection[Any]) -> int:
     return int(row[0]) if row else 0
 
 
+@dataclass(slots=True)
+class _Received:
+    """What the clients received in the window: positions messages, their rows, and sampled (receipt, fix time)."""
+
+    messages: int = 0
+    rows: int = 0
+    receipts: list[tuple[float, float]] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class _Found:
     connected: int
     failed: int
-    receipts: list[tuple[float, float]]
+    received: _Received
     commit_latencies: list[float]
     seen: dict[int, float]
     committed: int
 
 
 async def _measure(port: int, url: str, tokens: list[str]) -> _Found:
-    receipts: list[tuple[float, float]] = []
+    received = _Received()
     commit_latencies: list[float] = []
     seen: dict[int, float] = {}
     committed: list[int] = []
@@ -274,7 +295,7 @@ async def _measure(port: int, url: str, tokens: list[str]) -> _Found:
     flags = [asyncio.Event() for _ in tokens]
     tasks = []
     for n, (token, flag) in enumerate(zip(tokens, flags, strict=True)):
-        tasks.append(asyncio.create_task(_client(port, token, window, receipts, flag, stop)))
+        tasks.append(asyncio.create_task(_client(port, token, n, window, received, flag, stop)))
         if n % 25 == 24:
             await asyncio.sleep(0.05)  # a ramp, not 500 handshakes in the same millisecond
     await asyncio.sleep(max(0.0, window[1] - time.time()))
@@ -286,7 +307,7 @@ async def _measure(port: int, url: str, tokens: list[str]) -> _Found:
         r, (OSError, WebSocketException, TimeoutError))]
     if others:
         raise others[0]
-    return _Found(sum(f.is_set() for f in flags), failed, receipts, commit_latencies, seen,
+    return _Found(sum(f.is_set() for f in flags), failed, received, commit_latencies, seen,
                   committed[-1] - committed[0] if len(committed) == 2 else 0)
 
 
@@ -303,9 +324,10 @@ def measure(port: int, url: str, tokens: list[str], publisher_log: Path, pids: d
     busy_before, total_before = machine_busy()
     wall_before = time.monotonic()
     found = asyncio.run(_measure(port, url, tokens))
-    latencies = [received - published for received, published in found.receipts]
+    receipts = found.received.receipts
+    latencies = [received - published for received, published in receipts]
     # The server's own share: from the fix being visible in the database to the client having it.
-    fanout = [received - found.seen[_key(published)] for received, published in found.receipts
+    fanout = [received - found.seen[_key(published)] for received, published in receipts
               if _key(published) in found.seen]
     wall = time.monotonic() - wall_before
     busy_after, total_after = machine_busy()
@@ -317,7 +339,9 @@ def measure(port: int, url: str, tokens: list[str], publisher_log: Path, pids: d
         commit_p50_s=_quantile(found.commit_latencies, 0.5), commit_p99_s=_quantile(found.commit_latencies, 0.99),
         fanout_p50_s=_quantile(fanout, 0.5), fanout_p99_s=_quantile(fanout, 0.99),
         published_per_s=(_published(publisher_log) - published_before) / wall,
-        committed_per_s=found.committed / MEASURE_S, cpu_pct=cpu,
+        committed_per_s=found.committed / MEASURE_S,
+        messages_per_client_s=found.received.messages / max(1, found.connected) / MEASURE_S,
+        fixes_per_client_s=found.received.rows / max(1, found.connected) / MEASURE_S, cpu_pct=cpu,
         machine_busy_pct=round(100 * (busy_after - busy_before) / (total_after - total_before), 1))
 
 
@@ -410,7 +434,8 @@ def run() -> list[Figure]:
     for phase in (base, full):
         verdict = "met" if phase.p99_s < TARGET_P99_S else "missed"
         print(f"{phase.connected}/{phase.clients} clients connected ({phase.failed} failed); "
-              f"{phase.published_per_s:,.0f} fixes/s published, {phase.committed_per_s:,.0f}/s committed; "
+              f"{phase.published_per_s:,.0f} fixes/s published, {phase.committed_per_s:,.0f}/s committed, "
+              f"{phase.fixes_per_client_s:,.0f}/s received per client in {phase.messages_per_client_s:.1f} messages; "
               f"position to client p50 {phase.p50_s * 1000:,.0f} ms, p99 {phase.p99_s * 1000:,.0f} ms "
               f"({phase.samples} samples; target p99 < {TARGET_P99_S:.0f} s: {verdict}); position to database "
               f"p50 {phase.commit_p50_s * 1000:,.0f} ms, p99 {phase.commit_p99_s * 1000:,.0f} ms; database to client "

@@ -38,6 +38,6 @@ def run_app(settings: Settings) -> None:
     scheduler.start()
     try:
         uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
-                    log_level="info")
+                    log_level="info", ws_per_message_deflate=settings.http_ws_deflate)
     finally:
         scheduler.shutdown(wait=False)

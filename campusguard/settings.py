@@ -191,6 +191,11 @@ class Settings(BaseSettings):
     )
     http_host: Annotated[str, Field(description="Address the web server binds.")] = "127.0.0.1"
     http_port: Annotated[int, Field(ge=1, le=65535, description="Port the web server binds.")] = 8080
+    # Off by default: per-message deflate compresses every message once per socket, so a district's screens
+    # cost the server one compression each of the same positions (measured in bench/fanout.py). Worth turning
+    # on only for few screens on slow links.
+    http_ws_deflate: Annotated[bool, Field(
+        description="Compress websocket messages (per-message deflate); costs server CPU per open screen.")] = False
     data_dir: Annotated[Path, Field(description="Snapshots, spools and demo secrets live here.")] = Path(
         "./.run/data"
     )

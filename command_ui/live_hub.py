@@ -1,79 +1,129 @@
-"""One position feed per API process, fanned out to every live socket of that process.
+"""One position feed per API process, conflated per socket: each screen gets the newest fix of what it watches.
 
 Each tick (``every_s``) the hub runs one query for the latest positions written since the previous tick (by
 ``latest_positions.stored_at``, i.e. in commit order, so late fixes and out-of-order workers are never
-skipped), encodes one message per scope that has subscribers, and hands it to each socket of that scope. A
-thousand screens cost one query and one encoding per scope per tick instead of one of each per screen.
+skipped), keeps the newest fix of every device, and numbers the tick. A socket remembers the tick it was last
+brought up to. When it is free to send, it takes one message with every device that changed since then, in its
+scope and its view, each device once with its newest fix.
+
+Why conflation rather than a queue of messages: a screen only shows a bus's latest position. A socket that
+keeps up gets each tick's changes, and every socket of a scope that is level with the hub shares one encoded
+message per tick (as do sockets that fell behind by the same ticks). A socket that falls behind (a slow phone
+network, a busy browser, a saturated server) skips the superseded fixes instead of queueing them, so what it
+receives is never older than one send, and a bus that reported once in a while is never dropped with the
+message it came in. A socket that is further behind than the kept history (``HISTORY`` ticks) or that changes
+what it watches gets a snapshot of everything it watches.
 
 Commit order is read with an overlap (``OVERLAP_S``): a transaction whose ``stored_at`` predates the previous
-read may commit after it, so each read looks a little further back and a position already sent (same device,
-same device time) is not sent again. Sockets that fall behind lose old position messages (their queue keeps
-the newest ``QUEUE_DEPTH``): a position is only worth its latest value; incidents never go through here.
+read may commit after it, so each read looks a little further back, and a fix already known (same device, same
+device time) is not taken again. Incidents never go through here (command_ui/routers/live.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
 log = logging.getLogger(__name__)
 
 OVERLAP_S = 5.0
-QUEUE_DEPTH = 8
+HISTORY = 240  # ticks of changes kept for sockets that fell behind (a minute at 0.25 s); older: a snapshot
+FIELDS = ("device_id", "kind", "bus_id", "school_id", "lon", "lat", "time", "speed_kmh", "heading_deg")
+# Every positions message starts alike; the rows are JSON arrays in FIELDS order, encoded once per fix.
+PREFIX = '{"type":"positions","fields":' + json.dumps(FIELDS, separators=(",", ":")) + ',"rows":['
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _MOVED = """
     SELECT lp.device_id, d.kind, d.bus_id, d.school_id, lp.lon, lp.lat, lp.time, lp.speed_kmh, lp.heading_deg,
-           lp.stored_at, coalesce(u.path, '') AS path
+           lp.stored_at, u.path
     FROM latest_positions lp JOIN devices d ON d.id = lp.device_id LEFT JOIN org_units u ON u.id = d.school_id
     WHERE lp.stored_at > %s ORDER BY lp.stored_at
 """
 
 
-def in_scope(row: dict[str, Any], scope_path: str) -> bool:
-    """Tell whether a position belongs to a scope: its school lies under it (schoolless devices: the root only)."""
-    return bool(row["path"].startswith(scope_path)) if row["school_id"] else scope_path == "/"
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """The newest fix of one device as the hub keeps it: where, when, and its row already encoded."""
+
+    device_id: str
+    path: str | None  # the school's place in the organisation tree; None for a device of no school
+    lon: float
+    lat: float
+    time: datetime
+    encoded: str
 
 
-def position_json(row: dict[str, Any]) -> dict[str, Any]:
-    """Render one position as the live message carries it."""
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()
-            if k not in ("stored_at", "path")}
+@dataclass(frozen=True, slots=True)
+class View:
+    """What a screen watches: every position in its scope, or those in a WGS-84 box (west, south, east, north).
+
+    A box whose west edge is east of its east edge crosses the antimeridian.
+    """
+
+    bbox: tuple[float, float, float, float] | None = None
+
+    def covers(self, lon: float, lat: float) -> bool:
+        """Tell whether a point lies in the view."""
+        if self.bbox is None:
+            return True
+        west, south, east, north = self.bbox
+        inside_lon = west <= lon <= east if west <= east else (lon >= west or lon <= east)
+        return inside_lon and south <= lat <= north
+
+
+def in_scope(path: str | None, scope_path: str) -> bool:
+    """Tell whether a device belongs to a scope: its school lies under it (schoolless devices: the root only)."""
+    return path.startswith(scope_path) if path is not None else scope_path == "/"
+
+
+def encode_row(row: tuple[Any, ...]) -> str:
+    """Encode one position as its row of the positions message (FIELDS order; time in UTC, milliseconds)."""
+    device_id, kind, bus_id, school_id, lon, lat, time, speed, heading = row[:9]
+    stamp = time.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return json.dumps([device_id, kind, bus_id, school_id, round(lon, 6), round(lat, 6), stamp,
+                       None if speed is None else round(speed, 1), None if heading is None else round(heading)],
+                      separators=(",", ":"))
 
 
 @dataclass(eq=False)
 class Subscription:
-    """One socket's place in the hub: its scope and the queue of encoded messages waiting for it."""
+    """One socket's place in the hub: its scope, what it watches (None: no positions), and how far it got."""
 
     scope_path: str
-    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_DEPTH))
+    view: View | None = None
+    seq: int = 0  # the last tick this socket was brought up to; 0: nothing yet (a snapshot comes first)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def offer(self, message: str) -> None:
-        """Queue a message, dropping the oldest when the socket is behind."""
-        if self.queue.full():
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self.queue.get_nowait()
-        self.queue.put_nowait(message)
+    def watch(self, view: View | None) -> None:
+        """Change what the socket watches; a new view starts with a snapshot of it."""
+        self.view = view
+        self.seq = 0
+        self.wake.set()
 
 
 class PositionHub:
     """Polls moved positions once per tick for the whole process; :meth:`run` until cancelled."""
 
-    def __init__(self, database_url: str, every_s: float = 0.5) -> None:
+    def __init__(self, database_url: str, every_s: float = 0.25) -> None:
         self._url = database_url
         self.every_s = every_s
+        self.seq = 0
         self._subscribers: set[Subscription] = set()
-        self._sent: dict[str, datetime] = {}
+        self._latest: dict[str, Fix] = {}
+        self._ticks: deque[tuple[int, tuple[str, ...]]] = deque(maxlen=HISTORY)
+        # Messages built in this tick, by (scope, tick the socket is at), for sockets watching the whole scope.
+        self._shared: dict[tuple[str, int], str | None] = {}
 
     def subscribe(self, scope_path: str) -> Subscription:
-        """Register a socket's scope."""
+        """Register a socket's scope; it receives positions once it watches a view."""
         subscription = Subscription(scope_path)
         self._subscribers.add(subscription)
         return subscription
@@ -84,7 +134,7 @@ class PositionHub:
 
     async def run(self) -> None:
         """Poll and fan out until cancelled; reconnects after a database error."""
-        since = datetime.now(UTC)
+        since = _EPOCH  # the first read takes every device's latest fix: the snapshot new screens start from
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
@@ -96,26 +146,57 @@ class PositionHub:
                 await asyncio.sleep(min(5.0, 4 * self.every_s))
 
     async def _tick(self, conn: psycopg.AsyncConnection[Any], since: datetime) -> datetime:
-        async with conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(_MOVED, (since - timedelta(seconds=OVERLAP_S),))
+        lookback = since - timedelta(seconds=OVERLAP_S) if since > _EPOCH else since
+        async with conn.cursor() as cur:
+            await cur.execute(_MOVED, (lookback,))
             rows = await cur.fetchall()
-        fresh = [r for r in rows if self._sent.get(r["device_id"]) != r["time"]]
-        for row in fresh:
-            self._sent[row["device_id"]] = row["time"]
-        newest = max((r["stored_at"] for r in rows), default=since)
-        if fresh and self._subscribers:
-            self.publish(fresh)
-        return max(since, newest)
+        self.update(rows)
+        newest: datetime = max([since, *(r[9] for r in rows)])
+        return newest
 
-    def publish(self, rows: list[dict[str, Any]]) -> None:
-        """Encode the rows once per subscribed scope and offer them to that scope's sockets."""
-        encoded: dict[str, str | None] = {}
-        for subscription in list(self._subscribers):
-            scope = subscription.scope_path
-            if scope not in encoded:
-                mine = [position_json(r) for r in rows if in_scope(r, scope)]
-                encoded[scope] = (json.dumps({"type": "positions", "positions": mine}, separators=(",", ":"))
-                                  if mine else None)
-            message = encoded[scope]
-            if message is not None:
-                subscription.offer(message)
+    def update(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Take rows of ``_MOVED``; the fixes not already known become the next tick, and watching sockets wake."""
+        changed = []
+        for row in rows:
+            device_id, time = row[0], row[6]
+            known = self._latest.get(device_id)
+            if known is not None and known.time == time:
+                continue  # read again through the overlap
+            self._latest[device_id] = Fix(device_id, row[10], row[4], row[5], time, encode_row(row))
+            changed.append(device_id)
+        if not changed:
+            return
+        self.seq += 1
+        self._ticks.append((self.seq, tuple(changed)))
+        self._shared = {}
+        for subscription in self._subscribers:
+            if subscription.view is not None:
+                subscription.wake.set()
+
+    def take(self, subscription: Subscription) -> str | None:
+        """Build the message that brings a socket up to the hub's newest tick (None: nothing new for it)."""
+        view, since = subscription.view, subscription.seq
+        subscription.seq = self.seq
+        if view is None or since >= self.seq:
+            return None
+        key = (subscription.scope_path, since)
+        if view.bbox is None and key in self._shared:
+            return self._shared[key]
+        fixes = (self._latest[d] for d in self._changed_since(since))
+        rows = [f.encoded for f in fixes if in_scope(f.path, subscription.scope_path) and view.covers(f.lon, f.lat)]
+        message = PREFIX + ",".join(rows) + "]}" if rows else None
+        if view.bbox is None:
+            self._shared[key] = message
+        return message
+
+    def _changed_since(self, seq: int) -> Iterable[str]:
+        if seq == 0 or not self._ticks or seq < self._ticks[0][0] - 1:
+            return list(self._latest)  # new, or behind the kept history: everything
+        if seq == self.seq - 1:
+            return self._ticks[-1][1]
+        changed: set[str] = set()
+        for tick, devices in reversed(self._ticks):
+            if tick <= seq:
+                break
+            changed.update(devices)
+        return changed

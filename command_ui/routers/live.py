@@ -2,10 +2,16 @@
 
 Incident changes are numbered by a global cursor (``incident_events.cursor``). A client connects with the last
 cursor it saw (``?after=``) and first receives every change after it, so a dropped connection loses nothing;
-then each change is pushed as it commits (the connection LISTENs on ``campusguard_incidents``). Positions that
-moved come from the process's one :class:`~command_ui.live_hub.PositionHub`, twice a second, in commit
-order. The session cookie authenticates the handshake; without a valid one
-the socket closes with 4401, and a guard's feed never carries another school's data.
+then each change is pushed as it commits (the connection LISTENs on ``campusguard_incidents``).
+
+Positions are sent only to a screen that asks for them: it sends ``{"type": "watch", "positions": true,
+"bbox": [west, south, east, north]}`` (``bbox`` null or left out: its whole scope), again whenever its map
+moves, and ``"positions": false`` to stop. A guard's phone that shows no map never pays for the fleet's
+movements. They come from the process's one :class:`~command_ui.live_hub.PositionHub`, a snapshot of the view
+first, then each device's newest fix as it commits, as ``{"type": "positions", "fields": [...], "rows":
+[[...], ...]}``. A message the server cannot read is answered with ``{"type": "error", "detail": ...}`` and the
+connection stays open. The session cookie authenticates the handshake; without a valid one the socket closes
+with 4401, and a guard's feed never carries another school's data.
 """
 
 from __future__ import annotations
@@ -13,17 +19,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import psycopg
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from alerts.service import INCIDENT_CHANNEL
 from command_ui.deps import SESSION_COOKIE, User
-from command_ui.live_hub import PositionHub, Subscription
+from command_ui.live_hub import PositionHub, Subscription, View
 from store.auth_repo import session_account
 
 router = APIRouter(tags=["live"])
@@ -50,6 +57,40 @@ _PRESENT = """
         ORDER BY i.id, e.cursor DESC
     ) latest ORDER BY cursor
 """
+Lon = Annotated[float, Field(ge=-180, le=180)]
+Lat = Annotated[float, Field(ge=-90, le=90)]
+
+
+class Ping(BaseModel):
+    """Keeps the connection open through proxies; nothing is answered."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    type: Literal["ping"]
+
+
+class Watch(BaseModel):
+    """What positions a screen wants: none, its whole scope, or a WGS-84 box of it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    type: Literal["watch"]
+    positions: bool = True
+    bbox: tuple[Lon, Lat, Lon, Lat] | None = None
+
+    @model_validator(mode="after")
+    def _south_below_north(self) -> Watch:
+        if self.bbox is not None and self.bbox[1] > self.bbox[3]:
+            raise ValueError("bbox is [west, south, east, north]: south lies above north")
+        return self
+
+    def view(self) -> View | None:
+        """Give the hub's view of this request (None: no positions)."""
+        return View(self.bbox) if self.positions else None
+
+
+_CLIENT_MESSAGE: TypeAdapter[Ping | Watch] = TypeAdapter(
+    Annotated[Ping | Watch, Field(discriminator="type")])
+
+
 def _authenticate(pool: ConnectionPool, token: str | None) -> User | None:
     if not token:
         return None
@@ -75,8 +116,8 @@ async def live(websocket: WebSocket, after: int = 0) -> None:
     sending = asyncio.Lock()  # incidents and positions go out from two tasks; one frame at a time
     hub: PositionHub = websocket.app.state.hub
     subscription = hub.subscribe(user.scope_path)
-    reader = asyncio.create_task(_read_until_closed(websocket, closed))
-    pump = asyncio.create_task(_pump_positions(websocket, subscription, sending))
+    reader = asyncio.create_task(_read_until_closed(websocket, closed, subscription, sending))
+    pump = asyncio.create_task(_pump_positions(websocket, hub, subscription, sending))
     try:
         await _stream(websocket, user, after, closed, websocket.app.state.settings.database_url, sending)
     except (WebSocketDisconnect, RuntimeError):
@@ -89,19 +130,40 @@ async def live(websocket: WebSocket, after: int = 0) -> None:
                 await task
 
 
-async def _pump_positions(websocket: WebSocket, subscription: Subscription, sending: asyncio.Lock) -> None:
+async def _pump_positions(websocket: WebSocket, hub: PositionHub, subscription: Subscription,
+                          sending: asyncio.Lock) -> None:
+    # Woken by each tick of the hub (or a new view); whatever changed while the last send was under way is
+    # taken as one message, each device once with its newest fix.
     while True:
-        message = await subscription.queue.get()
-        async with sending:
-            await websocket.send_text(message)
+        await subscription.wake.wait()
+        subscription.wake.clear()
+        message = hub.take(subscription)
+        if message is not None:
+            async with sending:
+                await websocket.send_text(message)
 
 
-async def _read_until_closed(websocket: WebSocket, closed: asyncio.Event) -> None:
+async def _read_until_closed(websocket: WebSocket, closed: asyncio.Event, subscription: Subscription,
+                             sending: asyncio.Lock) -> None:
     try:
         while True:
-            await websocket.receive_text()  # pings; nothing to answer
+            text = await websocket.receive_text()
+            try:
+                message = _CLIENT_MESSAGE.validate_json(text)
+            except ValidationError as exc:
+                async with sending:
+                    await websocket.send_json({"type": "error", "detail": _first_error(exc)})
+                continue
+            if isinstance(message, Watch):
+                subscription.watch(message.view())
     except WebSocketDisconnect:
         closed.set()
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
 
 
 async def _stream(websocket: WebSocket, user: User, cursor: int, closed: asyncio.Event, url: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from alerts.service import AlertService
 from campusguard.settings import Mode, Settings
 from command_ui.app import create_app
 from tests.support.ingest import prepare_database
+from tests.support.live import next_fixes, watch
 from tests.support.postgres import scratch_database
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "district.yaml"
@@ -104,18 +106,18 @@ def test_moving_buses_are_pushed(client: TestClient, url: str) -> None:
     assert client.post("/api/v1/auth/login", json={"username": guard_of(url, OWN), "password": PASSWORD}
                        ).status_code == 200
     with client.websocket_connect("/api/v1/live") as ws:
+        watch(ws)
         with psycopg.connect(url) as conn:
             conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, speed_kmh, heading_deg, source)"
                          " VALUES ('bus-01-gps', %s, -96.66, 40.81, 35, 90, 'test'),"
                          " ('bus-20-gps', %s, -96.6, 40.8, 30, 0, 'test')",
                          (datetime.now(UTC), datetime.now(UTC)))
-        message = ws.receive_json()
-        while message["type"] != "positions":
-            message = ws.receive_json()
-    moved = {p["device_id"]: p for p in message["positions"]}
+        moved = {p["device_id"]: p for p in next_fixes(ws)}
     assert "bus-01-gps" in moved and moved["bus-01-gps"]["bus_id"] == "bus-01"
+    assert moved["bus-01-gps"]["speed_kmh"] == 35 and moved["bus-01-gps"]["heading_deg"] == 90
+    assert datetime.fromisoformat(moved["bus-01-gps"]["time"]).tzinfo is not None
     assert "bus-20-gps" not in moved  # east-prairie's bus: not this guard's to see
-    assert all(p["school_id"] == OWN for p in message["positions"])
+    assert all(p["school_id"] == OWN for p in moved.values())
 
 
 def test_a_late_fix_with_an_older_device_time_still_reaches_the_screen(client: TestClient, url: str) -> None:
@@ -125,6 +127,7 @@ def test_a_late_fix_with_an_older_device_time_still_reaches_the_screen(client: T
                        ).status_code == 200
     now = datetime.now(UTC)
     with client.websocket_connect("/api/v1/live") as ws, psycopg.connect(url, autocommit=True) as conn:
+        watch(ws)
         conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, source) VALUES"
                      " ('bus-02-gps', %s, -96.65, 40.8, 'test') ON CONFLICT (device_id) DO UPDATE SET"
                      " time = excluded.time, stored_at = clock_timestamp()", (now + timedelta(minutes=4),))
@@ -133,6 +136,56 @@ def test_a_late_fix_with_an_older_device_time_still_reaches_the_screen(client: T
                      " time = excluded.time, stored_at = clock_timestamp()", (now - timedelta(hours=1),))
         seen: set[str] = set()
         while not {"bus-02-gps", "bus-03-gps"} <= seen:
-            message = ws.receive_json()
-            if message["type"] == "positions":
-                seen |= {p["device_id"] for p in message["positions"]}
+            seen |= {p["device_id"] for p in next_fixes(ws)}
+
+
+def test_a_screen_that_watches_nothing_gets_no_positions(client: TestClient, url: str) -> None:
+    # A guard's phone page shows incidents, not the fleet: it never asks, and the fleet's moves cost it nothing.
+    assert client.post("/api/v1/auth/login", json={"username": guard_of(url, OWN), "password": PASSWORD}
+                       ).status_code == 200
+    with client.websocket_connect("/api/v1/live") as ws:
+        with psycopg.connect(url) as conn:
+            conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, source)"
+                         " VALUES ('bus-01-gps', %s, -96.66, 40.81, 'test')", (datetime.now(UTC),))
+        time.sleep(1.0)  # four ticks of the hub: had positions been sent, they would be ahead of the incident
+        press(url, "antelope-park-office-panic-1")
+        skipped: list[dict[str, Any]] = []
+        while not skipped or skipped[-1]["type"] != "incident" or skipped[-1]["incident"]["type"] != "panic":
+            skipped.append(ws.receive_json())
+    assert skipped and all(m["type"] == "incident" for m in skipped)
+
+
+def test_a_map_gets_only_its_box_and_a_snapshot_when_it_moves(client: TestClient, url: str) -> None:
+    assert client.post("/api/v1/auth/login", json={"username": guard_of(url, OWN), "password": PASSWORD}
+                       ).status_code == 200
+    now = datetime.now(UTC)
+    with client.websocket_connect("/api/v1/live") as ws:
+        watch(ws, [-96.665, 40.805, -96.655, 40.815])
+        with psycopg.connect(url) as conn:
+            conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, source) VALUES"
+                         " ('bus-01-gps', %s, -96.66, 40.81, 'test'), ('bus-02-gps', %s, -96.60, 40.70, 'test')",
+                         (now, now))
+        in_box = next_fixes(ws)
+        assert {p["device_id"] for p in in_box} == {"bus-01-gps"}  # bus-02 is the guard's, but off the map
+        watch(ws)  # zoomed out to the whole scope: both, at once, without waiting for them to move
+        seen: set[str] = set()
+        while not {"bus-01-gps", "bus-02-gps"} <= seen:
+            seen |= {p["device_id"] for p in next_fixes(ws)}
+
+
+def test_an_unreadable_message_is_answered_and_the_feed_goes_on(client: TestClient, url: str) -> None:
+    assert client.post("/api/v1/auth/login", json={"username": guard_of(url, OWN), "password": PASSWORD}
+                       ).status_code == 200
+    with client.websocket_connect("/api/v1/live") as ws:
+        ws.send_text("not json")
+        assert ws.receive_json()["type"] == "error"
+        ws.send_json({"type": "watch", "bbox": [-96.6, 40.9, -96.5, 40.8]})
+        error = ws.receive_json()
+        assert error["type"] == "error" and "south" in error["detail"]
+        ws.send_json({"type": "watch", "bbox": [-200, 40, -96, 41]})
+        assert "bbox" in ws.receive_json()["detail"]
+        watch(ws)
+        with psycopg.connect(url) as conn:
+            conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, source)"
+                         " VALUES ('bus-01-gps', %s, -96.66, 40.81, 'test')", (datetime.now(UTC),))
+        assert "bus-01-gps" in {p["device_id"] for p in next_fixes(ws)}

@@ -21,6 +21,7 @@ from httpx2 import Response
 
 from tests.command_ui.district import PASSWORD, add_incident, api, cover_past, sign_in
 from tests.support.ingest import prepare_database
+from tests.support.live import next_fixes, watch
 from tests.support.postgres import scratch_database
 
 OWN, SIBLING, FOREIGN = "antelope-park-es", "holdrege-es", "walton-road-es"
@@ -214,18 +215,20 @@ def test_the_live_feed_carries_only_the_roles_schools(client: TestClient, sessio
             texts.append(json.dumps(message))
             if message["type"] == "incident":
                 incidents.add(message["incident"]["school_id"])
+        watch(ws)
         with psycopg.connect(district.url) as conn:
             for bus, _ in SCHOOLS.values():
                 conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, source)"
                              " VALUES (%s, now(), -96.66, 40.80, 'test') ON CONFLICT (device_id)"
-                             " DO UPDATE SET time = now()", (f"{bus}-gps",))
-        message = ws.receive_json()
-        while message["type"] != "positions":
-            texts.append(json.dumps(message))
-            message = ws.receive_json()
-        texts.append(json.dumps(message))
+                             " DO UPDATE SET time = now(), stored_at = clock_timestamp()", (f"{bus}-gps",))
+        # A snapshot of what the hub knew comes first, then each tick's moves: read until the own bus is seen.
+        seen: set[str] = set()
+        while OWN not in seen:
+            skipped: list[dict[str, Any]] = []
+            moved = next_fixes(ws, skipped)
+            texts += [json.dumps(m) for m in skipped] + [json.dumps(moved)]
+            assert {p["school_id"] for p in moved} <= SEES[role]
+            seen |= {p["school_id"] for p in moved}
     assert incidents == SEES[role]
-    assert {p["school_id"] for p in message["positions"]} <= SEES[role]
-    assert OWN in {p["school_id"] for p in message["positions"]}
     for text in texts:
         assert_no_leak(role, text, "the live feed")

@@ -1,7 +1,8 @@
 /**
  * The live feed: one websocket carrying incident changes and moving positions (see
  * command_ui/routers/live.py). It reconnects with growing, jittered delays and passes the last cursor it saw,
- * so the server replays whatever happened while the connection was down and no change is lost.
+ * so the server replays whatever happened while the connection was down and no change is lost. Positions come
+ * only after watch() (a map page): a snapshot of the view, then each device's newest fix as it moves.
  */
 
 import { toLogin } from "./api.js";
@@ -25,6 +26,16 @@ export class LiveFeed {
     this.stopped = false;
     this.pinger = null;
     this.retry = null;
+    this.watching = null;
+  }
+
+  /**
+   * Ask for positions: all in scope (bbox null) or those in a WGS-84 box; resent after every reconnect.
+   * @param {[number, number, number, number] | null} bbox west, south, east, north
+   */
+  watch(bbox = null) {
+    this.watching = { type: "watch", positions: true, bbox };
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(this.watching));
   }
 
   /** Open the connection (and keep it open until stop()). */
@@ -50,6 +61,7 @@ export class LiveFeed {
     socket.addEventListener("open", () => {
       this.failures = 0;
       this.#status("live");
+      if (this.watching) socket.send(JSON.stringify(this.watching));
       this.pinger = setInterval(() => socket.send(JSON.stringify({ type: "ping" })), PING_EVERY_MS);
     });
     socket.addEventListener("message", (event) => this.#receive(event.data));
@@ -75,7 +87,7 @@ export class LiveFeed {
       this.cursor = Math.max(this.cursor, message.cursor);
       this.handlers.onIncident?.(message.incident, message.cursor);
     } else if (message.type === "positions") {
-      this.handlers.onPositions?.(message.positions);
+      this.handlers.onPositions?.(rowsToObjects(message.fields, message.rows));
     }
   }
 
@@ -92,6 +104,11 @@ export class LiveFeed {
   #status(state, retryInMs) {
     this.handlers.onStatus?.(state, retryInMs);
   }
+}
+
+/** The positions message sends arrays in the order of its "fields"; give each row its names. */
+function rowsToObjects(fields, rows) {
+  return rows.map((row) => Object.fromEntries(fields.map((name, i) => [name, row[i]])));
 }
 
 /**

@@ -23,6 +23,19 @@ export function toLatLng(lon, lat) {
   return L.latLng(y, x);
 }
 
+/**
+ * The WGS-84 box [west, south, east, north] to watch for a map view, or null when the view spans the world.
+ * Over GCJ-02 tiles the view is shifted by up to about 700 m from WGS-84, so the box grows by 0.01 degrees.
+ */
+export function watchBox(bounds) {
+  const margin = datum === "gcj02" ? 0.01 : 0;
+  if (bounds.getEast() - bounds.getWest() + 2 * margin >= 360) return null;
+  const wrap = (lon) => ((((lon + 180) % 360) + 360) % 360) - 180;
+  // After wrapping, a west edge east of the east edge means the box crosses the antimeridian.
+  return [wrap(bounds.getWest() - margin), Math.max(-90, bounds.getSouth() - margin),
+    wrap(bounds.getEast() + margin), Math.min(90, bounds.getNorth() + margin)];
+}
+
 /** L.geoJSON options placing GeoJSON (always WGS-84) on the current basemap. */
 const onBasemap = { coordsToLatLng: (c) => toLatLng(c[0], c[1]) };
 

@@ -14,7 +14,7 @@ import { showIncident } from "./incident-detail.js";
 import { OpenIncidents, loadSchools } from "./incidents.js";
 import { LiveFeed, statusShower } from "./live.js";
 import {
-  basemap, campusLayer, deviceLayer, geofenceLayer, routeLayer, setDatum, toLatLng,
+  basemap, campusLayer, deviceLayer, geofenceLayer, routeLayer, setDatum, toLatLng, watchBox,
 } from "./map-layers.js";
 import { showError, startPage } from "./shell.js";
 
@@ -46,18 +46,20 @@ function busIcon(heading) {
 function moveBus(p) {
   const key = p.bus_id ?? p.device_id;
   const known = busMarkers.get(key);
-  if (known && known.time > p.time) return;
+  // Compared as instants: the REST layer and the live feed write the same moment with different precision.
+  const time = Date.parse(p.time);
+  if (known && known.time > time) return;
   if (known) {
     known.marker.setLatLng(toLatLng(p.lon, p.lat));
     const arrow = known.marker.getElement()?.querySelector(".bus-arrow");
     if (arrow && p.heading_deg != null) arrow.style.transform = `rotate(${p.heading_deg}deg)`;
-    known.time = p.time;
+    known.time = time;
     return;
   }
   const marker = L.marker(toLatLng(p.lon, p.lat), { icon: busIcon(p.heading_deg), title: key }).addTo(busLayer);
   marker.bindTooltip(buses.get(key)?.properties.name ?? key);
   marker.on("click", () => openBus(key));
-  busMarkers.set(key, { marker, time: p.time });
+  busMarkers.set(key, { marker, time });
 }
 
 function drawIncidents() {
@@ -156,7 +158,7 @@ async function main() {
   await drawSite();
   incidents.load(await api.get("/api/v1/incidents?status=raised&status=acknowledged&status=responding&limit=500"));
   drawIncidents();
-  new LiveFeed({
+  const feed = new LiveFeed({
     onIncident: (incident) => {
       if (incidents.apply(incident) === "ignored") return;
       drawIncidents();
@@ -167,6 +169,14 @@ async function main() {
     onPositions: (positions) => positions.filter((p) => p.kind === "bus_tracker").forEach(moveBus),
     onStatus: statusShower(document.getElementById("live-status"), t),
   }).start();
+  // Positions only for what the map shows (with a margin, so a small pan needs no new request).
+  const watchView = () => feed.watch(watchBox(map.getBounds().pad(0.25)));
+  watchView();
+  let pending = null;
+  map.on("moveend", () => {
+    clearTimeout(pending);
+    pending = setTimeout(watchView, 300);
+  });
   document.body.dataset.ready = "true";
 }
 
