@@ -17,6 +17,7 @@ from psycopg_pool import ConnectionPool
 from campusguard import __version__
 from campusguard.settings import Settings
 from command_ui.deps import CurrentUser
+from command_ui.incident_hub import IncidentHub
 from command_ui.live_hub import PositionHub
 from command_ui.routers import (
     audit,
@@ -52,18 +53,20 @@ def create_app(settings: Settings) -> FastAPI:
                           kwargs={"connect_timeout": 5, "autocommit": True})
 
     hub = PositionHub(settings.database_url)
+    incident_feed = IncidentHub(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool.open(wait=False)
-        # One position feed for every live socket of this process (command_ui/live_hub.py).
-        feed = asyncio.create_task(hub.run())
+        # One position feed and one incident feed for every live socket of this process.
+        feeds = [asyncio.create_task(hub.run()), asyncio.create_task(incident_feed.run())]
         try:
             yield
         finally:
-            feed.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await feed
+            for feed in feeds:
+                feed.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await feed
             pool.close()
 
     # The schema is served behind authentication below; FastAPI's own /docs page would load its scripts
@@ -73,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.pool = pool
     app.state.hub = hub
+    app.state.incidents = incident_feed
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(sites.router)

@@ -1,8 +1,7 @@
 """One position feed per API process, conflated per socket: each screen gets the newest fix of what it watches.
 
-Each tick (``every_s``) the hub runs one query for the latest positions written since the previous tick (by
-``latest_positions.stored_at``, i.e. in commit order, so late fixes and out-of-order workers are never
-skipped), keeps the newest fix of every device, and numbers the tick. A socket remembers the tick it was last
+Each tick (``every_s``) the hub runs one query for the latest positions written since the previous tick, keeps
+the newest fix of every device, and numbers the tick. A socket remembers the tick it was last
 brought up to. When it is free to send, it takes one message with every device that changed since then, in its
 scope and its view, each device once with its newest fix.
 
@@ -14,9 +13,12 @@ receives is never older than one send, and a bus that reported once in a while i
 message it came in. A socket that is further behind than the kept history (``HISTORY`` ticks) or that changes
 what it watches gets a snapshot of everything it watches.
 
-Commit order is read with an overlap (``OVERLAP_S``): a transaction whose ``stored_at`` predates the previous
-read may commit after it, so each read looks a little further back, and a fix already known (same device, same
-device time) is not taken again. Incidents never go through here (command_ui/routers/live.py).
+"Since the previous tick" is by transaction, not by device time or write time, so a late fix, a tracker whose
+clock runs ahead, or two workers committing out of order are never skipped: each row carries the id of the
+transaction that last wrote it (``latest_positions.written_xid``), and each read takes the rows written by any
+transaction at or after the oldest one still running at the previous read (that snapshot's ``xmin``): every
+transaction below it had finished, so its rows were seen then. What is read twice (same device, same device
+time) is taken once. Incidents never go through here (command_ui/incident_hub.py).
 """
 
 from __future__ import annotations
@@ -27,25 +29,24 @@ import logging
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
 log = logging.getLogger(__name__)
 
-OVERLAP_S = 5.0
 HISTORY = 240  # ticks of changes kept for sockets that fell behind (a minute at 0.25 s); older: a snapshot
 FIELDS = ("device_id", "kind", "bus_id", "school_id", "lon", "lat", "time", "speed_kmh", "heading_deg")
 # Every positions message starts alike; the rows are JSON arrays in FIELDS order, encoded once per fix.
 PREFIX = '{"type":"positions","fields":' + json.dumps(FIELDS, separators=(",", ":")) + ',"rows":['
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+_XMIN = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
 _MOVED = """
     SELECT lp.device_id, d.kind, d.bus_id, d.school_id, lp.lon, lp.lat, lp.time, lp.speed_kmh, lp.heading_deg,
-           lp.stored_at, u.path
+           lp.written_xid, u.path
     FROM latest_positions lp JOIN devices d ON d.id = lp.device_id LEFT JOIN org_units u ON u.id = d.school_id
-    WHERE lp.stored_at > %s ORDER BY lp.stored_at
+    WHERE lp.written_xid >= %s::xid8 ORDER BY lp.written_xid
 """
 
 
@@ -134,7 +135,7 @@ class PositionHub:
 
     async def run(self) -> None:
         """Poll and fan out until cancelled; reconnects after a database error."""
-        since = _EPOCH  # the first read takes every device's latest fix: the snapshot new screens start from
+        since = "0"  # the first read takes every device's latest fix: the snapshot new screens start from
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
@@ -145,14 +146,15 @@ class PositionHub:
                 log.warning("live positions: %s; reconnecting", exc)
                 await asyncio.sleep(min(5.0, 4 * self.every_s))
 
-    async def _tick(self, conn: psycopg.AsyncConnection[Any], since: datetime) -> datetime:
-        lookback = since - timedelta(seconds=OVERLAP_S) if since > _EPOCH else since
+    async def _tick(self, conn: psycopg.AsyncConnection[Any], since: str) -> str:
+        """Read what was written from transaction ``since`` on; return where the next read starts."""
         async with conn.cursor() as cur:
-            await cur.execute(_MOVED, (lookback,))
-            rows = await cur.fetchall()
-        self.update(rows)
-        newest: datetime = max([since, *(r[9] for r in rows)])
-        return newest
+            # The xmin first, in a snapshot older than the read's: whatever finished before it, the read sees.
+            await cur.execute(_XMIN)
+            row = await cur.fetchone()
+            await cur.execute(_MOVED, (since,))
+            self.update(await cur.fetchall())
+        return str(row[0]) if row else since
 
     def update(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Take rows of ``_MOVED``; the fixes not already known become the next tick, and watching sockets wake."""

@@ -113,15 +113,15 @@ POSITIONS: TableSpec[Position] = TableSpec(
               "float4", "float4", "text"),
     to_row=_position_row,
     insert=_INSERT_POSITIONS,
-    # A late or re-delivered fix never moves the current position backwards in device time.
+    # A late or re-delivered fix never moves the current position backwards in device time. The row's
+    # stored_at and written_xid (what the live map follows) are stamped by a trigger (migration 0016).
     after_insert="""
         INSERT INTO latest_positions (device_id, time, lon, lat, speed_kmh, heading_deg, battery_pct, source)
         SELECT DISTINCT ON (device_id) device_id, time, lon, lat, speed_kmh, heading_deg, battery_pct, source
         FROM {stage} ORDER BY device_id, time DESC
         ON CONFLICT (device_id) DO UPDATE SET
             time = excluded.time, lon = excluded.lon, lat = excluded.lat, speed_kmh = excluded.speed_kmh,
-            heading_deg = excluded.heading_deg, battery_pct = excluded.battery_pct, source = excluded.source,
-            stored_at = clock_timestamp()
+            heading_deg = excluded.heading_deg, battery_pct = excluded.battery_pct, source = excluded.source
         WHERE latest_positions.time < excluded.time
     """,
 )

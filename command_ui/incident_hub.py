@@ -1,0 +1,156 @@
+"""One incident feed per API process: one LISTEN and one read per change, handed to every socket in scope.
+
+Incident changes are numbered by ``incident_events.cursor`` (a sequence). The hub LISTENs on
+``campusguard_incidents``, reads the changes after the highest cursor it has seen (and re-reads every
+``RECHECK_S`` in case a notification was missed while it reconnected), encodes each change once, and offers
+it to every subscribed socket whose scope holds the incident's school. A thousand screens cost one database
+connection, not a thousand.
+
+A sequence number is taken when a row is written, not when it commits: two writers (the alert stage and a guard
+acknowledging through the API) can commit cursor 8 after cursor 9 was read. Reading only "after the highest"
+would then skip 8 for good. So the cursors skipped over are kept as holes and asked for again on every read
+until they appear or ``HOLE_WAIT_S`` passes (a rolled-back transaction leaves a hole that never fills).
+
+Queues are not bounded: an incident change is never dropped, and there are few of them next to positions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from alerts.service import INCIDENT_CHANNEL
+from store.live_repo import CHANGES
+
+log = logging.getLogger(__name__)
+
+RECHECK_S = 5.0  # a missed NOTIFY still reaches the screens this soon
+HOLE_RECHECK_S = 0.2  # while a hole is open, read again this often
+HOLE_WAIT_S = 60.0  # longer than any writer's transaction; a hole still open then was rolled back
+READ_LIMIT = 1000
+MAX_GAP = 1000  # a wider gap is not writers racing (a sequence moved on by other means): not holes to wait for
+
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One incident change, encoded once as the live feed sends it (``{"type": "incident", "cursor": n, ...}``)."""
+
+    cursor: int
+    incident_id: int
+    updated_at: datetime
+    message: str
+
+
+def change_of(row: dict[str, Any]) -> Change:
+    """Encode a row of store.live_repo's queries."""
+    incident = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()
+                if k not in ("cursor", "path")}
+    message = json.dumps({"type": "incident", "cursor": row["cursor"], "incident": incident},
+                         separators=(",", ":"), ensure_ascii=False)
+    return Change(int(row["cursor"]), int(row["id"]), row["updated_at"], message)
+
+
+@dataclass(eq=False)
+class IncidentSubscription:
+    """One socket's place in the hub: its scope, and the changes waiting to be sent to it."""
+
+    scope_path: str
+    queue: asyncio.Queue[Change] = field(default_factory=asyncio.Queue)
+    sent: dict[int, tuple[datetime, int]] = field(default_factory=dict)  # incident -> (updated_at, cursor) sent
+
+    def fresher(self, change: Change) -> bool:
+        """Tell whether a change is news to this socket (and note it as sent).
+
+        Each change carries the incident's row as it was read. A change read before the socket's replay can
+        reach it after the replay: it is dropped when it shows the incident older than what was sent (it must
+        not show a resolved incident as open again), or is the very change already sent.
+        """
+        mark = (change.updated_at, change.cursor)
+        known = self.sent.get(change.incident_id)
+        if known is not None and known >= mark:
+            return False
+        self.sent[change.incident_id] = mark
+        return True
+
+
+class IncidentHub:
+    """Reads incident changes once per process; :meth:`run` until cancelled."""
+
+    def __init__(self, database_url: str) -> None:
+        self._url = database_url
+        self.top = 0  # the highest cursor read
+        self.ready = asyncio.Event()  # set once ``top`` is known: sockets replay from the database up to it
+        self._holes: dict[int, float] = {}  # cursor -> when it was first found missing (monotonic)
+        self._subscribers: set[IncidentSubscription] = set()
+
+    def subscribe(self, scope_path: str) -> IncidentSubscription:
+        """Register a socket's scope; from now on every change in it is queued for the socket."""
+        subscription = IncidentSubscription(scope_path)
+        self._subscribers.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: IncidentSubscription) -> None:
+        """Forget a socket."""
+        self._subscribers.discard(subscription)
+
+    async def run(self) -> None:
+        """LISTEN, read and fan out until cancelled; reconnects after a database error."""
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {INCIDENT_CHANNEL}")
+                    if not self.ready.is_set():
+                        row = await (await conn.execute(
+                            "SELECT coalesce(max(cursor), 0) FROM incident_events")).fetchone()
+                        self.top = int(row[0]) if row else 0
+                        self.ready.set()
+                    while True:
+                        await self.read(conn)
+                        wait = HOLE_RECHECK_S if self._holes else RECHECK_S
+                        async for _ in conn.notifies(timeout=wait, stop_after=1):
+                            pass
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                log.warning("live incidents: %s; reconnecting", exc)
+                await asyncio.sleep(1.0)
+
+    async def read(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Read every change after ``top`` and in the holes, and offer each to the sockets in its scope."""
+        while True:
+            self._forget_old_holes()
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(CHANGES, (self.top, list(self._holes), READ_LIMIT))
+                rows = await cur.fetchall()
+            for row in rows:
+                self.offer(row)
+            if len(rows) < READ_LIMIT:
+                return
+
+    def offer(self, row: dict[str, Any]) -> None:
+        """Take one change read from the database: note the holes it leaves, and queue it for its sockets."""
+        cursor = int(row["cursor"])
+        if cursor > self.top:
+            if cursor - self.top <= MAX_GAP:
+                now = time.monotonic()
+                for missing in range(self.top + 1, cursor):
+                    self._holes.setdefault(missing, now)
+            self.top = cursor
+        else:
+            self._holes.pop(cursor, None)
+        change = change_of(row)
+        for subscription in self._subscribers:
+            if row["path"].startswith(subscription.scope_path):
+                subscription.queue.put_nowait(change)
+
+    def _forget_old_holes(self) -> None:
+        deadline = time.monotonic() - HOLE_WAIT_S
+        for cursor in [c for c, since in self._holes.items() if since < deadline]:
+            del self._holes[cursor]

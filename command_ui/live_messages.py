@@ -1,0 +1,56 @@
+"""What a screen may send on the live websocket: a ping, or what positions it watches. Validated, frozen."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from command_ui.live_hub import View
+
+Lon = Annotated[float, Field(ge=-180, le=180)]
+Lat = Annotated[float, Field(ge=-90, le=90)]
+
+
+class Ping(BaseModel):
+    """Keeps the connection open through proxies; nothing is answered."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    type: Literal["ping"]
+
+
+class Watch(BaseModel):
+    """What positions a screen wants: none, its whole scope, or a WGS-84 box [west, south, east, north] of it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    type: Literal["watch"]
+    positions: bool = True
+    bbox: tuple[Lon, Lat, Lon, Lat] | None = None
+
+    @model_validator(mode="after")
+    def _south_below_north(self) -> Watch:
+        if self.bbox is not None and self.bbox[1] > self.bbox[3]:
+            raise ValueError("bbox is [west, south, east, north]: south lies above north")
+        return self
+
+    def view(self) -> View | None:
+        """Give the position hub's view of this request (None: no positions)."""
+        return View(self.bbox) if self.positions else None
+
+
+ClientMessage = Annotated[Ping | Watch, Field(discriminator="type")]
+_ADAPTER: TypeAdapter[Ping | Watch] = TypeAdapter(ClientMessage)
+
+
+class UnreadableMessageError(ValueError):
+    """A message the server cannot read; ``str()`` says why, for the ``error`` answer."""
+
+
+def read_client_message(text: str) -> Ping | Watch:
+    """Parse one message from a screen, or raise :class:`UnreadableMessageError` with the first thing wrong with it."""
+    try:
+        return _ADAPTER.validate_json(text)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise UnreadableMessageError(f"{where}: {error['msg']}" if where else str(error["msg"])) from None
