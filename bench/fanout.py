@@ -246,7 +246,10 @@ async def _client(port: int, token: str, watches: bool, index: int, window: tupl
             except TimeoutError:
                 continue
             received = time.time()
-            if not window[0] <= received < window[1] or b'"type":"positions"' not in data[:40]:
+            positions = b'"type":"positions"' in data[:40]
+            if positions:
+                await ws.send('{"type":"ack"}')  # as the map page does once it has drawn them
+            if not window[0] <= received < window[1] or not positions:
                 continue
             found.messages += 1
             found.rows += data.count(b"],[") + 1
@@ -279,15 +282,16 @@ async def _commit_probe(url: str, window: tuple[float, float], latencies: list[f
             stamps = [r[0] for r in await cur.fetchall()]
             if stamps:
                 since = max(stamps)
-                seen.update((_key(t.timestamp()), now) for t in stamps)
+                seen.update((_key(t), now) for t in stamps)
                 if window[0] <= now < window[1]:
                     latencies.extend(now - t.timestamp() for t in stamps[::SAMPLE_EVERY])
             await asyncio.sleep(0.1)
         committed.append(await _rows(conn))
 
 
-def _key(timestamp: float) -> int:
-    return round(timestamp * 1_000_000)  # microseconds: the same instant whatever zone it was written in
+def _key(moment: datetime) -> int:
+    """Milliseconds since the epoch, truncated as the live feed writes a fix's time."""
+    return round(moment.replace(microsecond=moment.microsecond // 1000 * 1000).timestamp() * 1000)
 
 
 async def _rows(conn: psycopg.AsyncConnection[Any]) -> int:
@@ -360,8 +364,9 @@ def measure(screens: str, port: int, url: str, tokens: list[tuple[str, bool]], p
     watching = sum(watches for _, watches in tokens)
     latencies = [received - published for received, published in receipts]
     # The server's own share: from the fix being visible in the database to the client having it.
-    fanout = [received - found.seen[_key(published)] for received, published in receipts
-              if _key(published) in found.seen]
+    # A receipt's fix time has the feed's milliseconds already: the same key as the probe's, exactly.
+    fanout = [received - found.seen[round(published * 1000)] for received, published in receipts
+              if round(published * 1000) in found.seen]
     wall = time.monotonic() - wall_before
     busy_after, total_after = machine_busy()
     cpu = {name: round(100 * (cpu_seconds(pid, tree=name != "bench clients") - cpu_before[name]) / wall, 1)

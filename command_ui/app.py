@@ -29,9 +29,11 @@ from command_ui.routers import (
     incidents,
     live,
     reports,
+    responders,
     sites,
     snapshots,
 )
+from command_ui.routers.responders import OwnPositions
 
 STATIC = Path(__file__).resolve().parent / "static"
 # Leaflet comes from npm (tools/ui), never from a CDN: the map must work on a closed network.
@@ -54,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     hub = PositionHub(settings.database_url)
     incident_feed = IncidentHub(settings.database_url)
+    own_positions = OwnPositions(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
                 feed.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await feed
+            own_positions.close()
             pool.close()
 
     # The schema is served behind authentication below; FastAPI's own /docs page would load its scripts
@@ -77,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.pool = pool
     app.state.hub = hub
     app.state.incidents = incident_feed
+    app.state.own_positions = own_positions
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(sites.router)
@@ -88,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(basemap.router)
     app.include_router(snapshots.router)
+    app.include_router(responders.router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi(user: CurrentUser) -> dict[str, Any]:

@@ -102,11 +102,20 @@ class Subscription:
     view: View | None = None
     seq: int = 0  # the last tick this socket was brought up to; 0: nothing yet (a snapshot comes first)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set when the screen has acknowledged the last positions message: one in flight per socket, so a slow
+    # reader's buffers (the kernel's, the browser's) never fill with positions that are old by the time it
+    # reads them; what moves meanwhile is conflated into the next message.
+    acked: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        """Nothing is in flight yet."""
+        self.acked.set()
 
     def watch(self, view: View | None) -> None:
         """Change what the socket watches; a new view starts with a snapshot of it."""
         self.view = view
         self.seq = 0
+        self.acked.set()
         self.wake.set()
 
 

@@ -1,4 +1,4 @@
-"""What a screen may send on the live websocket: a ping, or what positions it watches. Validated, frozen."""
+"""What a screen may send on the live websocket: a ping, what positions it watches, an ack. Validated, frozen."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from command_ui.live_hub import View
-
-Lon = Annotated[float, Field(ge=-180, le=180)]
-Lat = Annotated[float, Field(ge=-90, le=90)]
+from command_ui.schemas import Lat, Lon
 
 
 class Ping(BaseModel):
@@ -17,6 +15,13 @@ class Ping(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     type: Literal["ping"]
+
+
+class Ack(BaseModel):
+    """The screen has handled the last positions message and is ready for the next."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    type: Literal["ack"]
 
 
 class Watch(BaseModel):
@@ -38,15 +43,15 @@ class Watch(BaseModel):
         return View(self.bbox) if self.positions else None
 
 
-ClientMessage = Annotated[Ping | Watch, Field(discriminator="type")]
-_ADAPTER: TypeAdapter[Ping | Watch] = TypeAdapter(ClientMessage)
+ClientMessage = Annotated[Ping | Watch | Ack, Field(discriminator="type")]
+_ADAPTER: TypeAdapter[Ping | Watch | Ack] = TypeAdapter(ClientMessage)
 
 
 class UnreadableMessageError(ValueError):
     """A message the server cannot read; ``str()`` says why, for the ``error`` answer."""
 
 
-def read_client_message(text: str) -> Ping | Watch:
+def read_client_message(text: str) -> Ping | Watch | Ack:
     """Parse one message from a screen, or raise :class:`UnreadableMessageError` with the first thing wrong with it."""
     try:
         return _ADAPTER.validate_json(text)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+Lon = Annotated[float, Field(ge=-180, le=180, description="WGS-84 longitude.")]
+Lat = Annotated[float, Field(ge=-90, le=90, description="WGS-84 latitude.")]
 
 
 class _Out(BaseModel):
@@ -34,3 +38,16 @@ class FeatureCollection(_Out):
 
     type: Literal["FeatureCollection"] = "FeatureCollection"
     features: list[Feature] = Field(description="The features.")
+
+
+class Responder(_Out):
+    """A person who could answer an incident, by their phone's latest fix."""
+
+    user_id: str
+    name: str
+    role: str
+    device_id: str = Field(description="The phone tracker the position comes from.")
+    distance_m: float | None = Field(description="Great-circle metres from the incident; null if it has no place.")
+    time: datetime = Field(description="When the phone's latest fix was taken (UTC).")
+    lon: Lon | None = Field(description="Where, for a caller whose scope holds the phone; otherwise null.")
+    lat: Lat | None = Field(description="Where, for a caller whose scope holds the phone; otherwise null.")

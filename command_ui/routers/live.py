@@ -12,9 +12,12 @@ Positions are sent only to a screen that asks for them: it sends ``{"type": "wat
 moves, and ``"positions": false`` to stop. A guard's phone that shows no map never pays for the fleet's
 movements. They come from the process's one :class:`~command_ui.live_hub.PositionHub`, a snapshot of the view
 first, then each device's newest fix as it commits, as ``{"type": "positions", "fields": [...], "rows":
-[[...], ...]}``. A message the server cannot read is answered with ``{"type": "error", "detail": ...}`` and the
-connection stays open. The session cookie authenticates the handshake; without a valid one the socket closes
-with 4401, and a guard's feed never carries another school's data.
+[[...], ...]}``. The screen answers each with ``{"type": "ack"}`` when it has drawn it; until then (or
+``ACK_WAIT_S``) nothing more is sent, and what moved meanwhile comes conflated in the next message.
+
+A message the server cannot read is answered with ``{"type": "error", "detail": ...}`` and the connection
+stays open. The session cookie authenticates the handshake; without a valid one the socket closes with 4401,
+and a guard's feed never carries another school's data.
 """
 
 from __future__ import annotations
@@ -30,13 +33,14 @@ from starlette.concurrency import run_in_threadpool
 from command_ui.deps import SESSION_COOKIE, User
 from command_ui.incident_hub import Change, IncidentHub, IncidentSubscription, change_of
 from command_ui.live_hub import PositionHub, Subscription
-from command_ui.live_messages import UnreadableMessageError, Watch, read_client_message
+from command_ui.live_messages import Ack, UnreadableMessageError, Watch, read_client_message
 from store.auth_repo import session_account
 from store.live_repo import replay
 
 router = APIRouter(tags=["live"])
 
 UNAUTHORISED = 4401
+ACK_WAIT_S = 5.0  # a screen that never acknowledges still gets positions, this often
 
 
 def _authenticate(pool: ConnectionPool, token: str | None) -> User | None:
@@ -103,9 +107,12 @@ async def _send_positions(websocket: WebSocket, hub: PositionHub, subscription: 
     # taken as one message, each device once with its newest fix.
     while True:
         await subscription.wake.wait()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(subscription.acked.wait(), ACK_WAIT_S)
         subscription.wake.clear()
         message = hub.take(subscription)
         if message is not None:
+            subscription.acked.clear()
             async with sending:
                 await websocket.send_text(message)
 
@@ -122,3 +129,5 @@ async def _read(websocket: WebSocket, subscription: Subscription, sending: async
                 continue
             if isinstance(message, Watch):
                 subscription.watch(message.view())
+            elif isinstance(message, Ack):
+                subscription.acked.set()

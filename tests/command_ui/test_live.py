@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,30 +17,11 @@ from alerts.lifecycle import Action
 from alerts.model import Outcome
 from alerts.rules import load_rules
 from alerts.service import AlertService
-from campusguard.settings import Mode, Settings
-from command_ui.app import create_app
-from tests.support.ingest import prepare_database
+from tests.command_ui.conftest import PASSWORD
 from tests.support.live import next_fixes, watch
-from tests.support.postgres import scratch_database
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "district.yaml"
-PASSWORD = "a long enough password"
 OWN, OTHER = "antelope-park-es", "walton-road-es"
-
-
-@pytest.fixture
-def url(service_urls: object) -> Iterator[str]:
-    with scratch_database(service_urls.database_url) as db:  # type: ignore[attr-defined]
-        prepare_database(db, PASSWORD)
-        yield db
-
-
-@pytest.fixture
-def client(url: str, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(mode=Mode.PRODUCTION, database_url=url, secret_key="k" * 40, admin_password="p" * 16,
-                        data_dir=tmp_path, cookie_secure=False)
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
 
 
 def press(url: str, device: str) -> AlertService:
@@ -189,3 +169,28 @@ def test_an_unreadable_message_is_answered_and_the_feed_goes_on(client: TestClie
             conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, source)"
                          " VALUES ('bus-01-gps', %s, -96.66, 40.81, 'test')", (datetime.now(UTC),))
         assert "bus-01-gps" in {p["device_id"] for p in next_fixes(ws)}
+
+
+def test_one_positions_message_in_flight_until_the_screen_acknowledges(client: TestClient, url: str) -> None:
+    # A slow screen is not buried in old positions: until it acknowledges, what moves is held and conflated.
+    assert client.post("/api/v1/auth/login", json={"username": guard_of(url, OWN), "password": PASSWORD}
+                       ).status_code == 200
+
+    def move(device: str) -> None:
+        with psycopg.connect(url) as conn:
+            conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, source) VALUES"
+                         " (%s, %s, -96.66, 40.81, 'test') ON CONFLICT (device_id) DO UPDATE SET"
+                         " time = excluded.time", (device, datetime.now(UTC)))
+
+    with client.websocket_connect("/api/v1/live") as ws:
+        watch(ws)
+        move("bus-01-gps")
+        while "bus-01-gps" not in {p["device_id"] for p in next_fixes(ws, ack=False)}:
+            ws.send_json({"type": "ack"})
+        move("bus-02-gps")
+        time.sleep(0.8)  # several ticks of the hub: unacknowledged, bus-02 waits
+        move("bus-03-gps")
+        time.sleep(0.8)
+        ws.send_json({"type": "ack"})
+        together = {p["device_id"] for p in next_fixes(ws, ack=False)}
+    assert {"bus-02-gps", "bus-03-gps"} <= together

@@ -14,18 +14,10 @@ from campusguard.site.validate import load_site as read_site
 from command_ui.app import create_app
 from store import audit_repo
 from store.site_repo import load_site
-from tests.support.ingest import EXAMPLE, prepare_database
-from tests.support.postgres import scratch_database
+from tests.support.ingest import EXAMPLE
 
 PASSWORD = "a long enough password"
 ADMIN_PASSWORD = "p" * 16
-
-
-@pytest.fixture
-def url(service_urls: object) -> Iterator[str]:
-    with scratch_database(service_urls.database_url) as db:  # type: ignore[attr-defined]
-        prepare_database(db, PASSWORD)
-        yield db
 
 
 @pytest.fixture

@@ -105,6 +105,7 @@ def calls(school: str, district: District) -> dict[str, Call]:
     return {
         "incident": ("GET", f"/api/v1/incidents/{incident}", None),
         "incident_seen": ("POST", f"/api/v1/incidents/{incident}/seen", None),
+        "incident_responders": ("GET", f"/api/v1/incidents/{incident}/responders", None),
         # Closing a raised incident is never allowed: a role let through gets 409, so nothing changes.
         "incident_action": ("POST", f"/api/v1/incidents/{incident}/actions", {"action": "close"}),
         "incident_list": ("GET", f"/api/v1/incidents?school={school}", None),
@@ -132,7 +133,7 @@ def test_role_resource_school(client: TestClient, sessions: dict[str, dict[str, 
     response = client.request(method, path, json=body, headers=sessions[role])
     asked = f"{path} {json.dumps(body)}" if response.status_code >= 400 else ""
     assert_no_leak(role, response.text, f"{method} {path}", asked)
-    if resource in ("incident", "incident_seen", "bus_eta", "bus_track"):
+    if resource in ("incident", "incident_seen", "incident_responders", "bus_eta", "bus_track"):
         expect(response, in_scope, 404)
     elif resource == "incident_action":
         if role not in ACT:
@@ -191,9 +192,11 @@ def test_every_route_refuses_the_anonymous_and_every_role_is_asked(client: TestC
                "/api/v1/reports/device-uptime", "/api/v1/geofences/{fence_id}", "/api/v1/schools",
                "/api/v1/buses", "/api/v1/devices", "/api/v1/geofences", "/api/v1/audit", "/api/v1/audit/export.csv",
                "/api/v1/audit/verify", "/api/v1/map/basemap", "/api/v1/auth/me", "/health", "/api/v1/auth/login",
-               "/api/v1/auth/logout", "/api/v1/auth/me/locale", "/api/v1/snapshots/{snapshot_id}.jpg"}
+               "/api/v1/auth/logout", "/api/v1/auth/me/locale", "/api/v1/snapshots/{snapshot_id}.jpg",
+               "/api/v1/incidents/{incident_id}/responders", "/api/v1/me/position"}
     # A new route must join the matrix (or this list, with a reason) before it ships. Snapshots' scoping is
-    # tested end to end in tests/vision/test_worker.py; here they are asked like every route.
+    # tested end to end in tests/vision/test_worker.py; here they are asked like every route. A person's own
+    # position writes only their own tracker, whatever their scope (tests/command_ui/test_responders.py).
     unknown = {p for p in schema["paths"] if p not in covered}
     assert not unknown, f"routes missing from the role matrix: {unknown}"
     for path in covered - {"/health", "/api/v1/auth/login"}:

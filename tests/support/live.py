@@ -16,11 +16,16 @@ def fixes(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(zip(message["fields"], row, strict=True)) for row in message["rows"]]
 
 
-def next_fixes(ws: Any, skipped: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Read messages until a positions message arrives; return its fixes (others go to ``skipped``)."""
+def next_fixes(ws: Any, skipped: list[dict[str, Any]] | None = None, ack: bool = True) -> list[dict[str, Any]]:
+    """Read messages until a positions message arrives; return its fixes (others go to ``skipped``).
+
+    With ``ack`` the message is acknowledged, as the map page does once it has drawn it, so the next can come.
+    """
     while True:
         message = ws.receive_json()
         if message["type"] == "positions":
+            if ack:
+                ws.send_json({"type": "ack"})
             return fixes(message)
         if skipped is not None:
             skipped.append(message)

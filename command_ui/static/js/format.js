@@ -60,3 +60,8 @@ export function localDate(when, timeZone) {
     return new Intl.DateTimeFormat("en-CA", options).format(when);
   }
 }
+
+/** A distance for people on foot: metres below a kilometre, else kilometres with one decimal. */
+export function formatDistance(metres) {
+  return metres < 1000 ? `${Math.round(metres)} m` : `${(metres / 1000).toFixed(1)} km`;
+}

@@ -13,6 +13,7 @@ import { t } from "./i18n.js";
 import { OUTCOMES, OpenIncidents, loadSchools, movesFrom } from "./incidents.js";
 import { LiveFeed, statusShower } from "./live.js";
 import { basemap, campusLayer, setDatum, toLatLng } from "./map-layers.js";
+import { setUpSharing } from "./share-location.js";
 import { showError, startPage } from "./shell.js";
 
 const incidents = new OpenIncidents();
@@ -143,6 +144,8 @@ function setUpSound() {
 async function main() {
   await startPage();
   setUpSound();
+  setUpSharing(document.getElementById("share"), document.getElementById("share-text"),
+    document.getElementById("share-message"));
   const loaded = await loadSchools(api);
   schools = loaded.byId;
   document.getElementById("school").textContent = [...schools.values()].map((s) => s.name).join(", ");

@@ -6,15 +6,16 @@
 
 import { ApiError, api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
-import { formatTime } from "./format.js";
+import { formatDistance, formatTime } from "./format.js";
 import { t } from "./i18n.js";
-import { OUTCOMES, movesFrom } from "./incidents.js";
+import { OPEN, OUTCOMES, movesFrom } from "./incidents.js";
 
 /**
  * Fetch and draw an incident into `container`.
  * @param {HTMLElement} container where to draw
  * @param {number} id incident id
- * @param {{schools: Map<string, object>, canAct: boolean, onChanged?: (result: object) => void}} options
+ * @param {{schools: Map<string, object>, canAct: boolean, onChanged?: (result: object) => void,
+ *          onResponder?: (responder: object) => void}} options
  */
 export async function showIncident(container, id, options) {
   const incident = await api.get(`/api/v1/incidents/${id}`);
@@ -36,6 +37,7 @@ export async function showIncident(container, id, options) {
       [t("incident.escalation"), incident.escalation_level],
     ]),
     options.canAct ? actionForm(incident, options) : null,
+    OPEN.has(incident.status) ? responders(incident.id, options) : null,
     section(t("incident.timeline"), incident.timeline.map((e) => h("li", {},
       h("time", {}, formatTime(e.time, zone)), " ", h("strong", {}, e.kind),
       e.actor && ` · ${e.actor}`, e.note && h("div", { class: "note" }, e.note)))),
@@ -47,6 +49,31 @@ export async function showIncident(container, id, options) {
       d.ok ? "✓" : h("span", { class: "error" }, `✗ ${d.error ?? ""}`)))),
   );
   return incident;
+}
+
+/** Who could answer, nearest first: filled in when the answer comes, so the rest of the panel never waits. */
+function responders(id, options) {
+  const el = h("section", { class: "responders", "data-testid": "responders" },
+    h("h3", {}, t("incident.responders")), h("p", { class: "muted" }, "…"));
+  api.get(`/api/v1/incidents/${id}/responders`).then((list) => {
+    const now = Date.now();
+    const row = (r) => h("li", { "data-user-id": r.user_id },
+      r.lon != null && options.onResponder
+        ? h("button", { type: "button", class: "link", onclick: () => options.onResponder(r) }, r.name)
+        : h("strong", {}, r.name),
+      ` · ${t(`role.${r.role}`)} · ${r.distance_m == null ? "—" : formatDistance(r.distance_m)} · `,
+      h("span", { class: "muted" }, age(now - Date.parse(r.time))));
+    replaceChildren(el, h("h3", {}, t("incident.responders")), list.length
+      ? h("ol", { class: "events" }, list.map(row)) : h("p", {}, t("incident.no_responders")));
+  }).catch(() => {
+    replaceChildren(el, h("h3", {}, t("incident.responders")), h("p", { class: "error" }, t("incident.responders_failed")));
+  });
+  return el;
+}
+
+function age(ms) {
+  const minutes = Math.round(ms / 60000);
+  return minutes < 1 ? t("incident.fix_now") : t("incident.fix_age", { minutes });
 }
 
 function facts(rows) {

@@ -88,6 +88,8 @@ export class LiveFeed {
       this.handlers.onIncident?.(message.incident, message.cursor);
     } else if (message.type === "positions") {
       this.handlers.onPositions?.(rowsToObjects(message.fields, message.rows));
+      // Drawn: ready for the next (the server sends one at a time, so a busy page is never buried in old ones).
+      if (this.socket?.readyState === WebSocket.OPEN) this.socket.send('{"type":"ack"}');
     }
   }
 

@@ -22,8 +22,11 @@ const map = L.map("map", { zoomControl: true, preferCanvas: false }).setView([40
 const incidents = new OpenIncidents();
 const incidentLayer = L.layerGroup().addTo(map);
 const busLayer = L.layerGroup().addTo(map);
+const responderLayer = L.layerGroup().addTo(map);
 const incidentMarkers = new Map();
 const busMarkers = new Map();
+const responderMarkers = new Map();
+let people = new Map();  // phone tracker id -> its device (the person's name)
 let schools = new Map();
 let buses = new Map();
 let me = null;
@@ -60,6 +63,23 @@ function moveBus(p) {
   marker.bindTooltip(buses.get(key)?.properties.name ?? key);
   marker.on("click", () => openBus(key));
   busMarkers.set(key, { marker, time });
+}
+
+/** Place or move a person's phone (a guard, an administrator, an officer): the responders the officer sends. */
+function moveResponder(p) {
+  const time = Date.parse(p.time);
+  const known = responderMarkers.get(p.device_id);
+  if (known && known.time > time) return;
+  if (known) {
+    known.marker.setLatLng(toLatLng(p.lon, p.lat));
+    known.time = time;
+    return;
+  }
+  const name = people.get(p.device_id)?.properties.name ?? p.device_id;
+  const icon = L.divIcon({ className: "responder", iconSize: [16, 16], html: "" });
+  const marker = L.marker(toLatLng(p.lon, p.lat), { icon, title: name, zIndexOffset: 500 }).addTo(responderLayer);
+  marker.bindTooltip(name);
+  responderMarkers.set(p.device_id, { marker, time });
 }
 
 function drawIncidents() {
@@ -107,6 +127,10 @@ async function select(id, focus = true) {
   const body = document.getElementById("panel-body");
   const incident = await showIncident(body, id, {
     schools, canAct: ACT_ON_INCIDENTS.has(me.role), onChanged: () => select(id, false),
+    onResponder: (r) => {
+      moveResponder({ device_id: r.device_id, lon: r.lon, lat: r.lat, time: r.time });
+      map.setView(toLatLng(r.lon, r.lat), Math.max(map.getZoom(), 17));
+    },
   });
   if (focus && incident.lat != null) {
     // body[data-focused] says the map has arrived (after its zoom animation) at the chosen incident.
@@ -122,11 +146,12 @@ async function drawSite() {
   setDatum(tiles.crs);
   const { byId, features } = await loadSchools(api);
   schools = byId;
-  const [fences, routes, panic, cameras, trackers] = await Promise.all([
+  const [fences, routes, panic, cameras, trackers, phones] = await Promise.all([
     api.get("/api/v1/geofences"), api.get("/api/v1/buses"),
     api.get("/api/v1/devices?kind=panic_button"), api.get("/api/v1/devices?kind=camera"),
-    api.get("/api/v1/devices?kind=bus_tracker"),
+    api.get("/api/v1/devices?kind=bus_tracker"), api.get("/api/v1/devices?kind=person_tracker"),
   ]);
+  people = new Map(phones.features.map((f) => [f.id, f]));
   buses = new Map(routes.features.map((f) => [f.id, f]));
   const campuses = campusLayer(features, true).addTo(map);
   const overlays = {
@@ -136,6 +161,7 @@ async function drawSite() {
     [t("map.layers.panic")]: deviceLayer(panic, "panic").addTo(map),
     [t("map.layers.cameras")]: deviceLayer(cameras, "camera").addTo(map),
     [t("map.layers.buses")]: busLayer,
+    [t("map.layers.responders")]: responderLayer,
     [t("map.layers.incidents")]: incidentLayer,
   };
   L.control.layers(tiles.layer ? { Basemap: tiles.layer.addTo(map) } : {}, overlays, { collapsed: true }).addTo(map);
@@ -144,6 +170,12 @@ async function drawSite() {
     if (!f.geometry || !f.properties.last_fix) continue;
     const [lon, lat] = f.geometry.coordinates;
     moveBus({ device_id: f.id, bus_id: f.properties.bus_id, lon, lat, time: f.properties.last_fix });
+  }
+  // Phones that reported in the last half hour: where someone is now, not where they once were.
+  for (const f of phones.features) {
+    if (!f.geometry || !f.properties.last_fix || Date.now() - Date.parse(f.properties.last_fix) > 1_800_000) continue;
+    const [lon, lat] = f.geometry.coordinates;
+    moveResponder({ device_id: f.id, lon, lat, time: f.properties.last_fix });
   }
 }
 
@@ -166,7 +198,12 @@ async function main() {
       const writing = document.querySelector("#panel-body textarea")?.value;
       if (selected === incident.id && !writing) select(incident.id, false);
     },
-    onPositions: (positions) => positions.filter((p) => p.kind === "bus_tracker").forEach(moveBus),
+    onPositions: (positions) => {
+      for (const p of positions) {
+        if (p.kind === "bus_tracker") moveBus(p);
+        else if (p.kind === "person_tracker") moveResponder(p);
+      }
+    },
     onStatus: statusShower(document.getElementById("live-status"), t),
   }).start();
   // Positions only for what the map shows (with a margin, so a small pan needs no new request).

@@ -1,0 +1,72 @@
+/**
+ * Sharing the guard's own position while on duty, so the officer's map shows who is nearest an incident. The
+ * browser's geolocation goes to POST /api/v1/me/position at most every 15 s, sooner after moving 25 m. It is off
+ * until the person turns it on, and the choice is remembered on this phone. A refusal (no phone tracker
+ * assigned in the site file, location permission denied) is shown and turns sharing off.
+ */
+
+import { ApiError, api } from "./api.js";
+import { t } from "./i18n.js";
+
+const KEY = "campusguard.share-location";
+const EVERY_MS = 15_000;
+const MOVED_M = 25;
+
+function metres(a, b) {
+  const k = Math.PI / 180;
+  const x = (b.lon - a.lon) * k * Math.cos(((a.lat + b.lat) / 2) * k);
+  return Math.hypot(x, (b.lat - a.lat) * k) * 6371000;
+}
+
+/**
+ * Wire the sharing switch.
+ * @param {HTMLInputElement} box the checkbox
+ * @param {HTMLElement} text its label text
+ * @param {HTMLElement} message where a refusal is shown
+ */
+export function setUpSharing(box, text, message) {
+  let watcher = null;
+  let last = null;
+  const show = () => {
+    text.textContent = t(box.checked ? "guard.sharing" : "guard.share");
+    document.body.dataset.sharing = String(box.checked);
+  };
+  const stop = (why) => {
+    if (watcher !== null) navigator.geolocation.clearWatch(watcher);
+    watcher = null;
+    box.checked = false;
+    localStorage.removeItem(KEY);
+    if (why) message.textContent = t("guard.share_failed", { detail: why });
+    show();
+  };
+  const send = async (position) => {
+    const fix = { lon: position.coords.longitude, lat: position.coords.latitude,
+      accuracy_m: position.coords.accuracy ?? null, time: new Date(position.timestamp).toISOString() };
+    if (last && Date.now() - last.at < EVERY_MS && metres(last, fix) < MOVED_M) return;
+    last = { ...fix, at: Date.now() };
+    try {
+      await api.post("/api/v1/me/position", fix);
+      message.textContent = "";
+      document.body.dataset.shared = String(Number(document.body.dataset.shared ?? 0) + 1);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 409) stop(error.detail);
+      else message.textContent = t("guard.share_failed", { detail: error.message ?? String(error) });
+    }
+  };
+  const start = () => {
+    if (!navigator.geolocation) {
+      stop("no geolocation in this browser");
+      return;
+    }
+    localStorage.setItem(KEY, "on");
+    message.textContent = "";
+    last = null;
+    watcher = navigator.geolocation.watchPosition(send, (error) => stop(error.message),
+      { enableHighAccuracy: true, maximumAge: 10_000, timeout: 60_000 });
+    show();
+  };
+  box.addEventListener("change", () => (box.checked ? start() : stop()));
+  box.checked = localStorage.getItem(KEY) === "on";
+  if (box.checked) start();
+  else show();
+}
