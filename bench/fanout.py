@@ -3,10 +3,14 @@
 Everything runs as in production, on this one machine: a real ``campusguard serve`` (uvicorn, production
 settings), ``campusguard ingest`` (its default two worker processes) subscribed to a private Mosquitto, and a
 load generator process publishing each bus's fix once a second on our own MQTT schema with ``ts`` = the moment
-it is published. The clients (asyncio, the ``websockets`` library, in this process) sign in with session
-cookies of the city-level district administrator, so every client is sent every bus: the worst case of the
-fan-out. Each client stamps each ``positions`` message on receipt; latency = receipt - ``time`` of a position
-(its publish time), sampled on every SAMPLE_EVERY-th position of a message. A probe polls ``latest_positions``
+it is published (:mod:`bench.fleet`: the packets a tracker sends, without paho's cost). The clients (asyncio,
+the ``websockets`` library, in this process) sign in with session cookies, open the live socket, and, where
+their page has a map, ask for every position of their scope and acknowledge each positions message, as the
+map page does. Three mixes of screens (:class:`Screens`): 50 city-wide maps (the baseline), a district's 500
+screens (guards' phones, school maps, district maps), and 500 city-wide maps, the worst case of the fan-out,
+in which every screen is sent every bus. Each client stamps a positions message on receipt; latency =
+receipt - ``time`` of a position (its publish time), sampled on every SAMPLE_EVERY-th position of every
+PARSE_EVERY-th message. A probe polls ``latest_positions``
 every 0.1 s for when each fix became visible in the database: the baseline (position to database), and,
 subtracted from a client's receipt, the server's own share (database to client). CPU is process time from
 ``/proc`` (a process and its children), and the whole machine's from ``/proc/stat``.
@@ -15,14 +19,13 @@ The buses are real trackers of a generated site: the example district with its b
 and stop ids, the same routes) up to 2,000, loaded through ``load_site``, because the live feed sends the
 latest position per device and 2,000 fixes a second onto the example's 21 trackers would collapse to 21.
 
-The database is a private PostgreSQL cluster, not the shared one: the live feed holds one PostgreSQL
-connection per open websocket (its LISTEN), so 500 clients need more than the default ``max_connections``
-of 100, and taking them from a shared server would starve everything else on it.
+The database is a private PostgreSQL cluster per phase, not the shared one, so that no phase inherits another's
+tables, bloat or backlog (the live sockets themselves hold no database connection: each API process reads
+incidents and positions once for all of them).
 
 The machine has 2 cores, shared by the load generator, Mosquitto, the ingest workers, PostgreSQL, the server
-and the 500 clients (and by whatever else runs there); figures are for that, not for the server alone. The
-baseline is the same measurement with 50 clients in the same run, on a fresh pipeline of its own (database,
-broker, server, ingest, fleet), so neither phase inherits the other's backlog.
+and the 500 clients (and by whatever else runs there); figures are for that, not for the server alone. Each
+mix runs on a fresh pipeline of its own (database, broker, server, ingest, fleet).
 Run: ``python -m campusguard.devservices run -- .venv/bin/python -m bench.fanout``.
 """
 
@@ -152,7 +155,7 @@ def bench_site(out: Path) -> list[tuple[str, str]]:
 
 @contextlib.contextmanager
 def private_postgres(max_connections: int) -> Iterator[tuple[str, int]]:
-    """Start a throw-away cluster with room for one connection per client; yield its URL and postmaster pid."""
+    """Start a throw-away cluster; yield its URL and postmaster pid."""
     owner = postgres_owner()
     root = Path(tempfile.mkdtemp(prefix="cg-bench-pg-"))
     if owner is not None:
@@ -435,8 +438,7 @@ def run_phases(mixes: tuple[Screens, ...]) -> list[Phase]:
 
 def run_phase(work: Path, site: Site, screens: Screens) -> Phase:
     """Start database, broker, server, ingest and fleet; measure with these screens open; stop them all."""
-    # Per websocket one LISTEN connection, plus the app's pool, the workers, maintenance and some slack.
-    with private_postgres(screens.clients + 60) as (url, postmaster), _broker() as broker:
+    with private_postgres(100) as (url, postmaster), _broker() as broker:
         tokens = prepare(url, site, screens)
         env = _worker_env(url, broker.url, work, INGEST_WORKERS, secrets.token_hex(3))
         http_port = free_port()

@@ -22,7 +22,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from psycopg.rows import dict_row
@@ -33,6 +33,7 @@ from store.live_repo import CHANGES
 log = logging.getLogger(__name__)
 
 RECHECK_S = 5.0  # a missed NOTIFY still reaches the screens this soon
+STALE_S = 30.0  # no successful read for this long: the feed is stuck
 HOLE_RECHECK_S = 0.2  # while a hole is open, read again this often
 HOLE_WAIT_S = 60.0  # longer than any writer's transaction; a hole still open then was rolled back
 READ_LIMIT = 1000
@@ -91,6 +92,21 @@ class IncidentHub:
         self.ready = asyncio.Event()  # set once ``top`` is known: sockets replay from the database up to it
         self._holes: dict[int, float] = {}  # cursor -> when it was first found missing (monotonic)
         self._subscribers: set[IncidentSubscription] = set()
+        self._started: float | None = None  # when run() began (monotonic)
+        self.last_read: float | None = None  # when the last read succeeded (monotonic)
+
+    def state(self, now: float | None = None) -> Literal["ok", "starting", "stale"]:
+        """Say whether screens are being fed: a read within STALE_S, or still starting, or stale.
+
+        Reads happen at least every RECHECK_S, so a stale feed is a stuck or failing one, and /health says so:
+        a proxy then sends screens to another replica rather than leave them showing "Live" on a dead feed.
+        """
+        now = time.monotonic() if now is None else now
+        if self.last_read is not None and now - self.last_read <= STALE_S:
+            return "ok"
+        if self.last_read is None and (self._started is None or now - self._started <= STALE_S):
+            return "starting"
+        return "stale"
 
     def subscribe(self, scope_path: str) -> IncidentSubscription:
         """Register a socket's scope; from now on every change in it is queued for the socket."""
@@ -103,7 +119,8 @@ class IncidentHub:
         self._subscribers.discard(subscription)
 
     async def run(self) -> None:
-        """LISTEN, read and fan out until cancelled; reconnects after a database error."""
+        """LISTEN, read and fan out until cancelled; reconnects after any error (a dead feed misses panics)."""
+        self._started = time.monotonic()
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
@@ -121,6 +138,9 @@ class IncidentHub:
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 log.warning("live incidents: %s; reconnecting", exc)
                 await asyncio.sleep(1.0)
+            except Exception:
+                log.exception("live incidents: unexpected error; starting again")
+                await asyncio.sleep(1.0)
 
     async def read(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Read every change after ``top`` and in the holes, and offer each to the sockets in its scope."""
@@ -132,6 +152,7 @@ class IncidentHub:
             for row in rows:
                 self.offer(row)
             if len(rows) < READ_LIMIT:
+                self.last_read = time.monotonic()
                 return
 
     def offer(self, row: dict[str, Any]) -> None:

@@ -143,7 +143,7 @@ class PositionHub:
         self._subscribers.discard(subscription)
 
     async def run(self) -> None:
-        """Poll and fan out until cancelled; reconnects after a database error."""
+        """Poll and fan out until cancelled; reconnects after any error."""
         since = "0"  # the first read takes every device's latest fix: the snapshot new screens start from
         while True:
             try:
@@ -153,6 +153,9 @@ class PositionHub:
                         await asyncio.sleep(self.every_s)
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 log.warning("live positions: %s; reconnecting", exc)
+                await asyncio.sleep(min(5.0, 4 * self.every_s))
+            except Exception:
+                log.exception("live positions: unexpected error; starting again")
                 await asyncio.sleep(min(5.0, 4 * self.every_s))
 
     async def _tick(self, conn: psycopg.AsyncConnection[Any], since: str) -> str:

@@ -21,6 +21,8 @@ class Health(_Out):
     status: Literal["ok", "degraded"] = Field(description="ok when the database answers.")
     database: Literal["ok", "unavailable"] = Field(description="Whether the database answered.")
     storage: str | None = Field(description="Storage path the database was migrated with.")
+    live_feed: Literal["ok", "starting", "stale"] = Field(
+        description="Whether this process's incident feed to live screens is reading (stale: stuck; 503).")
     version: str = Field(description="campusguard version.")
 
 

@@ -1,6 +1,7 @@
 """Health: the one route without authentication, so probes and load balancers can call it.
 
-It tells only whether the service and its database answer, nothing about the district.
+It tells only whether the service, its database and its feed of incidents to live screens work, nothing about
+the district.
 """
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health")
 def health(request: Request, response: Response) -> Health:
-    """Report whether the service can reach its database."""
+    """Report whether the service can reach its database and is feeding live screens."""
+    feed = request.app.state.incidents.state()
     try:
         with request.app.state.pool.connection(timeout=2.0) as conn:
             row = conn.execute("SELECT flavor FROM schema_migrations ORDER BY version LIMIT 1").fetchone()
     except (psycopg.Error, TimeoutError, OSError):
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return Health(status="degraded", database="unavailable", storage=None, version=__version__)
-    return Health(status="ok", database="ok", storage=row[0] if row else None, version=__version__)
+        return Health(status="degraded", database="unavailable", storage=None, live_feed=feed, version=__version__)
+    if feed == "stale":
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return Health(status="degraded" if feed == "stale" else "ok", database="ok", storage=row[0] if row else None,
+                  live_feed=feed, version=__version__)

@@ -14,6 +14,7 @@ from campusguard.site.validate import load_site as read_site
 from command_ui.app import create_app
 from store.migrate import migrate
 from store.site_repo import load_site
+from tests.support.ingest import wait_for
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "district.yaml"
 PASSWORD = "correct horse battery staple"
@@ -44,6 +45,8 @@ AUTH = ("admin", PASSWORD)
 def test_health_is_public_and_says_which_storage_path(client: TestClient) -> None:
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["database"] == "ok" and body["storage"] == "plain"
+    assert body["live_feed"] in ("starting", "ok")
+    wait_for(lambda: client.get("/health").json()["live_feed"] == "ok", 10, "the incident feed's first read")
 
 
 @pytest.mark.parametrize("path", ["/api/v1/schools", "/api/v1/buses", "/api/v1/devices",

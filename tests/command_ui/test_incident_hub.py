@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from command_ui.incident_hub import IncidentHub, IncidentSubscription
+from command_ui.incident_hub import STALE_S, IncidentHub, IncidentSubscription
 from tests.command_ui.test_live import OTHER, OWN, press
 
 
@@ -87,3 +87,14 @@ def test_a_stale_copy_never_follows_a_newer_one_on_a_socket() -> None:
     assert screen.fresher(second)  # the replay sent the resolved state first
     assert not screen.fresher(first)  # the raised copy read earlier must not reopen it on the screen
     assert not screen.fresher(second)  # nor is the same change sent twice
+
+
+def test_a_feed_that_stops_reading_is_called_stale() -> None:
+    hub = IncidentHub("unused")
+    assert hub.state(now=100.0) == "starting"
+    hub._started = 100.0
+    assert hub.state(now=100.0 + STALE_S) == "starting"
+    assert hub.state(now=101.0 + STALE_S) == "stale"  # never read since it started
+    hub.last_read = 200.0
+    assert hub.state(now=200.0 + STALE_S) == "ok"
+    assert hub.state(now=201.0 + STALE_S) == "stale"
