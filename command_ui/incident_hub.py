@@ -37,27 +37,34 @@ STALE_S = 30.0  # no successful read for this long: the feed is stuck
 HOLE_RECHECK_S = 0.2  # while a hole is open, read again this often
 HOLE_WAIT_S = 60.0  # longer than any writer's transaction; a hole still open then was rolled back
 READ_LIMIT = 1000
+STARTUP_HOLES = 100  # cursors below the newest that may still be committing when the hub starts
 MAX_GAP = 1000  # a wider gap is not writers racing (a sequence moved on by other means): not holes to wait for
 
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One incident change, encoded once as the live feed sends it (``{"type": "incident", "cursor": n, ...}``)."""
+    """One incident change, encoded once as the live feed sends it.
+
+    ``{"type": "incident", "cursor": n, "resume": r, "incident": {...}}``: ``version`` is the incident's
+    ``event_seq`` (raised under its row lock, so it grows in commit order, unlike ``updated_at``, which can
+    carry a device's clock). ``resume`` is where a screen that has handled this message should reconnect from:
+    every change at or below it had been read when this one was, so replaying after it loses nothing.
+    """
 
     cursor: int
     incident_id: int
-    updated_at: datetime
+    version: int
     message: str
 
 
-def change_of(row: dict[str, Any]) -> Change:
+def change_of(row: dict[str, Any], resume: int) -> Change:
     """Encode a row of store.live_repo's queries."""
     incident = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()
                 if k not in ("cursor", "path")}
-    message = json.dumps({"type": "incident", "cursor": row["cursor"], "incident": incident},
+    message = json.dumps({"type": "incident", "cursor": row["cursor"], "resume": resume, "incident": incident},
                          separators=(",", ":"), ensure_ascii=False)
-    return Change(int(row["cursor"]), int(row["id"]), row["updated_at"], message)
+    return Change(int(row["cursor"]), int(row["id"]), int(row["event_seq"]), message)
 
 
 @dataclass(eq=False)
@@ -66,20 +73,19 @@ class IncidentSubscription:
 
     scope_path: str
     queue: asyncio.Queue[Change] = field(default_factory=asyncio.Queue)
-    sent: dict[int, tuple[datetime, int]] = field(default_factory=dict)  # incident -> (updated_at, cursor) sent
+    sent: dict[int, int] = field(default_factory=dict)  # incident -> version sent
 
     def fresher(self, change: Change) -> bool:
         """Tell whether a change is news to this socket (and note it as sent).
 
         Each change carries the incident's row as it was read. A change read before the socket's replay can
-        reach it after the replay: it is dropped when it shows the incident older than what was sent (it must
-        not show a resolved incident as open again), or is the very change already sent.
+        reach it after the replay: it is dropped when it shows the incident at a version already sent (it must
+        not show a resolved incident as open again), as is a second copy of the same state.
         """
-        mark = (change.updated_at, change.cursor)
         known = self.sent.get(change.incident_id)
-        if known is not None and known >= mark:
+        if known is not None and known >= change.version:
             return False
-        self.sent[change.incident_id] = mark
+        self.sent[change.incident_id] = change.version
         return True
 
 
@@ -126,10 +132,7 @@ class IncidentHub:
                 async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {INCIDENT_CHANNEL}")
                     if not self.ready.is_set():
-                        row = await (await conn.execute(
-                            "SELECT coalesce(max(cursor), 0) FROM incident_events")).fetchone()
-                        self.top = int(row[0]) if row else 0
-                        self.ready.set()
+                        await self._start(conn)
                     while True:
                         await self.read(conn)
                         wait = HOLE_RECHECK_S if self._holes else RECHECK_S
@@ -141,6 +144,26 @@ class IncidentHub:
             except Exception:
                 log.exception("live incidents: unexpected error; starting again")
                 await asyncio.sleep(1.0)
+
+    async def _start(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Begin after the newest change, taking the missing cursors just below it as holes.
+
+        A writer may hold a lower cursor it has not committed yet; screens that replay before it commits
+        rely on the hub to bring it.
+        """
+        row = await (await conn.execute("SELECT coalesce(max(cursor), 0) FROM incident_events")).fetchone()
+        self.top = int(row[0]) if row else 0
+        cur = await conn.execute(
+            "SELECT n FROM generate_series(greatest(1, %s - %s), %s) n"
+            " EXCEPT SELECT cursor FROM incident_events WHERE cursor > %s - %s",
+            (self.top, STARTUP_HOLES, self.top, self.top, STARTUP_HOLES))
+        now = time.monotonic()
+        self._holes = {int(r[0]): now for r in await cur.fetchall()}
+        self.ready.set()
+
+    def resume(self) -> int:
+        """Where a screen may safely reconnect from now: below the lowest open hole, else the newest change."""
+        return min(self._holes) - 1 if self._holes else self.top
 
     async def read(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Read every change after ``top`` and in the holes, and offer each to the sockets in its scope."""
@@ -166,7 +189,7 @@ class IncidentHub:
             self.top = cursor
         else:
             self._holes.pop(cursor, None)
-        change = change_of(row)
+        change = change_of(row, self.resume())
         for subscription in self._subscribers:
             if row["path"].startswith(subscription.scope_path):
                 subscription.queue.put_nowait(change)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -38,6 +39,7 @@ from store.auth_repo import session_account
 from store.live_repo import replay
 
 router = APIRouter(tags=["live"])
+log = logging.getLogger(__name__)
 
 UNAUTHORISED = 4401
 ACK_WAIT_S = 5.0  # a screen that never acknowledges still gets positions, this often
@@ -51,9 +53,10 @@ def _authenticate(pool: ConnectionPool, token: str | None) -> User | None:
     return User(found.id, found.role, found.scope_path) if found else None
 
 
-def _replay(pool: ConnectionPool, scope_path: str, after: int) -> list[Change]:
+def _replay(pool: ConnectionPool, scope_path: str, after: int, safe: int) -> list[Change]:
+    # ``safe``: the hub's resume point before this read; a replayed change resumes no later than it.
     with pool.connection() as conn:
-        return [change_of(row) for row in replay(conn, scope_path, after)]
+        return [change_of(row, min(int(row["cursor"]), safe)) for row in replay(conn, scope_path, after)]
 
 
 @router.websocket("/api/v1/live")
@@ -81,8 +84,14 @@ async def live(websocket: WebSocket, after: int = 0) -> None:
         positions.unsubscribe(watched)
         for task in tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+        # Every task is awaited whatever another one raised, so none is left running after the socket.
+        for task in tasks:
+            try:
                 await task
+            except (asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                pass
+            except Exception:
+                log.exception("live feed of %s ended on an error", user.id)
         with contextlib.suppress(RuntimeError):
             await websocket.close()
 
@@ -90,7 +99,7 @@ async def live(websocket: WebSocket, after: int = 0) -> None:
 async def _send_incidents(websocket: WebSocket, pool: ConnectionPool, hub: IncidentHub, feed: IncidentSubscription,
                           after: int, sending: asyncio.Lock) -> None:
     await hub.ready.wait()
-    for change in await run_in_threadpool(_replay, pool, feed.scope_path, after):
+    for change in await run_in_threadpool(_replay, pool, feed.scope_path, after, hub.resume()):
         if feed.fresher(change):
             async with sending:
                 await websocket.send_text(change.message)
@@ -118,16 +127,20 @@ async def _send_positions(websocket: WebSocket, hub: PositionHub, subscription: 
 
 
 async def _read(websocket: WebSocket, subscription: Subscription, sending: asyncio.Lock) -> None:
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            text = await websocket.receive_text()
-            try:
-                message = read_client_message(text)
-            except UnreadableMessageError as exc:
-                async with sending:
-                    await websocket.send_json({"type": "error", "detail": str(exc)})
-                continue
-            if isinstance(message, Watch):
-                subscription.watch(message.view())
-            elif isinstance(message, Ack):
-                subscription.acked.set()
+    while True:
+        frame = await websocket.receive()
+        if frame["type"] == "websocket.disconnect":
+            return
+        text = frame.get("text")
+        try:
+            if text is None:
+                raise UnreadableMessageError("send JSON text frames, not binary")
+            message = read_client_message(text)
+        except UnreadableMessageError as exc:
+            async with sending:
+                await websocket.send_json({"type": "error", "detail": str(exc)})
+            continue
+        if isinstance(message, Watch):
+            subscription.watch(message.view())
+        elif isinstance(message, Ack):
+            subscription.acked.set()

@@ -6,6 +6,7 @@ Two writers can commit their cursors out of order; the later-committing lower cu
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 
 import psycopg
@@ -33,15 +34,21 @@ def note(conn: psycopg.Connection[tuple[object, ...]], school: str, seq: int) ->
     return int(str(row[0]))
 
 
-def drain(subscription: IncidentSubscription) -> list[int]:
+def drain(subscription: IncidentSubscription, resumes: list[int] | None = None) -> list[int]:
+    """The cursors queued for a socket (and, into ``resumes``, where each message says to resume from)."""
     out = []
     while not subscription.queue.empty():
-        out.append(subscription.queue.get_nowait().cursor)
+        change = subscription.queue.get_nowait()
+        out.append(change.cursor)
+        if resumes is not None:
+            resumes.append(json.loads(change.message)["resume"])
     return out
 
 
-async def read(hub: IncidentHub, url: str) -> None:
+async def read(hub: IncidentHub, url: str, start: bool = False) -> None:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        if start:
+            await hub._start(conn)
         await hub.read(conn)
 
 
@@ -67,12 +74,31 @@ def test_a_cursor_that_commits_after_a_higher_one_is_still_delivered(url: str) -
         higher = note(fast, OTHER, 100)  # the alert stage's escalation elsewhere, committed first
         fast.commit()
         asyncio.run(read(hub, url))
-        assert drain(screen) == [higher]
+        resumes: list[int] = []
+        assert drain(screen, resumes) == [higher]
+        assert resumes == [lower - 1]  # a screen that drops now must reconnect below the hole
         slow.commit()
     asyncio.run(read(hub, url))
-    assert drain(screen) == [lower]  # read from the hole left below ``higher``
+    assert drain(screen, resumes) == [lower]  # read from the hole left below ``higher``
+    assert resumes[-1] == higher  # nothing open below: resume after the newest
     asyncio.run(read(hub, url))
     assert drain(screen) == []  # and only once
+
+
+def test_a_cursor_still_committing_when_the_hub_starts_is_delivered(url: str) -> None:
+    press(url, "antelope-park-office-panic-1")
+    press(url, "walton-road-office-panic-1")
+    with psycopg.connect(url) as slow, psycopg.connect(url) as fast:
+        lower = note(slow, OWN, 100)
+        note(fast, OTHER, 100)
+        fast.commit()
+        hub = IncidentHub(url)
+        screen = hub.subscribe("/")
+        asyncio.run(read(hub, url, start=True))  # starts after ``higher``, with ``lower`` not yet committed
+        assert drain(screen) == []
+        slow.commit()
+    asyncio.run(read(hub, url))
+    assert drain(screen) == [lower]
 
 
 def test_a_stale_copy_never_follows_a_newer_one_on_a_socket() -> None:
@@ -81,12 +107,19 @@ def test_a_stale_copy_never_follows_a_newer_one_on_a_socket() -> None:
     base = {"id": 7, "school_id": OWN, "type": "panic", "severity": "critical", "outcome": None, "title": "t",
             "lon": 0.0, "lat": 0.0, "occurrences": 1, "opened_at": None, "acknowledged_at": None,
             "resolved_at": None, "escalation_level": 0, "path": "/x/"}
-    hub.offer({**base, "cursor": 5, "status": "raised", "updated_at": datetime(2026, 11, 23, 8, 0, tzinfo=UTC)})
-    hub.offer({**base, "cursor": 6, "status": "resolved", "updated_at": datetime(2026, 11, 23, 8, 5, tzinfo=UTC)})
-    first, second = screen.queue.get_nowait(), screen.queue.get_nowait()
-    assert screen.fresher(second)  # the replay sent the resolved state first
-    assert not screen.fresher(first)  # the raised copy read earlier must not reopen it on the screen
-    assert not screen.fresher(second)  # nor is the same change sent twice
+    # The press came from a button whose clock runs two minutes fast: updated_at goes backwards on the
+    # acknowledgement (server time); the version (event_seq) does not.
+    hub.offer({**base, "cursor": 5, "event_seq": 1, "status": "raised",
+               "updated_at": datetime(2026, 11, 23, 8, 2, tzinfo=UTC)})
+    hub.offer({**base, "cursor": 6, "event_seq": 2, "status": "acknowledged",
+               "updated_at": datetime(2026, 11, 23, 8, 0, 30, tzinfo=UTC)})
+    hub.offer({**base, "cursor": 7, "event_seq": 3, "status": "resolved",
+               "updated_at": datetime(2026, 11, 23, 8, 1, tzinfo=UTC)})
+    raised, acknowledged, resolved = (screen.queue.get_nowait() for _ in range(3))
+    assert screen.fresher(raised) and screen.fresher(acknowledged)  # the acknowledgement is not taken as older
+    assert screen.fresher(resolved)
+    assert not screen.fresher(acknowledged)  # a copy read before a replay must not reopen it on the screen
+    assert not screen.fresher(resolved)  # nor is the same state sent twice
 
 
 def test_a_feed_that_stops_reading_is_called_stale() -> None:

@@ -75,6 +75,7 @@ def test_a_guard_gets_their_school_replayed_then_live_and_never_another_school(c
     service.act(incident_id, Action.RESPOND, "someone")
     with client.websocket_connect(f"/api/v1/live?after={last}") as ws:
         missed = incident_messages(ws, 1)[0]
+        assert missed["resume"] <= missed["cursor"]  # where to reconnect from: nothing below it is still open
         assert missed["incident"]["status"] == "responding" and missed["cursor"] > last
         press(url, "walton-road-office-panic-1")
         service.act(incident_id, Action.RESOLVE, "someone", "handled", outcome=Outcome.REAL)
@@ -159,6 +160,8 @@ def test_an_unreadable_message_is_answered_and_the_feed_goes_on(client: TestClie
     with client.websocket_connect("/api/v1/live") as ws:
         ws.send_text("not json")
         assert ws.receive_json()["type"] == "error"
+        ws.send_bytes(b'{"type": "ping"}')
+        assert "text" in ws.receive_json()["detail"]  # a binary frame is refused, the connection kept
         ws.send_json({"type": "watch", "bbox": [-96.6, 40.9, -96.5, 40.8]})
         error = ws.receive_json()
         assert error["type"] == "error" and "south" in error["detail"]

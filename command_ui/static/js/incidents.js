@@ -52,8 +52,11 @@ export class OpenIncidents {
     if (!OPEN.has(incident.status)) {
       return this.byId.delete(incident.id) ? "gone" : "ignored";
     }
-    // Replays carry the current row, possibly older than what a REST answer already gave us.
-    if (known && Date.parse(known.updated_at) > Date.parse(incident.updated_at)) return "ignored";
+    // The live feed numbers each incident's states (event_seq, in commit order; updated_at may carry a
+    // device's clock). A REST answer has no number and is never newer than the feed, which starts after it.
+    if (known?.event_seq != null && incident.event_seq != null && known.event_seq > incident.event_seq) {
+      return "ignored";
+    }
     this.byId.set(incident.id, incident);
     return known ? "changed" : "new";
   }

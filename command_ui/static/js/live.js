@@ -84,7 +84,9 @@ export class LiveFeed {
       return;
     }
     if (message.type === "incident") {
-      this.cursor = Math.max(this.cursor, message.cursor);
+      // "resume", not the highest cursor: a change may commit below one already seen (two writers), and a
+      // reconnect after the highest would skip it.
+      this.cursor = message.resume ?? Math.max(this.cursor, message.cursor);
       this.handlers.onIncident?.(message.incident, message.cursor);
     } else if (message.type === "positions") {
       this.handlers.onPositions?.(rowsToObjects(message.fields, message.rows));

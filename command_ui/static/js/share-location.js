@@ -40,8 +40,9 @@ export function setUpSharing(box, text, message) {
     show();
   };
   const send = async (position) => {
+    // No time: the server stamps it. A phone's clock may be minutes off, and maximumAge keeps fixes fresh.
     const fix = { lon: position.coords.longitude, lat: position.coords.latitude,
-      accuracy_m: position.coords.accuracy ?? null, time: new Date(position.timestamp).toISOString() };
+      accuracy_m: position.coords.accuracy ?? null };
     if (last && Date.now() - last.at < EVERY_MS && metres(last, fix) < MOVED_M) return;
     last = { ...fix, at: Date.now() };
     try {
@@ -61,7 +62,12 @@ export function setUpSharing(box, text, message) {
     localStorage.setItem(KEY, "on");
     message.textContent = "";
     last = null;
-    watcher = navigator.geolocation.watchPosition(send, (error) => stop(error.message),
+    // Only a refusal turns sharing off; no fix indoors for a while (timeout, unavailable) is shown and waited out.
+    const failed = (error) => {
+      if (error.code === error.PERMISSION_DENIED) stop(error.message);
+      else message.textContent = t("guard.share_failed", { detail: error.message });
+    };
+    watcher = navigator.geolocation.watchPosition(send, failed,
       { enableHighAccuracy: true, maximumAge: 10_000, timeout: 60_000 });
     show();
   };
