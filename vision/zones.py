@@ -47,6 +47,8 @@ class ZoneRule:
     polygon: Polygon
     max_people: int | None = None
     loiter_s: int | None = None
+    hours: tuple[SchoolHours, ...] | None = None
+    """When people are expected here (local time); None: the school's hours."""
 
     def contains(self, point: tuple[float, float]) -> bool:
         """Return whether a normalised point is inside the zone or on its edge."""
@@ -82,21 +84,31 @@ def compile_camera(camera: Camera, school: School) -> CameraRules:
             # buffer(0) repairs it into the area a reader of the site file most likely meant.
             polygon = polygon.buffer(0)
         shapely.prepare(polygon)  # many point tests per frame against the same polygon
-        zones.append(ZoneRule(zone.name, zone.kind, polygon, zone.max_people, zone.loiter_s))
+        zones.append(ZoneRule(zone.name, zone.kind, polygon, zone.max_people, zone.loiter_s, zone.hours))
     return CameraRules(camera.id, camera.place_kind, tuple(zones), school.hours, school.zone())
 
 
 def after_hours(rules: CameraRules, at: dt.datetime) -> bool:
-    """Return whether ``at`` (timezone-aware) falls outside every school-hours window, in the school's time.
+    """Return whether ``at`` (timezone-aware) falls outside every school-hours window, in the school's time."""
+    return outside(rules.hours, rules.timezone, at)
 
-    Converting the instant to the school's local time first makes the answer right across DST changes: the
-    windows are wall-clock times. A window holds from its start up to, not including, its end.
+
+def zone_closed(rules: CameraRules, zone: ZoneRule, at: dt.datetime) -> bool:
+    """Return whether ``at`` falls outside the zone's own hours (the school's when it has none)."""
+    return outside(zone.hours if zone.hours is not None else rules.hours, rules.timezone, at)
+
+
+def outside(hours: tuple[SchoolHours, ...], timezone: ZoneInfo, at: dt.datetime) -> bool:
+    """Return whether ``at`` (timezone-aware) falls outside every weekly window, in local time at ``timezone``.
+
+    Converting the instant to local time first makes the answer right across DST changes: the windows are
+    wall-clock times. A window holds from its start up to, not including, its end.
     """
     if at.utcoffset() is None:
         raise ValueError("at must be timezone-aware")
-    local = at.astimezone(rules.timezone)
+    local = at.astimezone(timezone)
     day, time = _WEEKDAYS[local.weekday()], local.time()
-    return not any(day in window.days and window.start <= time < window.end for window in rules.hours)
+    return not any(day in window.days and window.start <= time < window.end for window in hours)
 
 
 def object_point(obj: TrackedObject, obs: Observation) -> tuple[float, float]:

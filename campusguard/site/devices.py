@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from campusguard.site.common import Frozen, Slug, Source, check_external_id
+from campusguard.site.common import Frozen, SchoolHours, Slug, Source, check_external_id
 from campusguard.site.geometry import GeoPoint, located_error
 
 
@@ -82,6 +82,19 @@ class CameraZone(Frozen):
         int | None,
         Field(ge=1, description="Seconds one person may stay before it is loitering; none takes the default."),
     ] = None
+    hours: Annotated[
+        tuple[SchoolHours, ...] | None,
+        Field(min_length=1, description="When people are expected in the zone (the school's local time), e.g. "
+                                        "a kitchen staffed from 05:30; a person there outside them is an "
+                                        "intrusion. None: the school's hours. Not for restricted zones."),
+    ] = None
+
+    @model_validator(mode="after")
+    def _hours_need_a_zone_that_opens(self) -> CameraZone:
+        if self.hours is not None and self.kind == "restricted":
+            raise located_error("a restricted zone is closed at all hours; hours apply to the other kinds",
+                                "hours")
+        return self
 
     @field_validator("polygon")
     @classmethod

@@ -190,3 +190,28 @@ def test_params_are_validated() -> None:
         RuleParams.model_validate({"crowd_max": 10, "crowd_maximum": 3})
     assert RuleParams().cooldown_s == 300
     assert all(field.description for field in RuleParams.model_fields.values())
+
+
+def test_a_zone_with_its_own_hours_is_judged_by_them_not_the_schools() -> None:
+    # The kitchen is staffed from 05:30; the school opens at 07:30. The cook at 06:00 is not an intruder;
+    # someone in the kitchen at 22:00 still is, and so is someone in the yard at 06:00.
+    kitchen = {"name": "Cooking", "kind": "kitchen", "polygon": [[0.0, 0.6], [0.3, 0.6], [0.3, 1.0], [0.0, 1.0]],
+               "hours": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "05:30", "end": "15:30"}]}
+    yard = {"name": "Yard", "kind": "general", "polygon": [[0.7, 0.0], [1.0, 0.0], [1.0, 0.3], [0.7, 0.3]]}
+    wednesday_6am = dt.datetime(2024, 3, 13, 11, 0, tzinfo=dt.UTC)  # 06:00 in Chicago (CDT)
+    early = [obs(t, person(1, *COOKING), start=wednesday_6am) for t in steps(0, 5)]
+    assert run(rules([kitchen, yard]), early)[1] == []
+    assert summary(run(rules([{k: v for k, v in kitchen.items() if k != "hours"}, yard]), early)[1]) == [
+        ("intrusion", "Cooking", at(2, wednesday_6am))]  # without its hours, the school's would apply
+    night = [obs(t, person(1, *COOKING), start=WEDNESDAY_10PM) for t in steps(0, 5)]
+    events = run(rules([kitchen, yard]), night)[1]
+    assert summary(events) == [("intrusion", "Cooking", at(2, WEDNESDAY_10PM))]
+    assert events[0].detail["after_hours"] is True
+    yard_early = [obs(t, person(2, *YARD), start=wednesday_6am) for t in steps(0, 5)]
+    assert summary(run(rules([kitchen, yard]), yard_early)[1]) == [("intrusion", "Yard", at(2, wednesday_6am))]
+
+
+def test_a_restricted_zone_takes_no_hours() -> None:
+    with pytest.raises(ValidationError, match="restricted zone is closed at all hours"):
+        rules([{"name": "Store", "kind": "restricted", "polygon": [[0, 0], [0.3, 0], [0.3, 0.3]],
+                "hours": [{"days": ["mon"], "start": "05:30", "end": "15:30"}]}])

@@ -7,7 +7,8 @@
 The conditions, each per *situation*, one event kind in one zone (none: the whole camera):
 
 * **intrusion** (zone, or none on a camera without zones after hours): a person in a ``restricted`` zone, or
-  in any zone after hours (outside every school-hours window, in the school's local time), held for
+  in any zone after hours (outside every window of the zone's own ``hours``, or the school's hours when it has
+  none, in the school's local time), held for
   ``intrusion_min_s``. Detail: zone, after_hours, count, track_ids.
 * **crowding** (zone): more people in the zone than its ``max_people``, else ``crowd_max`` for ``crowd`` and
   ``gate`` zones (other kinds only when the zone sets one), held for ``crowd_min_s``.

@@ -14,7 +14,7 @@ from datetime import datetime
 from vision.messages import Box, TrackedObject, VisionEventKind
 from vision.rules.params import RuleParams
 from vision.rules.state import TrackMemory
-from vision.zones import CameraRules, ZoneRule
+from vision.zones import CameraRules, ZoneRule, zone_closed
 
 PERSON = "person"
 WEAPONS = frozenset({"knife", "baseball bat"})
@@ -51,7 +51,7 @@ def find_all(
     """Return every (kind, zone) whose condition holds in this frame."""
     people = tuple(item for item in located if item.obj.label == PERSON)
     found: dict[Key, Finding] = {}
-    found.update(_intrusion(rules, people, after))
+    found.update(_intrusion(rules, people, after, now))
     found.update(_crowding(rules, params, people))
     found.update(_loitering(rules, params, people, tracks, now))
     found.update(_person_down(params, people, tracks, now))
@@ -70,15 +70,17 @@ def _in(zone: ZoneRule, items: Iterable[Located]) -> list[Located]:
     return [item for item in items if any(here is zone for here in item.zones)]
 
 
-def _intrusion(rules: CameraRules, people: tuple[Located, ...], after: bool) -> dict[Key, Finding]:
+def _intrusion(rules: CameraRules, people: tuple[Located, ...], after: bool, now: datetime) -> dict[Key, Finding]:
     found: dict[Key, Finding] = {}
     if after and not rules.zones and people:
         # A camera with no zones drawn watches all of its picture after hours.
         found["intrusion", None] = _group(people, {"zone": None, "after_hours": True})
     for zone in rules.zones:
         inside = _in(zone, people)
-        if inside and (zone.kind == "restricted" or after):
-            found["intrusion", zone.name] = _group(inside, {"zone": zone.name, "after_hours": after})
+        # A zone with its own hours (a kitchen staffed before school opens) is judged by them, not the school's.
+        closed = after if zone.hours is None else zone_closed(rules, zone, now)
+        if inside and (zone.kind == "restricted" or closed):
+            found["intrusion", zone.name] = _group(inside, {"zone": zone.name, "after_hours": closed})
     return found
 
 
