@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,9 +27,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from alerts.service import INCIDENT_CHANNEL
+from store.db import keep_running
 from store.live_repo import CHANGES
-
-log = logging.getLogger(__name__)
 
 RECHECK_S = 5.0  # a missed NOTIFY still reaches the screens this soon
 STALE_S = 30.0  # no successful read for this long: the feed is stuck
@@ -39,7 +37,6 @@ HOLE_WAIT_S = 60.0  # longer than any writer's transaction; a hole still open th
 READ_LIMIT = 1000
 STARTUP_HOLES = 100  # cursors below the newest that may still be committing when the hub starts
 MAX_GAP = 1000  # a wider gap is not writers racing (a sequence moved on by other means): not holes to wait for
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +124,8 @@ class IncidentHub:
     async def run(self) -> None:
         """LISTEN, read and fan out until cancelled; reconnects after any error (a dead feed misses panics)."""
         self._started = time.monotonic()
-        while True:
-            try:
+        async for attempt in keep_running("live incidents"):
+            with attempt:
                 async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {INCIDENT_CHANNEL}")
                     if not self.ready.is_set():
@@ -138,12 +135,6 @@ class IncidentHub:
                         wait = HOLE_RECHECK_S if self._holes else RECHECK_S
                         async for _ in conn.notifies(timeout=wait, stop_after=1):
                             pass
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                log.warning("live incidents: %s; reconnecting", exc)
-                await asyncio.sleep(1.0)
-            except Exception:
-                log.exception("live incidents: unexpected error; starting again")
-                await asyncio.sleep(1.0)
 
     async def _start(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Begin after the newest change, taking the missing cursors just below it as holes.

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from typing import Any
 
 import psycopg
 
-log = logging.getLogger(__name__)
+from store.db import keep_running
 
 HISTORY = 240  # ticks of changes kept for sockets that fell behind (a minute at 0.25 s); older: a snapshot
 FIELDS = ("device_id", "kind", "bus_id", "school_id", "lon", "lat", "time", "speed_kmh", "heading_deg")
@@ -52,9 +51,8 @@ _MOVED = """
 
 @dataclass(frozen=True, slots=True)
 class Fix:
-    """The newest fix of one device as the hub keeps it: where, when, and its row already encoded."""
+    """The newest fix of one device as the hub keeps it (by device id): where, when, its row already encoded."""
 
-    device_id: str
     path: str | None  # the school's place in the organisation tree; None for a device of no school
     lon: float
     lat: float
@@ -145,18 +143,12 @@ class PositionHub:
     async def run(self) -> None:
         """Poll and fan out until cancelled; reconnects after any error."""
         since = "0"  # the first read takes every device's latest fix: the snapshot new screens start from
-        while True:
-            try:
+        async for attempt in keep_running("live positions", min(5.0, 4 * self.every_s)):
+            with attempt:
                 async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
                     while True:
                         since = await self._tick(conn, since)
                         await asyncio.sleep(self.every_s)
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                log.warning("live positions: %s; reconnecting", exc)
-                await asyncio.sleep(min(5.0, 4 * self.every_s))
-            except Exception:
-                log.exception("live positions: unexpected error; starting again")
-                await asyncio.sleep(min(5.0, 4 * self.every_s))
 
     async def _tick(self, conn: psycopg.AsyncConnection[Any], since: str) -> str:
         """Read what was written from transaction ``since`` on; return where the next read starts."""
@@ -176,7 +168,7 @@ class PositionHub:
             known = self._latest.get(device_id)
             if known is not None and known.time == time:
                 continue  # read again through the overlap
-            self._latest[device_id] = Fix(device_id, row[10], row[4], row[5], time, encode_row(row))
+            self._latest[device_id] = Fix(row[10], row[4], row[5], time, encode_row(row))
             changed.append(device_id)
         if not changed:
             return

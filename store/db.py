@@ -7,12 +7,15 @@ import logging
 import psycopg
 from psycopg import errors as pg_errors
 from tenacity import (
+    AsyncRetrying,
     RetryCallState,
     Retrying,
     retry_if_exception,
+    retry_if_exception_type,
     stop_after_delay,
     stop_never,
     wait_exponential,
+    wait_fixed,
     wait_random,
 )
 
@@ -46,6 +49,21 @@ def retrying(max_wait_s: float | None = None) -> Retrying:
         before_sleep=_log_retry,
         reraise=True,
     )
+
+
+def keep_running(what: str, pause_s: float = 1.0) -> AsyncRetrying:
+    """Build the policy for a long-lived async loop that must never stop: start again after any error.
+
+    Database errors are logged in a line; anything else with its traceback, since it is a bug. Cancellation is
+    not an error (a ``BaseException``) and ends the loop.
+    """
+    def _log(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        expected = isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+        log.warning("%s: %s; starting again", what, exc, exc_info=None if expected else exc)
+
+    return AsyncRetrying(retry=retry_if_exception_type(Exception), wait=wait_fixed(pause_s), stop=stop_never,
+                         before_sleep=_log, reraise=True)
 
 
 def connect(url: str, *, autocommit: bool = False, max_wait_s: float | None = 30.0) -> psycopg.Connection:

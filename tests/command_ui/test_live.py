@@ -42,6 +42,14 @@ def guard_of(url: str, school: str) -> str:
     return str(row[0])
 
 
+def move(url: str, device: str, when: datetime, lon: float = -96.66, lat: float = 40.81) -> None:
+    """Write a device's latest position, as ingest does (the table's trigger stamps it as a new write)."""
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, source) VALUES (%s, %s, %s, %s,"
+                     " 'test') ON CONFLICT (device_id) DO UPDATE SET time = excluded.time, lon = excluded.lon,"
+                     " lat = excluded.lat", (device, when, lon, lat))
+
+
 def incident_messages(ws: Any, count: int) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     while len(out) < count:
@@ -107,14 +115,10 @@ def test_a_late_fix_with_an_older_device_time_still_reaches_the_screen(client: T
     assert client.post("/api/v1/auth/login", json={"username": guard_of(url, OWN), "password": PASSWORD}
                        ).status_code == 200
     now = datetime.now(UTC)
-    with client.websocket_connect("/api/v1/live") as ws, psycopg.connect(url, autocommit=True) as conn:
+    with client.websocket_connect("/api/v1/live") as ws:
         watch(ws)
-        conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, source) VALUES"
-                     " ('bus-02-gps', %s, -96.65, 40.8, 'test') ON CONFLICT (device_id) DO UPDATE SET"
-                     " time = excluded.time, stored_at = clock_timestamp()", (now + timedelta(minutes=4),))
-        conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, source) VALUES"
-                     " ('bus-03-gps', %s, -96.64, 40.8, 'test') ON CONFLICT (device_id) DO UPDATE SET"
-                     " time = excluded.time, stored_at = clock_timestamp()", (now - timedelta(hours=1),))
+        move(url, "bus-02-gps", now + timedelta(minutes=4), -96.65, 40.8)
+        move(url, "bus-03-gps", now - timedelta(hours=1), -96.64, 40.8)
         seen: set[str] = set()
         while not {"bus-02-gps", "bus-03-gps"} <= seen:
             seen |= {p["device_id"] for p in next_fixes(ws)}
@@ -125,9 +129,7 @@ def test_a_screen_that_watches_nothing_gets_no_positions(client: TestClient, url
     assert client.post("/api/v1/auth/login", json={"username": guard_of(url, OWN), "password": PASSWORD}
                        ).status_code == 200
     with client.websocket_connect("/api/v1/live") as ws:
-        with psycopg.connect(url) as conn:
-            conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, source)"
-                         " VALUES ('bus-01-gps', %s, -96.66, 40.81, 'test')", (datetime.now(UTC),))
+        move(url, "bus-01-gps", datetime.now(UTC))
         time.sleep(1.0)  # four ticks of the hub: had positions been sent, they would be ahead of the incident
         press(url, "antelope-park-office-panic-1")
         skipped: list[dict[str, Any]] = []
@@ -142,10 +144,8 @@ def test_a_map_gets_only_its_box_and_a_snapshot_when_it_moves(client: TestClient
     now = datetime.now(UTC)
     with client.websocket_connect("/api/v1/live") as ws:
         watch(ws, [-96.665, 40.805, -96.655, 40.815])
-        with psycopg.connect(url) as conn:
-            conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, source) VALUES"
-                         " ('bus-01-gps', %s, -96.66, 40.81, 'test'), ('bus-02-gps', %s, -96.60, 40.70, 'test')",
-                         (now, now))
+        move(url, "bus-02-gps", now, -96.60, 40.70)
+        move(url, "bus-01-gps", now)
         in_box = next_fixes(ws)
         assert {p["device_id"] for p in in_box} == {"bus-01-gps"}  # bus-02 is the guard's, but off the map
         watch(ws)  # zoomed out to the whole scope: both, at once, without waiting for them to move
@@ -168,9 +168,7 @@ def test_an_unreadable_message_is_answered_and_the_feed_goes_on(client: TestClie
         ws.send_json({"type": "watch", "bbox": [-200, 40, -96, 41]})
         assert "bbox" in ws.receive_json()["detail"]
         watch(ws)
-        with psycopg.connect(url) as conn:
-            conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, source)"
-                         " VALUES ('bus-01-gps', %s, -96.66, 40.81, 'test')", (datetime.now(UTC),))
+        move(url, "bus-01-gps", datetime.now(UTC))
         assert "bus-01-gps" in {p["device_id"] for p in next_fixes(ws)}
 
 
@@ -179,20 +177,14 @@ def test_one_positions_message_in_flight_until_the_screen_acknowledges(client: T
     assert client.post("/api/v1/auth/login", json={"username": guard_of(url, OWN), "password": PASSWORD}
                        ).status_code == 200
 
-    def move(device: str) -> None:
-        with psycopg.connect(url) as conn:
-            conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, source) VALUES"
-                         " (%s, %s, -96.66, 40.81, 'test') ON CONFLICT (device_id) DO UPDATE SET"
-                         " time = excluded.time", (device, datetime.now(UTC)))
-
     with client.websocket_connect("/api/v1/live") as ws:
         watch(ws)
-        move("bus-01-gps")
+        move(url, "bus-01-gps", datetime.now(UTC))
         while "bus-01-gps" not in {p["device_id"] for p in next_fixes(ws, ack=False)}:
             ws.send_json({"type": "ack"})
-        move("bus-02-gps")
+        move(url, "bus-02-gps", datetime.now(UTC))
         time.sleep(0.8)  # several ticks of the hub: unacknowledged, bus-02 waits
-        move("bus-03-gps")
+        move(url, "bus-03-gps", datetime.now(UTC))
         time.sleep(0.8)
         ws.send_json({"type": "ack"})
         together = {p["device_id"] for p in next_fixes(ws, ack=False)}

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 from hypothesis import given
 from hypothesis import strategies as st
 
 from command_ui.live_hub import HISTORY, PositionHub, View, in_scope
+from store.db import keep_running
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 NORTH, SOUTH = "/city/north/", "/city/south/"
@@ -118,3 +121,31 @@ def test_whenever_a_socket_takes_it_ends_level_with_the_newest_fixes(moves: list
 def test_in_scope() -> None:
     assert in_scope(NORTH, "/city/") and not in_scope(SOUTH, NORTH)
     assert in_scope(None, "/") and not in_scope(None, "/city/")
+
+
+def test_the_feeds_start_again_after_any_error_and_stop_when_cancelled() -> None:
+    calls: list[str] = []
+    third = asyncio.Event()
+
+    async def feed() -> None:
+        async for attempt in keep_running("test feed", pause_s=0):
+            with attempt:
+                calls.append("run")
+                if len(calls) == 1:
+                    raise psycopg.OperationalError("the database went away")
+                if len(calls) == 2:
+                    raise KeyError("a bug")  # not a database error: still started again, with its traceback
+                third.set()
+                await asyncio.sleep(60)
+
+    async def main() -> None:
+        task = asyncio.create_task(feed())
+        await asyncio.wait_for(third.wait(), 10)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            calls.append("cancelled")
+
+    asyncio.run(main())
+    assert calls == ["run", "run", "run", "cancelled"]

@@ -61,7 +61,14 @@ export function localDate(when, timeZone) {
   }
 }
 
+/** Metres between two WGS-84 points (equirectangular: exact enough across a campus or a town). */
+export function metres(lat1, lon1, lat2, lon2) {
+  const k = Math.PI / 180;
+  const x = (lon2 - lon1) * k * Math.cos(((lat1 + lat2) / 2) * k);
+  return Math.hypot(x, (lat2 - lat1) * k) * 6371000;
+}
+
 /** A distance for people on foot: metres below a kilometre, else kilometres with one decimal. */
-export function formatDistance(metres) {
-  return metres < 1000 ? `${Math.round(metres)} m` : `${(metres / 1000).toFixed(1)} km`;
+export function formatDistance(m) {
+  return m < 1000 ? `${Math.round(m)} m` : `${(m / 1000).toFixed(1)} km`;
 }

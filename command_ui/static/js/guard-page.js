@@ -8,7 +8,7 @@ import * as L from "/vendor/leaflet/leaflet-src.esm.js";
 import { ApiError, api } from "./api.js";
 import { ring, soundReady, unlockSound } from "./alarm.js";
 import { h, replaceChildren } from "./dom.js";
-import { formatTime } from "./format.js";
+import { formatTime, metres } from "./format.js";
 import { t } from "./i18n.js";
 import { OUTCOMES, OpenIncidents, loadSchools, movesFrom } from "./incidents.js";
 import { LiveFeed, statusShower } from "./live.js";
@@ -36,12 +36,6 @@ function whereText(incident) {
     if (m < bestM) [best, bestM] = [p, m];
   }
   return best ? `${t("guard.near", { place: best.place })} · ${school}` : school;
-}
-
-function metres(lat1, lon1, lat2, lon2) {
-  const k = Math.PI / 180;
-  const x = (lon2 - lon1) * k * Math.cos(((lat1 + lat2) / 2) * k);
-  return Math.hypot(x, (lat2 - lat1) * k) * 6371000;
 }
 
 function card(i) {

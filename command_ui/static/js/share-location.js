@@ -6,17 +6,12 @@
  */
 
 import { ApiError, api } from "./api.js";
+import { metres } from "./format.js";
 import { t } from "./i18n.js";
 
 const KEY = "campusguard.share-location";
 const EVERY_MS = 15_000;
 const MOVED_M = 25;
-
-function metres(a, b) {
-  const k = Math.PI / 180;
-  const x = (b.lon - a.lon) * k * Math.cos(((a.lat + b.lat) / 2) * k);
-  return Math.hypot(x, (b.lat - a.lat) * k) * 6371000;
-}
 
 /**
  * Wire the sharing switch.
@@ -43,7 +38,8 @@ export function setUpSharing(box, text, message) {
     // No time: the server stamps it. A phone's clock may be minutes off, and maximumAge keeps fixes fresh.
     const fix = { lon: position.coords.longitude, lat: position.coords.latitude,
       accuracy_m: position.coords.accuracy ?? null };
-    if (last && Date.now() - last.at < EVERY_MS && metres(last, fix) < MOVED_M) return;
+    const moved = last ? metres(last.lat, last.lon, fix.lat, fix.lon) : Infinity;
+    if (last && Date.now() - last.at < EVERY_MS && moved < MOVED_M) return;
     last = { ...fix, at: Date.now() };
     try {
       await api.post("/api/v1/me/position", fix);
