@@ -189,9 +189,10 @@ def fold(incident: Incident, signal: Signal, decision: Merge | Repeat) -> tuple[
     if decision.incident_id != incident.id:
         raise ValueError(f"decision is for incident {decision.incident_id}, not {incident.id}")
     seq = incident.event_seq + 1
-    # Times only move forward: a late-delivered signal must not make the incident look older than it is.
+    # The last update only moves forward; the opening moves back to the earliest signal: after an outage the
+    # presses are decided in commit order, and a first press decided late must still date the situation.
     common: dict[str, Any] = {"updated_at": max(incident.updated_at, signal.time), "signal_ids": incident.signal_ids | {
-        signal.signal_id}, "event_seq": seq}
+        signal.signal_id}, "event_seq": seq, "opened_at": min(incident.opened_at, signal.time)}
     detail: dict[str, object] = {"signal_id": signal.signal_id, "kind": signal.kind}
     if isinstance(decision, Repeat):
         changed = replace(incident, occurrences=incident.occurrences + 1,

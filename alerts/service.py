@@ -31,7 +31,7 @@ from alerts.model import Incident, Outcome, Signal, Transition
 from alerts.notifiers.base import EventKind, Notification, Notifier
 from alerts.rules import RuleSet
 from store import audit_repo
-from store.db import connect, retrying
+from store.db import connect, is_transient
 from store.incident_repo import (
     PendingEvent,
     claim_signal,
@@ -143,9 +143,22 @@ class AlertService:
                 with conn.transaction():
                     batch = pending_events(conn, self._started - LOOKBACK, self._kinds, BATCH)
                 for event in batch:
-                    decided += self._decide(conn, event)
+                    decided += self._decide_alone(conn, event)
                 if len(batch) < BATCH:
                     return decided
+
+    def _decide_alone(self, conn: psycopg.Connection, event: PendingEvent) -> int:
+        """Decide one event; one the code cannot decide is set aside, so it never blocks the panics behind it."""
+        try:
+            return self._decide(conn, event)
+        except Exception as exc:
+            if is_transient(exc):
+                raise  # the database went away: the whole pass starts again once it is back
+            log.exception("event %s of %s could not be decided; set aside", event.kind, event.device_id)
+            signal_id = signal_id_of(event.kind, event.device_id, event.time)
+            with conn.transaction():
+                claim_signal(conn, signal_id, f"failed: {type(exc).__name__}: {exc}"[:500], datetime.now(UTC))
+            return 0
 
     def _decide(self, conn: psycopg.Connection, event: PendingEvent) -> int:
         signal = to_signal(event)
@@ -263,22 +276,28 @@ class AlertService:
         self._keep_connection()
         # Minutes-scale rule over polled tables: its own slow loop, never in the way of a panic.
         threading.Thread(target=self._cooking_loop, args=(cooking_s,), name="cooking", daemon=True).start()
-        for attempt in retrying(None):
-            with attempt:
-                listener = connect(self._url, autocommit=True)
-        with listener:
+        while not self._stop.is_set():
+            try:
+                self._listen(tick_s)
+            except Exception:
+                # The database stopped (or a bug): decisions wait, never end. Reconnect, LISTEN again, and
+                # decide at once whatever was stored meanwhile (device_events is the queue).
+                log.exception("alert loop failed; reconnecting")
+                self._close_connection()
+                self._keep_connection()
+                self._stop.wait(1.0)
+        self._close_connection()
+
+    def _listen(self, tick_s: float) -> None:
+        with connect(self._url, autocommit=True, max_wait_s=None) as listener:
             for channel in (PANIC_CHANNEL, EVENT_CHANNEL, GEO_CHANNEL):
                 listener.execute(f"LISTEN {channel}")
             while not self._stop.is_set():
-                try:
-                    self.decide_pending()
-                except psycopg.Error:
-                    log.exception("alert pass failed; retrying")
+                self.decide_pending()
                 # Wake on any upstream NOTIFY, or after a tick for escalation deadlines.
                 select.select([listener.fileno()], [], [], tick_s)
                 for _ in listener.notifies(timeout=0):
                     pass
-        self._close_connection()
 
     def _escalate_loop(self, tick_s: float) -> None:
         self._keep_connection()
@@ -291,7 +310,8 @@ class AlertService:
                 break
             try:
                 self.escalate_due()
-            except psycopg.Error:
+            except Exception:
+                # Never let the thread die: a database outage or a bug in one pass, the next pass tries again.
                 log.exception("escalation pass failed; retrying")
         self._close_connection()
 
@@ -300,7 +320,7 @@ class AlertService:
         while not self._stop.wait(tick_s):
             try:
                 self.watch_cooking()
-            except psycopg.Error:
+            except Exception:
                 log.exception("cooking watch pass failed; retrying")
         self._close_connection()
 

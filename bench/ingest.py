@@ -165,8 +165,9 @@ def _worker_env(url: str, mqtt_url: str, data_dir: Path, workers: int, tag: str)
 
 
 def _start_workers(env: dict[str, str], workers: int) -> list[subprocess.Popen[bytes]]:
-    return [subprocess.Popen([sys.executable, "-m", "campusguard", "ingest-worker", "--index", str(i)],
-                             env=env, stderr=subprocess.DEVNULL) for i in range(workers)]
+    # The production path: the supervisor with its receiver and writers (the default, exclusive layout).
+    return [subprocess.Popen([sys.executable, "-m", "campusguard", "ingest", "--workers", str(workers), "--no-http"],
+                             env=env, stderr=subprocess.DEVNULL)]
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:

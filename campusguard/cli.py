@@ -13,7 +13,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import psycopg
 import typer
@@ -133,25 +133,42 @@ def db_maintain() -> None:
 
 @app.command()
 def ingest(
-    workers: Annotated[int | None, typer.Option(help="Worker processes (default: settings.ingest.workers).")] = None,
-    http: Annotated[bool, typer.Option(help="Serve the OsmAnd HTTP port from worker 0.")] = True,
+    workers: Annotated[int | None, typer.Option(help="Writer processes (default: settings.ingest.workers).")] = None,
+    http: Annotated[bool, typer.Option(help="Serve the OsmAnd HTTP port.")] = True,
 ) -> None:
-    """Run the ingest workers: MQTT (shared subscription) and the OsmAnd HTTP listener."""
+    """Run ingest: one MQTT receiver and N writers (or N shared-subscription workers) and the OsmAnd listener."""
     from ingest.supervisor import supervise
 
     settings = _settings()
-    raise typer.Exit(supervise(workers or settings.ingest.workers, http))
+    raise typer.Exit(supervise(workers or settings.ingest.workers, http,
+                               shared=settings.ingest.subscription == "shared",
+                               spool_dir=settings.data_dir / "spool"))
 
 
 @app.command("ingest-worker", hidden=True)
 def ingest_worker(
-    index: Annotated[int, typer.Option(help="Worker index: names its MQTT session and spool.")] = 0,
-    http: Annotated[bool, typer.Option(help="Also serve the OsmAnd HTTP port.")] = False,
+    index: Annotated[int, typer.Option(help="Index: names its spool (and a worker's MQTT session).")] = 0,
+    http: Annotated[bool, typer.Option(help="Also serve the OsmAnd HTTP port (a worker only).")] = False,
+    role: Annotated[str, typer.Option(help="worker (receives and writes) or writer (drains its spool).")] = "worker",
 ) -> None:
-    """Run one ingest worker in this process (the supervisor starts these)."""
+    """Run one ingest worker or writer in this process (the supervisor starts these)."""
     from ingest.worker import WorkerOptions, run_worker
 
-    run_worker(_settings(), WorkerOptions(index=index, serve_http=http))
+    if role not in ("worker", "writer"):
+        raise typer.BadParameter("--role is worker or writer")
+    chosen: Literal["worker", "writer"] = "writer" if role == "writer" else "worker"
+    run_worker(_settings(), WorkerOptions(index=index, serve_http=http, role=chosen))
+
+
+@app.command("ingest-receiver", hidden=True)
+def ingest_receiver(
+    partitions: Annotated[int, typer.Option(min=1, help="How many writers' spools to spread envelopes over.")] = 1,
+    http: Annotated[bool, typer.Option(help="Also serve the OsmAnd HTTP port.")] = False,
+) -> None:
+    """Run the ingest receiver in this process (the supervisor starts it)."""
+    from ingest.worker import WorkerOptions, run_worker
+
+    run_worker(_settings(), WorkerOptions(index=0, serve_http=http, role="receiver", partitions=partitions))
 
 
 @app.command()

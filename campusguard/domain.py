@@ -99,6 +99,11 @@ class PanicPressed:
     source: str
     lon: float | None = None
     lat: float | None = None
+    # The payload's digest when the device gave no time (the time is the arrival): a re-delivered copy arrives
+    # at another time, so the store knows it by this instead of by the key.
+    digest: str | None = field(default=None, compare=False)
+    # It may be a copy of a press already received (re-delivered by the broker, or from a retired session).
+    maybe_copy: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         """Refuse naive times."""

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alerts.escalation import EscalationPolicy
@@ -58,17 +58,20 @@ class IngestSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="forbid")
 
-    workers: Annotated[int, Field(ge=1, le=64, description="MQTT worker processes sharing one subscription.")] = 2
+    workers: Annotated[int, Field(ge=1, le=64, description="Writer processes (or shared-subscription workers).")] = 2
     subscription: Annotated[
-        Literal["auto", "shared", "exclusive"],
-        Field(description="shared splits one stream across workers ($share); exclusive gives one worker all of "
-                          "it; auto is shared when workers > 1."),
-    ] = "auto"
+        Literal["exclusive", "shared"],
+        Field(description="exclusive: one receiver holds the only MQTT session and spreads envelopes over the "
+                          "writers' spools (loses nothing across a Mosquitto restart); shared: each worker "
+                          "joins an MQTT v5 shared group (only for brokers that keep a group's in-flight "
+                          "messages across their restart; see docs/ingest.md)."),
+    ] = "exclusive"
     share_group: Annotated[
         str, Field(pattern=r"^[A-Za-z0-9_-]+$", description="MQTT v5 shared-subscription group name.")
     ] = "campusguard"
     client_id: Annotated[
-        str, Field(pattern=r"^[A-Za-z0-9_-]+$", description="MQTT client id prefix; worker n is <prefix>-<n>.")
+        str, Field(pattern=r"^[A-Za-z0-9_-]+$",
+                   description="MQTT client id prefix: receiver <prefix>-rx, shared worker n <prefix>-<n>."),
     ] = "campusguard-ingest"
     http_host: Annotated[str, Field(description="Address of the OsmAnd HTTP listener.")] = "127.0.0.1"
     http_port: Annotated[
@@ -102,6 +105,13 @@ class IngestSettings(BaseSettings):
     battery_rearm_pct: Annotated[
         float, Field(ge=0, le=100, description="Level the battery must climb back over before it can alert again.")
     ] = 30
+
+    @field_validator("subscription", mode="before")
+    @classmethod
+    def _auto_is_exclusive(cls, value: object) -> object:
+        # "auto" (shared with several workers) was the default before the receiver layout; it now means the
+        # layout that loses nothing on every broker, so an old deployment's setting keeps starting.
+        return "exclusive" if value == "auto" else value
 
 
 class AlertSettings(BaseSettings):

@@ -23,12 +23,12 @@ from ingest.directory import Directory
 from ingest.messages import Rejection
 from ingest.panic import PanicDispatcher
 from ingest.route import VIA_OSMAND_HTTP, decode, panics_in
-from ingest.spool import Envelope, Spool
+from ingest.spool import Envelope, SpoolSink
 
 log = logging.getLogger(__name__)
 
 
-def osmand_app(*, spool: Spool, directory: list[Directory], panics: PanicDispatcher, limits: Limits,
+def osmand_app(*, spool: SpoolSink, directory: list[Directory], panics: PanicDispatcher, limits: Limits,
                on_spooled: threading.Event) -> FastAPI:
     """Build the listener; ``directory`` is a one-element holder so a refresh reaches the running app."""
     app = FastAPI(title="campusguard OsmAnd listener", docs_url=None, redoc_url=None, openapi_url=None)
@@ -53,7 +53,7 @@ def osmand_app(*, spool: Spool, directory: list[Directory], panics: PanicDispatc
     return app
 
 
-async def _spool(spool: Spool, envelope: Envelope, on_spooled: threading.Event) -> None:
+async def _spool(spool: SpoolSink, envelope: Envelope, on_spooled: threading.Event) -> None:
     # The append fsyncs; run it off the event loop so one slow disk does not stall every connection.
     await run_in_threadpool(spool.append, [envelope])
     on_spooled.set()

@@ -9,7 +9,7 @@ so that it lands in the dead letters with something an operator can act on.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
@@ -88,6 +88,9 @@ class ButtonPress:
     lat: float | None
     battery_pct: float | None
     received_at: datetime
+    # Set when the device gives no time of its own (the time is the arrival): the payload's digest, by which a
+    # re-delivered copy of the press is known, since its arrival time differs (see store.ingest_repo).
+    digest: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         """Refuse times that are not aware UTC."""

@@ -31,7 +31,7 @@ from ingest.directory import Directory
 from ingest.messages import Rejection
 from ingest.panic import PanicDispatcher
 from ingest.route import VIA_MQTT, decode, panics_in
-from ingest.spool import Envelope, Spool
+from ingest.spool import Envelope, SpoolSink
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +90,15 @@ def subscriptions(share_group: str | None, lane: Lane | None = None) -> list[str
     return [f"{prefix}{f}" for f in dict.fromkeys(chosen)]
 
 
+def lane_client_ids(client_id: str) -> dict[Lane, str]:
+    """Name the MQTT client ids of a listener's two lanes (the bulk lane keeps the listener's own id)."""
+    return {"bulk": client_id, "priority": f"{client_id}-p"}
+
+
 class MqttListener:
     """Receives, spools and acknowledges on two connections (bulk and priority lanes); one per worker process."""
 
-    def __init__(self, *, broker_url: str, client_id: str, share_group: str | None, spool: Spool,
+    def __init__(self, *, broker_url: str, client_id: str, share_group: str | None, spool: SpoolSink,
                  directory: Directory | None, panics: PanicDispatcher, limits: Limits,
                  on_spooled: threading.Event, flush_s: float = 0.005) -> None:
         """Prepare the client; :meth:`start` connects."""
@@ -113,7 +118,7 @@ class MqttListener:
         self._up: set[Lane] = set()
         # The bulk lane keeps the worker's client id, so sessions from before the lanes carry on.
         self._clients: dict[Lane, mqtt.Client] = {
-            lane: self._make_client(lane, client_id if lane == "bulk" else f"{client_id}-p") for lane in LANES}
+            lane: self._make_client(lane, lane_id) for lane, lane_id in lane_client_ids(client_id).items()}
         self._client = self._clients["bulk"]
         self._flusher = threading.Thread(target=self._flush_loop, name="spool-flusher", daemon=True)
 
@@ -154,14 +159,8 @@ class MqttListener:
         self._flusher.join(timeout=10)
 
     def publish_feed(self, payloads: dict[str, bytes], timeout_s: float = 10.0) -> bool:
-        """Publish internal feed messages with QoS 1; True once the broker has all of them."""
-        infos = [self._client.publish(topic, payload, qos=1) for topic, payload in payloads.items()]
-        try:
-            for info in infos:
-                info.wait_for_publish(timeout_s)
-        except (RuntimeError, ValueError):
-            return False
-        return all(info.is_published() for info in infos)
+        """Publish internal feed messages with QoS 1 on the bulk lane; True once the broker has all of them."""
+        return publish_all(self._client, payloads, timeout_s)
 
     def _on_connect(self, lane: Lane, client: mqtt.Client, flags: mqtt.ConnectFlags, reason: ReasonCode) -> None:
         if reason.is_failure:
@@ -184,14 +183,18 @@ class MqttListener:
             log.warning("MQTT %s lane disconnected (%s); reconnecting", lane, reason)
 
     def _on_message(self, client: mqtt.Client, message: mqtt.MQTTMessage) -> None:
-        envelope = Envelope(VIA_MQTT, message.topic, bytes(message.payload), datetime.now(UTC))
+        envelope = Envelope(VIA_MQTT, message.topic, bytes(message.payload), datetime.now(UTC), bool(message.dup))
         metrics.MESSAGES_RECEIVED.labels("mqtt").inc()
-        if self.directory is not None and _may_be_panic(message.topic):
-            # A rejected payload is dead-lettered by the processor, with its reason.
-            with contextlib.suppress(Rejection):
-                self._panics.submit(panics_in(decode(envelope, self._limits), self.directory))
+        self.offer_panic(envelope)
         with self._lock:
             self._pending.append((envelope, message.mid, message.qos, client))
+
+    def offer_panic(self, envelope: Envelope) -> None:
+        """Hand a press to the fast path on arrival, before it is spooled (anything else is left to the writer)."""
+        if self.directory is not None and _may_be_panic(envelope.topic):
+            # A rejected payload is dead-lettered by the processor, with its reason.
+            with contextlib.suppress(Rejection):
+                self._panics.submit(panics_in(decode(envelope, self._limits), self.directory, envelope.maybe_copy))
 
     def _flush_loop(self) -> None:
         while True:
@@ -210,6 +213,51 @@ class MqttListener:
                 self._stop.wait(self._flush_s)
 
 
+def publish_all(client: mqtt.Client, payloads: dict[str, bytes], timeout_s: float) -> bool:
+    """Publish with QoS 1 and wait; True once the broker has every message."""
+    infos = [client.publish(topic, payload, qos=1) for topic, payload in payloads.items()]
+    try:
+        for info in infos:
+            info.wait_for_publish(timeout_s)
+    except (RuntimeError, ValueError):
+        return False
+    return all(info.is_published() for info in infos)
+
+
 def _may_be_panic(topic: str) -> bool:
     """Cheap test of whether a topic can carry a button press, so only those are decoded on arrival."""
     return topic.startswith("zigbee2mqtt/") or "/panic/" in topic
+
+
+class FeedPublisher:
+    """A writer's publish-only MQTT connection for the geo feed (a writer receives nothing from the broker).
+
+    Its session is persistent (QoS 1 publishes the broker has not acknowledged are sent again after a broker
+    restart) but subscribes to nothing, so a retired writer's session holds nothing for anyone.
+    """
+
+    def __init__(self, broker_url: str, client_id: str) -> None:
+        """Prepare; :meth:`start` connects in the background."""
+        self._address = parse_broker_url(broker_url)
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                   protocol=MQTTProtocolVersion.MQTTv5)
+        self._address.configure(self._client)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=3)
+
+    def start(self) -> None:
+        """Connect, retrying in the background until the broker answers."""
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = 3600
+        self._client.connect_async(self._address.host, self._address.port, keepalive=30, clean_start=False,
+                                   properties=props)
+        self._client.loop_start()
+
+    def publish_feed(self, payloads: dict[str, bytes], timeout_s: float = 10.0) -> bool:
+        """Publish internal feed messages with QoS 1; True once the broker has all of them."""
+        return publish_all(self._client, payloads, timeout_s)
+
+    def stop(self) -> None:
+        """Disconnect."""
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._client._reset_sockets()

@@ -31,8 +31,10 @@ class PanicDispatcher:
         """Prepare; call :meth:`start` to run the fast-path thread."""
         self._url = database_url
         self._queue: queue.Queue[PanicPressed | None] = queue.Queue()
+        # A connection per calling thread (the fast path's own, the processor's): never one shared by two.
+        self._local = threading.local()
         self._lock = threading.Lock()
-        self._conn: psycopg.Connection | None = None
+        self._conns: list[psycopg.Connection] = []
         self._thread = threading.Thread(target=self._run, name="panic-fast-path", daemon=True)
 
     def start(self) -> None:
@@ -50,13 +52,12 @@ class PanicDispatcher:
         if not panics:
             return []
         for attempt in retrying(None):
-            with attempt, self._lock:
+            with attempt:
+                conn = self._connection()
                 try:
-                    if self._conn is None or self._conn.closed:
-                        self._conn = connect(self._url, autocommit=True)
-                    new = record_panics(self._conn, panics)
+                    new = record_panics(conn, panics)
                 except BaseException:
-                    self._close()
+                    self._drop(conn)
                     raise
         now = datetime.now(UTC)
         for panic in new:
@@ -70,10 +71,25 @@ class PanicDispatcher:
             self._thread.join(timeout=30)
         self._close()
 
+    def _connection(self) -> psycopg.Connection:
+        conn: psycopg.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._local.conn = connect(self._url, autocommit=True)
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def _drop(self, conn: psycopg.Connection) -> None:
+        conn.close()
+        self._local.conn = None
+        with self._lock:
+            self._conns.remove(conn)
+
     def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            conn.close()
 
     def _run(self) -> None:
         while True:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -29,12 +30,16 @@ from store.writer import DEAD_LETTERS, DEVICE_EVENTS, POSITIONS, SENSOR_READINGS
 
 log = logging.getLogger(__name__)
 
+# How often silent devices are looked for.
+SWEEP_S = 15.0
+
 
 class Processor:
     """One worker's drain loop; owns its writers and its bookkeeping connection."""
 
     def __init__(self, *, database_url: str, spool: Spool, directory: Callable[[], Directory], limits: Limits,
                  panics: PanicDispatcher, batch_max: int, low_battery_pct: float, battery_rearm_pct: float,
+                 offline_after_s: dict[str, int] | None = None, sweep_s: float = SWEEP_S,
                  feed: Callable[[Routed], None] | None = None) -> None:
         """Prepare writers; nothing connects until the first batch."""
         self._url = database_url
@@ -45,6 +50,9 @@ class Processor:
         self._batch_max = batch_max
         self._battery = (low_battery_pct, battery_rearm_pct)
         self._feed = feed
+        self._offline_after_s = offline_after_s
+        self._sweep_s = sweep_s
+        self._next_sweep = time.monotonic() + sweep_s
         self._positions = TimeSeriesWriter(database_url, POSITIONS)
         self._events = TimeSeriesWriter(database_url, DEVICE_EVENTS)
         self._readings = TimeSeriesWriter(database_url, SENSOR_READINGS)
@@ -86,8 +94,18 @@ class Processor:
                                          str(exc)[:500], envelope.payload)])
 
     def run(self, stop: threading.Event, flush_s: float) -> None:
-        """Drain until ``stop`` is set and the spool is empty."""
+        """Drain until ``stop`` is set and the spool is empty; the liveness sweep runs here too.
+
+        Everything that touches this processor's connections runs on this one thread: a psycopg connection
+        used by two threads at once nests their transactions out of order.
+        """
         while True:
+            if self._offline_after_s is not None and time.monotonic() >= self._next_sweep:
+                self._next_sweep = time.monotonic() + self._sweep_s
+                try:
+                    self.sweep(self._offline_after_s)
+                except Exception:
+                    log.exception("liveness sweep failed; retrying at the next one")
             taken = self.drain_once()
             if taken >= self._batch_max:
                 continue  # a backlog: keep going in full batches

@@ -53,7 +53,7 @@ def decode(envelope: Envelope, limits: Limits) -> list[Decoded]:
     return decoder.decode(envelope.topic, envelope.payload, envelope.received_at, limits)
 
 
-def panics_in(decoded: Sequence[Decoded], directory: Directory) -> list[PanicPressed]:
+def panics_in(decoded: Sequence[Decoded], directory: Directory, maybe_copy: bool = False) -> list[PanicPressed]:
     """Pick the panic presses out of decoded messages; the fast path calls it before anything is spooled."""
     found = []
     for message in decoded:
@@ -61,7 +61,8 @@ def panics_in(decoded: Sequence[Decoded], directory: Directory) -> list[PanicPre
             device = directory.lookup(message.source, message.external_id)
             if device is not None and device.is_panic(message.action):
                 found.append(PanicPressed(device.device_id, device.school_id, message.time, message.received_at,
-                                          message.action, message.source, message.lon, message.lat))
+                                          message.action, message.source, message.lon, message.lat, message.digest,
+                                          maybe_copy))
     return found
 
 
@@ -109,7 +110,8 @@ def _route_one(message: Decoded, envelope: Envelope, directory: Directory, out: 
     elif isinstance(message, ButtonPress):
         if device.is_panic(message.action):
             out.panics.append(PanicPressed(device.device_id, device.school_id, message.time, message.received_at,
-                                           message.action, message.source, message.lon, message.lat))
+                                           message.action, message.source, message.lon, message.lat, message.digest,
+                                           envelope.maybe_copy))
         else:
             out.events.append(DeviceEvent(device.device_id, message.time, "button", message.received_at,
                                           {"action": message.action}))

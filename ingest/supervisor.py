@@ -1,7 +1,11 @@
-"""``campusguard ingest --workers N``: N worker processes sharing one MQTT subscription, restarted if they die.
+"""``campusguard ingest --workers N``: the ingest processes of one host, restarted if they die.
 
-Each worker is a separate process (the GIL would make threads share one core), keeps its index across
-restarts so it resumes its own MQTT session and spool, and worker 0 also serves the OsmAnd HTTP port.
+In the default, exclusive layout that is one receiver (the MQTT session and the OsmAnd port) and N writers
+(one spool each); in the shared layout, N workers in one MQTT shared group, worker 0 serving the OsmAnd port.
+Each process is separate (the GIL would make threads share one core) and keeps its index across restarts, so
+it resumes its own spool (and MQTT session). Before starting any, the supervisor moves what spools of a
+larger worker count still hold into the spools of this one (``ingest.spool.repartition``), so scaling down
+strands nothing.
 """
 
 from __future__ import annotations
@@ -12,27 +16,47 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
+
+from ingest.spool import repartition
 
 log = logging.getLogger(__name__)
 
 RESTART_DELAY_S = 1.0
+RECEIVER = -1  # the receiver's slot among the supervised processes
 
 
-def worker_command(index: int, serve_http: bool) -> list[str]:
-    """Build the command line of one worker process."""
-    command = [sys.executable, "-m", "campusguard", "ingest-worker", "--index", str(index)]
+def worker_command(index: int, serve_http: bool, role: str = "worker") -> list[str]:
+    """Build the command line of one worker or writer process."""
+    command = [sys.executable, "-m", "campusguard", "ingest-worker", "--index", str(index), "--role", role]
     return command + (["--http"] if serve_http else [])
 
 
-def supervise(workers: int, serve_http: bool = True) -> int:
-    """Run and watch the workers until SIGTERM/SIGINT; returns the exit status."""
-    # The children read the worker count from the settings to choose shared or exclusive subscriptions.
+def receiver_command(partitions: int, serve_http: bool) -> list[str]:
+    """Build the command line of the receiver."""
+    command = [sys.executable, "-m", "campusguard", "ingest-receiver", "--partitions", str(partitions)]
+    return command + (["--http"] if serve_http else [])
+
+
+def commands(workers: int, serve_http: bool, shared: bool) -> dict[int, list[str]]:
+    """Every process of the layout by slot: writers (or workers) 0..N-1, and the receiver when exclusive."""
+    if shared:
+        return {i: worker_command(i, serve_http and i == 0) for i in range(workers)}
+    layout = {i: worker_command(i, False, "writer") for i in range(workers)}
+    return layout | {RECEIVER: receiver_command(workers, serve_http)}
+
+
+def supervise(workers: int, serve_http: bool = True, *, shared: bool = False, spool_dir: Path | None = None) -> int:
+    """Run and watch the processes until SIGTERM/SIGINT; returns the exit status."""
+    if spool_dir is not None:
+        repartition(spool_dir, workers)
+    # The children read the worker count from the settings (the receiver's partitions, the retired sessions).
     env = dict(os.environ, CAMPUSGUARD_INGEST__WORKERS=str(workers))
-    return _supervise(workers, serve_http, env)
+    return _supervise(commands(workers, serve_http, shared), env)
 
 
-def _supervise(workers: int, serve_http: bool, env: dict[str, str]) -> int:
+def _supervise(layout: dict[int, list[str]], env: dict[str, str]) -> int:
     stopping = False
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -42,19 +66,20 @@ def _supervise(workers: int, serve_http: bool, env: dict[str, str]) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     procs: dict[int, subprocess.Popen[bytes]] = {}
-    for index in range(workers):
-        procs[index] = subprocess.Popen(worker_command(index, serve_http and index == 0), env=env)  # noqa: S603
-    log.info("ingest: %d workers started", workers)
+    for slot, command in layout.items():
+        procs[slot] = subprocess.Popen(command, env=env)  # noqa: S603
+    log.info("ingest: %d processes started", len(procs))
     while not stopping:
         time.sleep(0.2)
         for index, proc in list(procs.items()):
             code = proc.poll()
             if code is None or stopping:
                 continue
-            # A killed worker loses nothing (its spool and MQTT session wait for it); bring it back.
-            log.error("ingest worker %d exited with %s; restarting in %.0f s", index, code, RESTART_DELAY_S)
+            # A killed process loses nothing (its spool and MQTT session wait for it); bring it back.
+            log.error("ingest process %s exited with %s; restarting in %.0f s",
+                      "receiver" if index == RECEIVER else index, code, RESTART_DELAY_S)
             time.sleep(RESTART_DELAY_S)
-            procs[index] = subprocess.Popen(worker_command(index, serve_http and index == 0), env=env)  # noqa: S603
+            procs[index] = subprocess.Popen(layout[index], env=env)  # noqa: S603
     for proc in procs.values():
         proc.send_signal(signal.SIGTERM)
     for proc in procs.values():

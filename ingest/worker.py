@@ -1,8 +1,18 @@
-"""One ingest worker process: listeners → spool → processor, plus the panic fast path and liveness sweep.
+"""One ingest process in one of three roles: the receiver, a writer, or a worker that is both.
 
-The worker's identity (its index) names its MQTT session and its spool file, so a worker restarted after a
-crash resumes both: the broker re-delivers what was not acknowledged and the spool replays what was not
-committed.
+The default layout (``ingest.subscription = exclusive``) is one **receiver** and N **writers**. The receiver
+holds the only MQTT session (exclusive and persistent, on two lanes) and the OsmAnd port, takes panics to the
+fast path on arrival, and appends every envelope to a writer's spool chosen by topic, acknowledging only once
+it is there. Each writer drains its own spool into the database. An exclusive subscription is what survives
+a broker restart on Mosquitto 2.0 (a shared one lost 9 % of a stream there, docs/ingest.md), and the writers
+still spread the database work over N processes.
+
+With ``subscription = shared`` each process is a **worker**: its own session in an MQTT v5 shared group, its
+own spool and processor. For brokers that keep a shared group's in-flight messages across their own restart.
+
+A process's identity (its index) names its spool and, for a worker, its MQTT session, so a process restarted
+after a crash resumes both: the broker re-delivers what was not acknowledged and the spool replays what was
+not committed.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from types import FrameType
+from typing import Literal
 
 from prometheus_client import start_http_server
 
@@ -22,26 +33,32 @@ from ingest.decoders import Limits
 from ingest.directory import Directory, build_directory
 from ingest.feed import FEED_PREFIX, encode, feed_items
 from ingest.http_source import HttpListener, osmand_app
-from ingest.mqtt_source import MqttListener
+from ingest.mqtt_source import FeedPublisher, MqttListener
 from ingest.panic import PanicDispatcher
 from ingest.processor import Processor
 from ingest.route import Routed
-from ingest.spool import Spool
+from ingest.sessions import hand_over, receiver_client_id, retired_sessions, worker_client_id
+from ingest.spool import PartitionedSpool, Spool, SpoolSink, spool_path
 from store.db import connect
 from store.ingest_repo import directory_rows
 
 log = logging.getLogger(__name__)
 
 DIRECTORY_REFRESH_S = 60.0
-SWEEP_S = 15.0
+
+
+Role = Literal["worker", "receiver", "writer"]
 
 
 @dataclass(frozen=True, slots=True)
 class WorkerOptions:
-    """What distinguishes one worker from another."""
+    """What distinguishes one ingest process from another."""
 
     index: int
     serve_http: bool
+    role: Role = "worker"
+    # How many writers the receiver spreads envelopes over (the receiver only).
+    partitions: int = 1
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -53,8 +70,7 @@ def limits_from(settings: Settings) -> Limits:
 
 def shared_subscription(settings: Settings) -> bool:
     """Tell whether workers split one stream through an MQTT v5 shared subscription."""
-    mode = settings.ingest.subscription
-    return mode == "shared" or (mode == "auto" and settings.ingest.workers > 1)
+    return settings.ingest.subscription == "shared"
 
 
 def load_directory(database_url: str) -> Directory:
@@ -64,33 +80,50 @@ def load_directory(database_url: str) -> Directory:
 
 
 class Worker:
-    """Composes one worker's stages; :meth:`run` blocks until :meth:`stop`."""
+    """Composes one process's stages by role; :meth:`run` blocks until :meth:`stop`."""
 
     def __init__(self, settings: Settings, options: WorkerOptions) -> None:
-        """Open the spool and build the stages; nothing connects yet."""
+        """Open the spool(s) and build the stages; nothing connects yet."""
         self.settings = settings
         self.options = options
         ingest = settings.ingest
-        self.spool = Spool(settings.data_dir / "spool" / f"ingest-{options.index}.sqlite")
+        spools = settings.data_dir / "spool"
+        receives = options.role in ("worker", "receiver")
         self.stop_event = threading.Event()
         self.limits = limits_from(settings)
         self.panics = PanicDispatcher(settings.database_url)
         self._directory: list[Directory] = [Directory({})]
-        self.processor = Processor(
-            database_url=settings.database_url, spool=self.spool, directory=lambda: self._directory[0],
-            limits=self.limits, panics=self.panics, batch_max=ingest.batch_max,
-            low_battery_pct=ingest.low_battery_pct, battery_rearm_pct=ingest.battery_rearm_pct,
-            feed=self._feed_geo if ingest.feed_geo else None)
-        self.mqtt = MqttListener(
-            broker_url=settings.mqtt_url, client_id=f"{ingest.client_id}-{options.index}",
-            share_group=ingest.share_group if shared_subscription(settings) else None, spool=self.spool,
-            directory=None, panics=self.panics,
-            limits=self.limits, on_spooled=self.processor.wakeup)
+        self.spool: Spool | None = None
+        self.partitioned: PartitionedSpool | None = None
+        self.processor: Processor | None = None
+        self.mqtt: MqttListener | None = None
         self.http: HttpListener | None = None
-        if options.serve_http and ingest.http_port:
-            app = osmand_app(spool=self.spool, directory=self._directory, panics=self.panics, limits=self.limits,
-                             on_spooled=self.processor.wakeup)
-            self.http = HttpListener(app, ingest.http_host, ingest.http_port)
+        self.feed: FeedPublisher | None = None
+        if options.role == "receiver":
+            self.partitioned = PartitionedSpool(spools, options.partitions)
+            sink: SpoolSink = self.partitioned
+        else:
+            self.spool = sink = Spool(spool_path(spools, options.index))
+            if options.role == "writer" and ingest.feed_geo:
+                self.feed = FeedPublisher(settings.mqtt_url, f"{ingest.client_id}-feed-{options.index}")
+            self.processor = Processor(
+                database_url=settings.database_url, spool=self.spool, directory=lambda: self._directory[0],
+                limits=self.limits, panics=self.panics, batch_max=ingest.batch_max,
+                low_battery_pct=ingest.low_battery_pct, battery_rearm_pct=ingest.battery_rearm_pct,
+                offline_after_s=ingest.offline_after_s, feed=self._feed_geo if ingest.feed_geo else None)
+        wakeup = self.processor.wakeup if self.processor is not None else threading.Event()
+        if receives:
+            shared = options.role == "worker" and shared_subscription(settings)
+            client_id = (receiver_client_id(ingest.client_id) if options.role == "receiver"
+                         else worker_client_id(ingest.client_id, options.index))
+            self.mqtt = MqttListener(
+                broker_url=settings.mqtt_url, client_id=client_id,
+                share_group=ingest.share_group if shared else None, spool=sink, directory=None,
+                panics=self.panics, limits=self.limits, on_spooled=wakeup)
+            if options.serve_http and ingest.http_port:
+                app = osmand_app(spool=sink, directory=self._directory, panics=self.panics, limits=self.limits,
+                                 on_spooled=wakeup)
+                self.http = HttpListener(app, ingest.http_host, ingest.http_port)
 
     def _feed_geo(self, routed: Routed) -> None:
         items = feed_items(routed.positions, routed.events, self._directory[0].owners,
@@ -98,51 +131,83 @@ class Worker:
         if not items:
             return
         payloads = {f"{FEED_PREFIX}/{shard}": body for shard, body in encode(items).items()}
-        if not self.mqtt.publish_feed(payloads):
+        publisher = self.feed or self.mqtt
+        if publisher is None or not publisher.publish_feed(payloads):
             # The fixes are stored; only their geo evaluation is skipped. Ingest must not stall on the feed.
             log.error("geo feed: broker did not take %d items in time; geo skips them", len(items))
 
     def refresh_directory(self) -> None:
         """Reload the device directory (devices added or retired by a site load)."""
         self._directory[0] = load_directory(self.settings.database_url)
-        self.mqtt.directory = self._directory[0]
+        if self.mqtt is not None:
+            self.mqtt.directory = self._directory[0]
+
+    def _metrics_port(self) -> int:
+        # Writers and workers at metrics_port + index; the receiver just above the writers.
+        base = self.settings.ingest.metrics_port
+        return base + (self.options.partitions if self.options.role == "receiver" else self.options.index)
 
     def run(self) -> None:
-        """Run until stopped; the spool is drained before returning."""
+        """Run until stopped; a worker's or writer's spool is drained before returning."""
         self.refresh_directory()
-        log.info("ingest worker %d: %d devices, spool %s holds %d", self.options.index, len(self._directory[0]),
-                 self.spool.path, self.spool.depth())
+        spooled = self.partitioned or self.spool
+        depth = spooled.depth() if spooled is not None else 0
+        log.info("ingest %s %d: %d devices, %d envelopes spooled", self.options.role, self.options.index,
+                 len(self._directory[0]), depth)
         if self.settings.ingest.metrics_port:
-            start_http_server(self.settings.ingest.metrics_port + self.options.index, addr="127.0.0.1")
+            start_http_server(self._metrics_port(), addr="127.0.0.1")
         self.panics.start()
-        background = [threading.Thread(target=self._every, args=(DIRECTORY_REFRESH_S, self.refresh_directory),
-                                       daemon=True),
-                      threading.Thread(target=self._every, args=(SWEEP_S, self._sweep), daemon=True)]
-        for thread in background:
-            thread.start()
-        self.mqtt.start()
+        threading.Thread(target=self._every, args=(DIRECTORY_REFRESH_S, self.refresh_directory),
+                         daemon=True).start()
+        if self.feed is not None:
+            self.feed.start()
+        if self.mqtt is not None:
+            self.mqtt.start()
         if self.http is not None:
             self.http.start()
-        drain = threading.Thread(target=self.processor.run,
-                                 args=(self.stop_event, self.settings.ingest.flush_ms / 1000), name="processor")
-        drain.start()
+        if self.options.role == "receiver" or (shared_subscription(self.settings) and self.options.index == 0):
+            threading.Thread(target=self._hand_over, name="session-hand-over", daemon=True).start()
+        drain = None
+        if self.processor is not None:
+            drain = threading.Thread(target=self.processor.run,
+                                     args=(self.stop_event, self.settings.ingest.flush_ms / 1000), name="processor")
+            drain.start()
         self.stop_event.wait()
         if self.http is not None:
             self.http.stop()
-        self.mqtt.stop()
-        self.processor.wakeup.set()
-        drain.join()
+        if self.mqtt is not None:
+            self.mqtt.stop()
+        if self.processor is not None and drain is not None:
+            self.processor.wakeup.set()
+            drain.join()
+            self.processor.close()
+        if self.feed is not None:
+            self.feed.stop()
         self.panics.stop()
-        self.processor.close()
-        self.spool.close()
-        log.info("ingest worker %d stopped", self.options.index)
+        for spool in (self.spool, self.partitioned):
+            if spool is not None:
+                spool.close()
+        log.info("ingest %s %d stopped", self.options.role, self.options.index)
+
+    def _hand_over(self) -> None:
+        """Once our own sessions are subscribed, take over the ones no process of this layout owns."""
+        sink = self.partitioned or self.spool
+        assert self.mqtt is not None and sink is not None
+        ingest = self.settings.ingest
+        retired = retired_sessions(ingest.client_id,
+                                   shared_workers=None if self.options.role == "receiver" else ingest.workers)
+        while not self.stop_event.is_set():
+            if self.mqtt.connected.wait(1.0):
+                try:
+                    hand_over(self.settings.mqtt_url, retired, ingest.share_group, sink, self.mqtt.offer_panic)
+                    return
+                except (ConnectionError, TimeoutError, OSError):
+                    log.exception("hand-over of retired MQTT sessions failed; trying again")
+                    self.stop_event.wait(5.0)
 
     def stop(self) -> None:
-        """Ask the worker to finish: stop listening, drain the spool, close."""
+        """Ask the process to finish: stop listening, drain the spool, close."""
         self.stop_event.set()
-
-    def _sweep(self) -> None:
-        self.processor.sweep(self.settings.ingest.offline_after_s)
 
     def _every(self, seconds: float, action: Callable[[], None]) -> None:
         while not self.stop_event.wait(seconds):
@@ -157,7 +222,7 @@ def run_worker(settings: Settings, options: WorkerOptions) -> None:
     worker = Worker(settings, options)
 
     def _stop(signum: int, frame: FrameType | None) -> None:
-        log.info("ingest worker %d: signal %d, draining", options.index, signum)
+        log.info("ingest %s %d: signal %d, draining", options.role, options.index, signum)
         worker.stop()
 
     signal.signal(signal.SIGTERM, _stop)

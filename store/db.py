@@ -44,7 +44,7 @@ def retrying(max_wait_s: float | None = None) -> Retrying:
     return Retrying(
         retry=retry_if_exception(is_transient),
         # Jitter spreads the reconnects of many workers after a restart.
-        wait=wait_exponential(multiplier=0.1, max=5.0) + wait_random(0, 0.1),
+        wait=wait_exponential(multiplier=0.1, max=2.0) + wait_random(0, 0.1),
         stop=stop_never if max_wait_s is None else stop_after_delay(max_wait_s),
         before_sleep=_log_retry,
         reraise=True,

@@ -66,6 +66,11 @@ def directory_rows(conn: psycopg.Connection) -> list[dict[str, Any]]:
         return cur.fetchall()
 
 
+# How far apart two copies of one press timed at arrival may arrive and still be known as one press. Two real
+# presses with byte-identical payloads this close are one situation for the alert stage anyway.
+COPY_WINDOW = timedelta(minutes=2)
+
+
 def record_panics(conn: psycopg.Connection, panics: Sequence[PanicPressed]) -> list[PanicPressed]:
     """Store panics and announce the new ones on ``campusguard_panic``; returns those that were new.
 
@@ -88,18 +93,37 @@ def _record_panics(conn: psycopg.Connection, panics: Sequence[PanicPressed]) -> 
     new = []
     with conn.transaction():
         for p in panics:
+            detail = {"action": p.action, "source": p.source, "lon": p.lon, "lat": p.lat, "school_id": p.school_id}
+            if p.digest is not None:
+                # The check and the insert are one step for this device, across every process.
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext('campusguard-panic:' || %s))", (p.device_id,))
+                if p.maybe_copy and _seen_copy(conn, p):
+                    continue
             row = conn.execute(
                 "INSERT INTO device_events (device_id, time, kind, received_at, detail)"
                 " VALUES (%s, %s, 'panic', %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
                 (p.device_id, p.time, p.received_at,
-                 Jsonb({"action": p.action, "source": p.source, "lon": p.lon, "lat": p.lat,
-                        "school_id": p.school_id})),
+                 Jsonb(detail if p.digest is None else detail | {"digest": p.digest})),
             ).fetchone()
             if row is None:
                 continue
             new.append(p)
             conn.execute("SELECT pg_notify(%s, %s)", (PANIC_CHANNEL, _panic_json(p)))
     return new
+
+
+def _seen_copy(conn: psycopg.Connection, p: PanicPressed) -> bool:
+    """Tell whether a press timed at arrival was stored already from another copy of the same message.
+
+    MQTT QoS 1 delivers at least once: a copy re-delivered after a reconnect (DUP set), or taken over from a
+    retired session, arrives later than the first, so the key (device, time) cannot know it. Its payload can.
+    Only a message flagged as a possible copy is compared, so two real presses with the same payload stay two.
+    """
+    row = conn.execute(
+        "SELECT 1 FROM device_events WHERE device_id = %s AND kind = 'panic' AND detail->>'digest' = %s"
+        " AND time BETWEEN %s AND %s LIMIT 1",
+        (p.device_id, p.digest, p.time - COPY_WINDOW, p.time + COPY_WINDOW)).fetchone()
+    return row is not None
 
 
 def _panic_json(p: PanicPressed) -> str:

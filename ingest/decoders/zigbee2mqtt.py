@@ -12,6 +12,7 @@ When a message carries an action, a malformed extra field is dropped instead of 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -62,7 +63,7 @@ def decode(topic: str, payload: bytes, received_at: datetime, limits: Limits) ->
     name, availability = _parse_topic(topic)
     if availability:
         return [_availability(name, payload, received_at, limits)]
-    return _state(name, parse_json_object(payload, limits), received_at)
+    return _state(name, parse_json_object(payload, limits), received_at, hashlib.sha256(payload).hexdigest()[:32])
 
 
 def _parse_topic(topic: str) -> tuple[str, bool]:
@@ -105,14 +106,14 @@ def _read(parse: Callable[[], T], lenient: bool) -> T | None:
         return None
 
 
-def _state(name: str, body: JsonObject, received_at: datetime) -> list[Decoded]:
+def _state(name: str, body: JsonObject, received_at: datetime, digest: str) -> list[Decoded]:
     # Zigbee2MQTT clears the action with "" (or null) right after publishing it: that is no press.
     action = optional_str(body, "action")
     lenient = bool(action)
     battery = _read(partial(_battery, body), lenient)
     result: list[Decoded] = []
     if action:
-        result.append(ButtonPress(NAME, name, received_at, action, None, None, battery, received_at))
+        result.append(ButtonPress(NAME, name, received_at, action, None, None, battery, received_at, digest))
     for key, metric in _NUMERIC_READINGS.items():
         number = _read(partial(_metric, body, key, metric), lenient)
         if number is not None:

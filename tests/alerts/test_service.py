@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,8 +25,9 @@ from alerts.service import AlertService
 from campusguard.devservices import MqttEndpoint
 from campusguard.drill import run_drill
 from store import audit_repo
-from tests.support.ingest import ingest_settings, prepare_database, running_worker, scalar
+from tests.support.ingest import ingest_settings, prepare_database, running_worker, scalar, wait_for
 from tests.support.mqtt import PrivateBroker
+from tests.support.postgres import PrivateCluster
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -158,3 +160,51 @@ def test_a_drill_runs_the_real_path_and_reports(service: AlertService, siren: Si
     assert count(db, "SELECT count(*) FROM drills WHERE ok") == 1
     heard = siren.heard.get(timeout=10)
     assert heard["incident"]["type"] == "drill" and heard["incident"]["drill"] is True  # type: ignore[index]
+
+
+def test_an_event_that_cannot_be_decided_is_set_aside_and_the_panic_behind_it_decided(
+        service: AlertService, db: str) -> None:
+    # A geo event whose position is not a number: deciding it raises. Before, that ended the pass every time,
+    # and every event after it (this panic) waited for ever.
+    with psycopg.connect(db) as conn:
+        conn.execute("INSERT INTO device_events (device_id, time, kind, received_at, detail) VALUES"
+                     " ('antelope-park-office-panic-1', %s, 'geo.overspeed', %s,"
+                     " '{\"subject_id\": \"bus-1\", \"position\": {\"lon\": \"east\", \"lat\": 1}}')",
+                     (NOW - timedelta(seconds=5), NOW - timedelta(seconds=5)))
+    panic_event(db, "antelope-park-office-panic-1", NOW)
+    assert service.decide_pending() == 1
+    assert count(db, "SELECT count(*) FROM incidents WHERE type = 'panic'") == 1
+    decision = scalar(db, "SELECT decision FROM alert_signals WHERE signal_id LIKE 'geo.overspeed:%'")
+    assert isinstance(decision, str) and decision.startswith("failed: ValueError")
+    assert service.decide_pending() == 0  # set aside once, not retried for ever
+
+
+def test_a_first_press_decided_late_still_dates_the_incident(service: AlertService, db: str) -> None:
+    # After an outage another process may commit the first press after a later one at the same school.
+    panic_event(db, "antelope-park-gym-panic", NOW)
+    assert service.decide_pending() == 1
+    panic_event(db, "antelope-park-office-panic-1", NOW - timedelta(seconds=7))
+    assert service.decide_pending() == 1
+    assert count(db, "SELECT count(*) FROM incidents") == 1
+    assert scalar(db, "SELECT opened_at FROM incidents") == NOW - timedelta(seconds=7)
+
+
+def test_the_running_service_survives_a_database_stop_and_decides_what_was_stored_meanwhile(
+        private_postgres: PrivateCluster) -> None:
+    url = private_postgres.url
+    prepare_database(url)
+    service = AlertService(url, load_rules(), EscalationPolicy(), [])
+    runner = threading.Thread(target=service.run, kwargs={"tick_s": 0.2}, daemon=True)
+    runner.start()
+    try:
+        panic_event(url, "antelope-park-office-panic-1", NOW)
+        wait_for(lambda: count(url, "SELECT count(*) FROM incidents") == 1, 30, "the first incident")
+        private_postgres.stop()
+        time.sleep(2)  # long enough for every loop to meet the dead connection
+        private_postgres.start()
+        panic_event(url, "holdrege-office-panic-1", NOW)
+        wait_for(lambda: count(url, "SELECT count(*) FROM incidents") == 2, 60, "the press after the outage")
+        assert runner.is_alive()
+    finally:
+        service.stop()
+        runner.join(timeout=30)

@@ -140,7 +140,7 @@ def test_two_workers_split_one_stream_without_loss_or_duplicates(
     url = fresh_database_url
     prepare_database(url)
     register_stress_devices(url)
-    settings = ingest_settings(url, private_mqtt.url, tmp_path, workers=2)
+    settings = ingest_settings(url, private_mqtt.url, tmp_path, workers=2, subscription="shared")
     with running_worker(settings, index=0, serve_http=False) as first, \
             running_worker(settings, index=1, serve_http=False) as second:
         fleet = ReliablePublisher(private_mqtt.url)
