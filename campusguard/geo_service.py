@@ -71,6 +71,7 @@ class GeoService:
         self._writer = TimeSeriesWriter(settings.database_url, DEVICE_EVENTS)
         self._stop = threading.Event()
         self.processed = 0
+        self.failed = 0  # feed messages that could not be evaluated or stored
         address = parse_broker_url(settings.mqtt_url)
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                                    protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True)
@@ -132,18 +133,28 @@ class GeoService:
                 message = None
             now = datetime.now(UTC)
             if (now - last_tick).total_seconds() >= self._tick_s:
-                rebuilt = self._rebuild() if self._rebuild is not None else None
-                self.engine = rebuilt or self.engine
-                self._store(self.tick(now))
+                try:
+                    rebuilt = self._rebuild() if self._rebuild is not None else None
+                    self.engine = rebuilt or self.engine
+                    self._store(self.tick(now))
+                except Exception:
+                    log.exception("geo tick failed; trying again at the next")
                 last_tick = now
             if message is None:
                 continue
             try:
                 events = self.evaluate(json.loads(message.payload))
-            except (ValueError, KeyError, TypeError):
-                log.exception("geo feed message on %s is malformed; skipped", message.topic)
+            except Exception:
+                # A message that cannot be evaluated fails alone: acknowledged and skipped, never redelivered
+                # into a crash loop that would stop the whole shard.
+                log.exception("geo feed message on %s cannot be evaluated; skipped", message.topic)
+                self.failed += 1
                 events = []
-            self._store(events)
+            try:
+                self._store(events)
+            except Exception:
+                log.exception("geo events of a feed message could not be stored; skipped")
+                self.failed += 1
             self._client.ack(message.mid, message.qos)
             self.processed += 1
         self._client.disconnect()

@@ -15,6 +15,7 @@ import pytest
 from campusguard.geo_service import GEO_CHANNEL, GeoService
 from campusguard.site import load_site
 from geo.engine import GeoEngine
+from ingest.feed import FEED_PREFIX
 from tests.geo.test_golden_trip import EXPECTED, morning_trip
 from tests.support.ingest import EXAMPLE, ingest_settings, prepare_database, publish, running_worker, wait_for
 from tests.support.mqtt import PrivateBroker
@@ -81,3 +82,17 @@ def test_a_trip_over_mqtt_yields_the_golden_events_in_the_store(
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def test_a_feed_message_that_cannot_be_evaluated_fails_alone(
+    geo: GeoService, engine: GeoEngine, fresh_database_url: str, private_mqtt: PrivateBroker
+) -> None:
+    # Not a list of objects: evaluating it raises AttributeError, which used to end the service (and the
+    # broker re-delivered it to the restarted one, for ever).
+    publish(private_mqtt.url, [(f"{FEED_PREFIX}/0", b'["not an object"]')])
+    wait_for(lambda: geo.failed == 1, 30, "the bad message to be skipped")
+    messages = [(f"campusguard/v1/antelope-park-es/gps/{f.device_id}",
+                 json.dumps({"ts": f.time.isoformat(), "lat": f.lat, "lon": f.lon,
+                             "speed_kmh": f.speed_kmh}).encode()) for f in morning_trip(engine)]
+    publish(private_mqtt.url, messages)
+    wait_for(lambda: len(geo_events(fresh_database_url)) >= len(EXPECTED), 90, "the geo events after it")
