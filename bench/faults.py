@@ -77,11 +77,13 @@ class Case:
 
     name: str
     broker_restart: bool = False
+    # The broker restarted while ingest is stopped too (a deploy): devices publish before ingest is back.
+    deploy_restart: bool = False
     database_down_s: float = 0.0
     kill: bool = False
     panics: int = 0
     rescale: tuple[int, ...] = ()  # worker counts to move through mid-run (the ingest command restarted)
-    subscription: str = "exclusive"  # the layout: the default receiver and writers, or a shared group
+    subscription: str | None = None  # the layout: None for the product's default, or "shared" (a shared group)
 
 
 @dataclass
@@ -127,12 +129,15 @@ class Outcome:
 FULL = (Case("broker-restart", broker_restart=True),
         # The baseline: the same restart with the workers in one MQTT v5 shared group (the old default).
         Case("broker-restart, shared group", broker_restart=True, subscription="shared"),
+        Case("deploy: ingest and broker restarted", deploy_restart=True),
+        Case("deploy: ingest and broker restarted, shared group", deploy_restart=True, subscription="shared"),
         Case("database-down-60s", database_down_s=60),
         Case("worker-sigkill", kill=True), Case("panics-in-outage", database_down_s=60, panics=20),
         Case("all-three", broker_restart=True, database_down_s=60, kill=True, panics=20),
         Case("scale-3-2-3", rescale=(3, 2, 3)))
 # The reduced form `make test` runs (tests/ingest/test_fault_run.py).
 QUICK = (Case("broker-restart+sigkill", broker_restart=True, kill=True),
+         Case("deploy-restart", deploy_restart=True),
          Case("panic-in-outage", database_down_s=8, panics=3))
 
 
@@ -309,8 +314,11 @@ def _run(case: Case, messages: int, rate: float, workers: int, url: str, cluster
                CAMPUSGUARD_MQTT_URL=broker.url, CAMPUSGUARD_DATA_DIR=str(root / "data"),
                CAMPUSGUARD_SECRET_KEY="f" * 40, CAMPUSGUARD_ADMIN_PASSWORD="f" * 16,
                CAMPUSGUARD_INGEST__METRICS_PORT="0", CAMPUSGUARD_INGEST__HTTP_PORT="0",
-               CAMPUSGUARD_INGEST__FEED_GEO="false", CAMPUSGUARD_INGEST__SUBSCRIPTION=case.subscription)
-    env.pop("CAMPUSGUARD_INGEST__WORKERS", None)
+               CAMPUSGUARD_INGEST__FEED_GEO="false")
+    for name in ("CAMPUSGUARD_INGEST__WORKERS", "CAMPUSGUARD_INGEST__SUBSCRIPTION"):
+        env.pop(name, None)  # the product's defaults unless the case says
+    if case.subscription is not None:
+        env["CAMPUSGUARD_INGEST__SUBSCRIPTION"] = case.subscription
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     procs = Ingest(env, root)
     counts = list(case.rescale) or [workers]
@@ -368,13 +376,24 @@ def _faults(case: Case, messages: int, counts: list[int], cluster: PostgresClust
     at = {int(messages * 0.3): "broker", int(messages * 0.4): "db-down", int(messages * 0.5): "kill"}
     rescale_at = {int(messages * (0.3 + 0.3 * i)): count for i, count in enumerate(counts[1:])}
     pressed = [0]
+    restarting: list[threading.Thread] = []
+
+    def restart_broker(with_ingest: bool) -> None:
+        # On a thread of its own: the fleet keeps publishing meanwhile (paho holds what the broker cannot take).
+        if with_ingest:
+            procs.stop("ingest")
+        broker.stop()
+        time.sleep(BROKER_DOWN_S)
+        broker.start()
+        if with_ingest:
+            time.sleep(BROKER_DOWN_S)  # devices are back before ingest is
+            procs.start("ingest", "ingest", "--workers", str(outcome.workers), "--no-http")
 
     def step(n: int) -> None:
         what = at.get(n)
-        if what == "broker" and case.broker_restart:
-            broker.stop()
-            time.sleep(BROKER_DOWN_S)
-            broker.start()
+        if what == "broker" and (case.broker_restart or case.deploy_restart):
+            restarting.append(threading.Thread(target=restart_broker, args=(case.deploy_restart,)))
+            restarting[-1].start()
         elif what == "db-down" and case.database_down_s:
             cluster.stop()
             down_at.append(time.monotonic())
@@ -402,6 +421,9 @@ def _faults(case: Case, messages: int, counts: list[int], cluster: PostgresClust
             if elapsed >= case.database_down_s:
                 cluster.start()
                 back_at.append(datetime.now(UTC))
+        if n == messages:
+            for thread in restarting:
+                thread.join()
         if n == messages and down_at and not back_at:
             while time.monotonic() - down_at[0] < case.database_down_s:
                 time.sleep(0.2)

@@ -10,7 +10,7 @@ from bench.report import Figure, markdown
 
 # Each module exposes run() -> list[Figure]; add a module here when adding a benchmark.
 BENCHMARKS = ("bench.store_write", "bench.ingest", "bench.geo", "bench.vision", "bench.fanout",
-              "bench.alert_latency")
+              "bench.alert_latency", "bench.faults")  # bench.faults last: about 30 minutes of fault runs
 REPORT = Path(__file__).resolve().parent / "REPORT.md"
 
 
