@@ -1,5 +1,5 @@
 # campusguard developer entry points. `make test` and `make demo` work on a fresh machine: they create .venv,
-# install system packages when root (scripts/bootstrap.sh), and run under campusguard.devservices, which finds
+# install system packages when root (scripts/bootstrap.sh), and run under devtools.devservices, which finds
 # or starts PostgreSQL and Mosquitto and stops what it started.
 
 SHELL := /bin/bash
@@ -17,11 +17,11 @@ UI := tools/ui
 UI_STAMP := $(UI)/node_modules/.package-lock.json
 # DEVSERVICES_ARGS=--no-default-ports exercises the private-server path where system services run.
 DEVSERVICES_ARGS ?=
-DEVSERVICES := $(BIN)/python -m campusguard.devservices run $(DEVSERVICES_ARGS)
+DEVSERVICES := $(BIN)/python -m devtools.devservices run $(DEVSERVICES_ARGS)
 PYTEST_ARGS ?=
 
 # mypy is given only the packages that exist yet (bench/ may still be empty).
-PACKAGES := campusguard ingest geo vision alerts command_ui store bench
+PACKAGES := domain devtools campusguard ingest geo vision alerts command_ui store bench
 MYPY_TARGETS = $(foreach pkg,$(PACKAGES),$(if $(wildcard $(pkg)/*.py),$(pkg)))
 
 .PHONY: venv node lint test demo bench clean

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from alerts.audit import AuditFilter
+from domain.audit import AuditFilter
 from store import audit_repo
 from store.db import connect
 

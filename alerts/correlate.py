@@ -29,8 +29,8 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from alerts.model import SYSTEM_ACTOR, Evidence, Incident, Severity, Signal, Status, Transition
 from alerts.rules import Rule, RuleSet
+from domain.incident import SYSTEM_ACTOR, Evidence, Incident, Severity, Signal, Status, Transition
 
 EARTH_RADIUS_M = 6_371_008.8
 

@@ -20,8 +20,8 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from alerts.model import Signal
-from campusguard.domain import SensorReading
+from domain.incident import Signal
+from domain.messages import SensorReading
 
 TEMPERATURE_METRIC = "temperature_c"
 SIGNAL_KIND = "unattended_cooking"

@@ -21,7 +21,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from alerts.model import SYSTEM_ACTOR, Incident, Severity, Status, Transition
+from domain.incident import SYSTEM_ACTOR, Incident, Severity, Status, Transition
 
 _Seconds = Annotated[float, Field(gt=0, le=86_400)]
 

@@ -26,8 +26,8 @@ import psycopg
 from alerts.correlate import distance_m
 from alerts.cross_modal import TEMPERATURE_METRIC, CookingState, CookingWatch, KitchenZone, evaluate, on_person
 from alerts.cross_modal import on_reading as fold_reading
-from alerts.model import Signal
-from campusguard.domain import SensorReading
+from domain.incident import Signal
+from domain.messages import SensorReading
 from store.vision_repo import last_person_seen
 
 PAIR_RADIUS_M = 25.0

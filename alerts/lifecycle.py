@@ -15,7 +15,7 @@ and ``acknowledged_at`` is set to the reopen time. Outcome and ``resolved_at`` a
 always needs a note, on any path: it is what tunes the rules later. Incidents never reopen on their own:
 a new signal after resolution opens a new incident (see ``correlate.py``).
 
-Every accepted move returns the new incident and a :class:`~alerts.model.Transition` naming who, when,
+Every accepted move returns the new incident and a :class:`~domain.incident.Transition` naming who, when,
 from where and why. A refused move raises :class:`InvalidTransition` and changes nothing.
 """
 
@@ -26,7 +26,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from alerts.model import Incident, Outcome, Status, Transition
+from domain.incident import Incident, Outcome, Status, Transition
 
 
 class Action(StrEnum):

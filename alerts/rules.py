@@ -22,7 +22,7 @@ from typing import Annotated, Any, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from alerts.model import Severity, Signal
+from domain.incident import Severity, Signal
 
 DEFAULT_RULES = Path(__file__).with_name("default_rules.yaml")
 

@@ -21,15 +21,15 @@ from typing import Any
 
 import psycopg
 
-from alerts.audit import AuditRecord
 from alerts.correlate import Ignore, Merge, NewIncident, Repeat, correlate, fold, open_incident
 from alerts.cross_modal import CookingWatch
 from alerts.escalation import EscalationPolicy, due, record_notification
 from alerts.kitchens import CookingMonitor
 from alerts.lifecycle import Action, apply, mark_seen
-from alerts.model import Incident, Outcome, Signal, Transition
 from alerts.notifiers.base import EventKind, Notification, Notifier
 from alerts.rules import RuleSet
+from domain.audit import AuditRecord
+from domain.incident import Incident, Outcome, Signal, Transition
 from store import audit_repo
 from store.db import connect, is_transient
 from store.incident_repo import (

@@ -7,7 +7,7 @@ and each incident is resolved before the next press, so every press opens a new 
 The idle run is the baseline; the loaded run repeats it while a separate process publishes GPS fixes for
 other devices at up to ``LOAD_RATE`` msg/s (QoS 1, as trackers do), and reports the rate it achieved.
 Targets (issue 6): p99 under 50 ms idle and under 150 ms under load.
-Run: ``make bench`` or ``python -m campusguard.devservices run -- .venv/bin/python -m bench.alert_latency``.
+Run: ``make bench`` or ``python -m devtools.devservices run -- .venv/bin/python -m bench.alert_latency``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from alerts.escalation import EscalationPolicy
 from alerts.lifecycle import Action
-from alerts.model import Outcome
 from alerts.notifiers import build_notifier
 from alerts.rules import load_rules
 from alerts.service import AlertService, act
@@ -41,7 +40,8 @@ from bench.fleet import Fleet, topic
 from bench.ingest import _broker, _start_workers, _stop, _worker_env
 from bench.report import Figure, bench_settings
 from bench.store_write import _scratch
-from campusguard.site.validate import load_site as read_site
+from domain.incident import Outcome
+from domain.site.validate import load_site as read_site
 from store.site_repo import load_site
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "district.yaml"

@@ -26,7 +26,7 @@ incidents and positions once for all of them).
 The machine has 2 cores, shared by the load generator, Mosquitto, the ingest workers, PostgreSQL, the server
 and the 500 clients (and by whatever else runs there); figures are for that, not for the server alone. Each
 mix runs on a fresh pipeline of its own (database, broker, server, ingest, fleet).
-Run: ``python -m campusguard.devservices run -- .venv/bin/python -m bench.fanout``.
+Run: ``python -m devtools.devservices run -- .venv/bin/python -m bench.fanout``.
 """
 
 from __future__ import annotations
@@ -58,12 +58,12 @@ from websockets.exceptions import WebSocketException
 from bench.fleet import Fleet, topic
 from bench.ingest import _broker, _worker_env
 from bench.report import Figure
-from campusguard.devservices import PostgresCluster, find_postgres_bindir, free_port, postgres_owner
-from campusguard.settings import RetentionSettings, StorageBackend
-from campusguard.site.models import Site
-from campusguard.site.validate import load_site as read_site
 from command_ui.deps import SESSION_COOKIE
+from devtools.devservices import PostgresCluster, find_postgres_bindir, free_port, postgres_owner
+from domain.site.models import Site
+from domain.site.validate import load_site as read_site
 from store.auth_repo import create_session
+from store.config import RetentionSettings, StorageBackend
 from store.migrate import migrate
 from store.site_repo import load_site
 

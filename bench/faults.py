@@ -10,7 +10,7 @@ database is down. Each case prints what the broker acknowledged, what was stored
 and the panics stored and decided, and how long after the database returned the last was decided. Exit status
 1 on any loss, duplicate or undecided panic.
 
-Run: ``python -m campusguard.devservices run -- .venv/bin/python -m bench.faults`` (``--quick`` for the
+Run: ``python -m devtools.devservices run -- .venv/bin/python -m bench.faults`` (``--quick`` for the
 reduced form ``make test`` runs; ``--case NAME`` for one case).
 """
 
@@ -41,9 +41,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from bench.report import Figure
-from campusguard.devservices import (
+from devtools.devservices import (
     MosquittoBroker,
-    MqttEndpoint,
     OsUser,
     PostgresCluster,
     find_mosquitto,
@@ -52,8 +51,9 @@ from campusguard.devservices import (
     is_root,
     postgres_owner,
 )
-from campusguard.settings import RetentionSettings, StorageBackend
-from campusguard.site.validate import load_site as read_site
+from domain.broker import parse_broker_url
+from domain.site.validate import load_site as read_site
+from store.config import RetentionSettings, StorageBackend
 from store.incident_repo import signal_id_of
 from store.migrate import migrate
 from store.site_repo import load_site
@@ -182,7 +182,7 @@ class Publisher:
 
     def __init__(self, mqtt_url: str) -> None:
         """Connect; paho reconnects by itself after a broker restart."""
-        endpoint = MqttEndpoint.parse(mqtt_url)
+        endpoint = parse_broker_url(mqtt_url)
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"cg-fault-fleet-{uuid.uuid4().hex[:6]}",
                                    protocol=MQTTProtocolVersion.MQTTv5)
         self._client.max_inflight_messages_set(500)

@@ -27,7 +27,7 @@ import shapely
 from psycopg import sql
 
 from bench.report import Figure, bench_settings
-from campusguard.domain import Position
+from domain.messages import Position
 from geo.config import GeoRules
 from geo.engine import GeoEngine
 from geo.fences import Fence

@@ -5,7 +5,7 @@ Every measurement takes the same live stream: N GPS fixes published as fast as 2
 clock runs from the start of publishing to the last message received (bare paho) or the last row committed
 (campusguard, naive), so the figures compare like with like on this machine. Lag (arrival → commit) comes
 from the workers' own Prometheus histogram during a live run at a steady publish rate.
-Run: ``make bench`` or ``python -m campusguard.devservices run -- .venv/bin/python -m bench.ingest``.
+Run: ``make bench`` or ``python -m devtools.devservices run -- .venv/bin/python -m bench.ingest``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from bench.report import Figure, bench_settings
 from bench.store_write import _scratch
-from campusguard.devservices import MosquittoBroker, OsUser, find_mosquitto, free_port, is_root
+from devtools.devservices import MosquittoBroker, OsUser, find_mosquitto, free_port, is_root
 
 MESSAGES = 30_000
 DEVICES = 20

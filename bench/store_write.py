@@ -3,7 +3,7 @@
 Both write the same kind of rows into a freshly migrated scratch database on the same server, in the same
 run. The writer's figure includes everything it does for safety (staging, duplicate skipping, updating the
 latest position); a raw COPY straight into the table is printed too, as the ceiling.
-Run: ``make bench`` or ``python -m campusguard.devservices run -- .venv/bin/python -m bench.store_write``.
+Run: ``make bench`` or ``python -m devtools.devservices run -- .venv/bin/python -m bench.store_write``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import psycopg
 from psycopg import sql
 
 from bench.report import Figure, bench_settings
-from campusguard.domain import Position
-from campusguard.settings import RetentionSettings, StorageBackend
+from domain.messages import Position
+from store.config import RetentionSettings, StorageBackend
 from store.migrate import migrate
 from store.writer import POSITIONS, TimeSeriesWriter
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from bench.report import Figure
 from campusguard.simulate.clips import SCENES, Actor, Keyframe, Scene, actor_box, render
-from campusguard.site import Camera, School
+from domain.site import Camera, School
 from vision.detectors import build_detector
 from vision.messages import Box, Frame, Image
 from vision.pipeline import CameraPipeline, PipelineParams

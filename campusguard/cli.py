@@ -21,11 +21,9 @@ from pydantic import ValidationError
 
 from campusguard.settings import Mode, Settings
 from campusguard.simulate.cli import simulate
-from campusguard.site.validate import check_site, format_errors
 from store.db import connect
 from store.maintenance import maintain
 from store.migrate import MigrationError, migrate
-from store.site_repo import load_site
 
 app = typer.Typer(help="campusguard: a campus safety command centre.", no_args_is_help=True)
 # The simulated district lives in its own package; its command is registered here like every other.
@@ -69,6 +67,9 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log deb
 @site_app.command("check")
 def site_check(file: FileArg) -> None:
     """Validate a site file and report every error with its path and line."""
+    # Imported where used, as every stage's entry point below: a process loads only what it runs.
+    from domain.site.validate import check_site, format_errors
+
     site, errors = check_site(file.read_text(encoding="utf-8"), file.name)
     if errors or site is None:
         _echo(format_errors(errors, file.name))
@@ -91,6 +92,9 @@ def site_load(file: FileArg) -> None:
 
 
 def _load(settings: Settings, file: Path) -> None:
+    from domain.site.validate import check_site, format_errors
+    from store.site_repo import load_site
+
     site, errors = check_site(file.read_text(encoding="utf-8"), file.name)
     if errors or site is None:
         _echo(format_errors(errors, file.name))
@@ -180,7 +184,7 @@ def geo(
     """Run the geo stage: fences, routes and bus rules over the fixes ingest commits."""
     import signal
 
-    from campusguard.geo_service import build_service
+    from geo.service import build_service
 
     settings = _settings(**({"site_file": site} if site else {}))
     if shard and not all(0 <= s < settings.ingest.geo_shards for s in shard):
@@ -200,7 +204,7 @@ def vision(
     """Run a vision worker: cameras → motion gate → detector → tracker → zone rules → events with snapshots."""
     import signal
 
-    from campusguard.site.validate import load_site as read_site
+    from domain.site.validate import load_site as read_site
     from vision.worker import VisionWorker, assignments
 
     settings = _settings(**({"site_file": site} if site else {}))
@@ -273,8 +277,8 @@ def users_set_password(
 def _set_password(conn: psycopg.Connection, user: str, password: str, actor: str) -> bool:
     from datetime import UTC, datetime
 
-    from alerts.audit import AuditRecord
     from command_ui.routers.auth import HASHER
+    from domain.audit import AuditRecord
     from store import audit_repo
     from store.auth_repo import set_password_hash
 

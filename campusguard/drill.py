@@ -26,9 +26,9 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from psycopg.types.json import Jsonb
 
 from alerts.lifecycle import Action
-from alerts.model import SYSTEM_ACTOR, Outcome
 from alerts.service import DRILL_TYPE, act
-from ingest.mqtt_source import parse_broker_url
+from domain.broker import parse_broker_url
+from domain.incident import SYSTEM_ACTOR, Outcome
 from store.db import connect
 
 RUNNER = "drill"

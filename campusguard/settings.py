@@ -12,16 +12,16 @@ from __future__ import annotations
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from alerts.escalation import EscalationPolicy
-from alerts.notifiers import NotifierConfig
-from vision.detectors import DetectorConfig
-from vision.detectors.nanodet import NanoDetConfig
-from vision.rules import RuleParams
+from alerts.config import AlertSettings
+from command_ui.config import MapSettings
+from ingest.config import IngestSettings
+from store.config import RetentionSettings, StorageBackend
+from vision.config import VisionSettings
 
 DEMO_SECRET_FILE = "demo-secrets.env"  # noqa: S105 - a file name, not a secret
 
@@ -31,153 +31,6 @@ class Mode(StrEnum):
 
     DEMO = "demo"
     PRODUCTION = "production"
-
-
-class StorageBackend(StrEnum):
-    """Which time-series path the store takes; ``auto`` asks the database at migrate time."""
-
-    AUTO = "auto"
-    TIMESCALE = "timescale"
-    PLAIN = "plain"
-
-
-class RetentionSettings(BaseSettings):
-    """How long each class of time-series data is kept, in days."""
-
-    model_config = SettingsConfigDict(extra="forbid")
-
-    positions_days: Annotated[int, Field(ge=1, description="Bus and phone positions.")] = 180
-    device_events_days: Annotated[int, Field(ge=1, description="Device events (offline, battery).")] = 365
-    sensor_readings_days: Annotated[int, Field(ge=1, description="Sensor readings.")] = 90
-    detections_days: Annotated[int, Field(ge=1, description="Camera detections.")] = 30
-    dead_letters_days: Annotated[int, Field(ge=1, description="Rejected input kept for diagnosis.")] = 14
-
-
-class IngestSettings(BaseSettings):
-    """How ingest workers receive, spool, batch and judge device messages."""
-
-    model_config = SettingsConfigDict(extra="forbid")
-
-    workers: Annotated[int, Field(ge=1, le=64, description="Writer processes (or shared-subscription workers).")] = 2
-    subscription: Annotated[
-        Literal["exclusive", "shared"],
-        Field(description="exclusive: one receiver holds the only MQTT session and spreads envelopes over the "
-                          "writers' spools (loses nothing across a Mosquitto restart); shared: each worker "
-                          "joins an MQTT v5 shared group (only for brokers that keep a group's in-flight "
-                          "messages across their restart; see docs/ingest.md)."),
-    ] = "exclusive"
-    share_group: Annotated[
-        str, Field(pattern=r"^[A-Za-z0-9_-]+$", description="MQTT v5 shared-subscription group name.")
-    ] = "campusguard"
-    client_id: Annotated[
-        str, Field(pattern=r"^[A-Za-z0-9_-]+$",
-                   description="MQTT client id prefix: receiver <prefix>-rx, shared worker n <prefix>-<n>."),
-    ] = "campusguard-ingest"
-    http_host: Annotated[str, Field(description="Address of the OsmAnd HTTP listener.")] = "127.0.0.1"
-    http_port: Annotated[
-        int, Field(ge=0, le=65535, description="Port of the OsmAnd HTTP listener (Traccar Client); 0 turns it off.")
-    ] = 5055
-    metrics_port: Annotated[
-        int, Field(ge=0, le=65535, description="First Prometheus metrics port (worker n uses port + n); 0 is off.")
-    ] = 9108
-    batch_max: Annotated[int, Field(ge=1, le=100_000, description="Most rows written in one database batch.")] = 5000
-    flush_ms: Annotated[int, Field(ge=1, le=10_000, description="Longest wait before a partial batch is written.")] = 50
-    max_payload_bytes: Annotated[int, Field(ge=256, description="Larger payloads are dead-lettered unread.")] = 16384
-    max_future_s: Annotated[int, Field(ge=0, description="How far ahead of arrival a device clock may be.")] = 300
-    max_age_s: Annotated[int, Field(ge=60, description="How old a message may be and still be accepted.")] = 7 * 86400
-    offline_after_s: Annotated[
-        dict[str, int],
-        Field(description="Silence after which a device of each kind is offline (bus_tracker, panic_button...)."),
-    ] = Field(
-        default_factory=lambda: {
-            "bus_tracker": 180,
-            "person_tracker": 900,
-            "panic_button": 5400,  # Zigbee buttons report battery roughly hourly
-            "sensor": 1800,
-            "camera": 120,
-        }
-    )
-    geo_shards: Annotated[
-        int, Field(ge=1, le=1024, description="Internal feed shards for the geo stage (one subject, one shard).")
-    ] = 4
-    feed_geo: Annotated[bool, Field(description="Publish committed fixes to the geo stage's internal feed.")] = True
-    low_battery_pct: Annotated[float, Field(ge=0, le=100, description="Battery level that raises low_battery.")] = 20
-    battery_rearm_pct: Annotated[
-        float, Field(ge=0, le=100, description="Level the battery must climb back over before it can alert again.")
-    ] = 30
-
-    @field_validator("subscription", mode="before")
-    @classmethod
-    def _auto_is_exclusive(cls, value: object) -> object:
-        # "auto" (shared with several workers) was the default before the receiver layout; it now means the
-        # layout that loses nothing on every broker, so an old deployment's setting keeps starting.
-        return "exclusive" if value == "auto" else value
-
-
-class AlertSettings(BaseSettings):
-    """How events become incidents, who is told and when it escalates."""
-
-    model_config = SettingsConfigDict(extra="forbid")
-
-    rules_file: Annotated[
-        Path | None, Field(description="Alert rules YAML; the shipped alerts/default_rules.yaml when unset.")
-    ] = None
-    escalation: EscalationPolicy = Field(default_factory=EscalationPolicy)
-    notifiers: Annotated[
-        list[NotifierConfig],
-        Field(description="Where notifications go (webhook, email, mqtt, cap); demo mode adds MQTT out."),
-    ] = Field(default_factory=list)
-
-
-class MapSettings(BaseSettings):
-    """The basemap under the district's own layers; none set draws the vector layers on a plain background."""
-
-    model_config = SettingsConfigDict(extra="forbid")
-
-    tiles_url: Annotated[
-        str | None, Field(description="Leaflet tile URL template with {z}/{x}/{y} (optional {s}); none: no tiles.")
-    ] = None
-    attribution: Annotated[str, Field(description="Credit the tile provider requires on the map.")] = ""
-    crs: Annotated[
-        Literal["wgs84", "gcj02"],
-        Field(description="Datum of the tiles: gcj02 for AMap/Tianditu tiles of China, so our layers are shifted."),
-    ] = "wgs84"
-    subdomains: Annotated[str, Field(description="What {s} takes, e.g. 1234 for AMap.")] = "abc"
-    max_zoom: Annotated[int, Field(ge=1, le=22, description="Deepest zoom the tile server has.")] = 19
-
-
-class VisionSettings(BaseSettings):
-    """How cameras are read, what the detector is, and the zone rules' thresholds."""
-
-    model_config = SettingsConfigDict(extra="forbid")
-
-    detector: Annotated[
-        DetectorConfig, Field(description='Object detector; {"type": "nanodet"} (shipped) or {"type": "yolo", ...}.')
-    ] = Field(default_factory=NanoDetConfig)
-    rules: RuleParams = Field(default_factory=RuleParams)
-    pose: Annotated[bool, Field(description="Judge fallen people by body pose (MoveNet), not only box shape.")] = True
-    blur_faces: Annotated[bool, Field(description="Find faces in snapshots and keep a blurred copy to show.")] = True
-    gated: Annotated[bool, Field(description="Detect only frames with motion or due a periodic check.")] = True
-    max_width: Annotated[int, Field(ge=160, le=3840, description="Frames wider than this are downscaled.")] = 640
-    stall_s: Annotated[
-        float, Field(ge=1, description="Seconds without a frame before a camera is reported offline.")
-    ] = 30.0
-    read_timeout_s: Annotated[
-        float, Field(ge=0.5, description="Seconds one frame may take before the stream is reopened.")
-    ] = 5.0
-    full_check_s: Annotated[
-        float, Field(gt=0, description="Longest time without detecting when nothing is tracked.")
-    ] = 3.0
-    track_refresh_s: Annotated[
-        float, Field(gt=0, description="Longest time without detecting while something is tracked and still.")
-    ] = 1.0
-    moving_refresh_s: Annotated[
-        float, Field(gt=0, description="Longest time without detecting while only tracked things move.")
-    ] = 0.6
-    sighting_every_s: Annotated[
-        float, Field(gt=0, description="How often a tracked object is written to the detections table.")
-    ] = 5.0
-    threads: Annotated[int, Field(ge=1, le=64, description="Threads for each model's inference.")] = 2
 
 
 class Settings(BaseSettings):
@@ -236,6 +89,16 @@ class Settings(BaseSettings):
     rollup_refresh_seconds: Annotated[
         int, Field(ge=10, description="How often the plain-PostgreSQL rollups and partitions are maintained.")
     ] = 300
+
+    @property
+    def geo_shards(self) -> int:
+        """How many shards the internal fix feed has: ingest's setting, read by the geo stage too."""
+        return self.ingest.geo_shards
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether the session cookie is Secure: as set, or on outside demo mode."""
+        return self.cookie_secure if self.cookie_secure is not None else self.mode is not Mode.DEMO
 
     @model_validator(mode="after")
     def _secrets_are_real(self) -> Self:

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool
 
 from campusguard import __version__
-from campusguard.settings import Settings
+from command_ui.config import WebProcess
 from command_ui.deps import CurrentUser
 from command_ui.incident_hub import IncidentHub
 from command_ui.live_hub import PositionHub
@@ -47,7 +47,7 @@ def _page(path: Path) -> Callable[[], FileResponse]:
     return serve
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: WebProcess) -> FastAPI:
     """Build the app; the pool opens on startup and closes on shutdown."""
     # open=False: the pool starts with the app, so building an app (tests, OpenAPI export) needs no database.
     # autocommit: each statement commits, and writes that must go together take an explicit transaction.

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import shapely
 
-from campusguard.domain import Position
-from campusguard.site.models import Bus, School
+from domain.messages import Position
+from domain.site.models import Bus, School
 from geo.config import GeoRules
 from geo.events import StopEta
 from geo.facts import FixFacts

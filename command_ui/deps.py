@@ -19,7 +19,8 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie, HTTPBasic, HTTPBasicCredentials
 from psycopg_pool import ConnectionPool
 
-from campusguard.settings import Settings
+from command_ui.config import WebProcess
+from domain.scope import within
 from store.auth_repo import session_account
 
 SESSION_COOKIE = "campusguard_session"
@@ -44,12 +45,12 @@ class User:
 
     def sees(self, path: str) -> bool:
         """Tell whether an organisation path lies inside the caller's scope."""
-        return path.startswith(self.scope_path)
+        return within(path, self.scope_path)
 
 
-def get_settings(request: Request) -> Settings:
+def get_settings(request: Request) -> WebProcess:
     """Return the settings the app was built with."""
-    settings: Settings = request.app.state.settings
+    settings: WebProcess = request.app.state.settings
     return settings
 
 
@@ -60,7 +61,7 @@ def get_conn(request: Request) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[WebProcess, Depends(get_settings)]
 ConnDep = Annotated[psycopg.Connection, Depends(get_conn)]
 
 

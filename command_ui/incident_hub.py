@@ -27,6 +27,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from alerts.service import INCIDENT_CHANNEL
+from domain.scope import within
 from store.db import keep_running
 from store.live_repo import CHANGES
 
@@ -182,7 +183,7 @@ class IncidentHub:
             self._holes.pop(cursor, None)
         change = change_of(row, self.resume())
         for subscription in self._subscribers:
-            if row["path"].startswith(subscription.scope_path):
+            if within(row["path"], subscription.scope_path):
                 subscription.queue.put_nowait(change)
 
     def _forget_old_holes(self) -> None:

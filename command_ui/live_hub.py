@@ -33,6 +33,7 @@ from typing import Any
 
 import psycopg
 
+from domain.scope import within
 from store.db import keep_running
 
 HISTORY = 240  # ticks of changes kept for sockets that fell behind (a minute at 0.25 s); older: a snapshot
@@ -80,7 +81,7 @@ class View:
 
 def in_scope(path: str | None, scope_path: str) -> bool:
     """Tell whether a device belongs to a scope: its school lies under it (schoolless devices: the root only)."""
-    return path.startswith(scope_path) if path is not None else scope_path == "/"
+    return within(path, scope_path)
 
 
 def encode_row(row: tuple[Any, ...]) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -96,3 +97,23 @@ class GeoRules(BaseModel):
     responder_max_age_s: Annotated[
         float, Field(gt=0, le=86_400, description="Responder positions older than this are ignored.")
     ] = 300.0
+
+
+class GeoProcess(Protocol):
+    """What a geo process is given by the composition root (``campusguard.settings.Settings`` is one)."""
+
+    @property
+    def database_url(self) -> str:
+        """Where geo events are stored and drawn fences are read."""
+
+    @property
+    def mqtt_url(self) -> str:
+        """The broker carrying the internal fix feed."""
+
+    @property
+    def site_file(self) -> Path | None:
+        """The site YAML the fences and routes come from."""
+
+    @property
+    def geo_shards(self) -> int:
+        """How many shards the internal fix feed has (ingest publishes into them)."""

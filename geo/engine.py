@@ -25,8 +25,8 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from campusguard.domain import Position
-from campusguard.site import Site
+from domain.messages import Position
+from domain.site import Site
 from geo.config import GeoRules
 from geo.events import GeoEvent, StopEta
 from geo.facts import FixFacts

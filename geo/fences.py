@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from campusguard.site import Site
+from domain.site import Site
 from geo.config import GeoRules
 from geo.cover import CoverGrid
 from geo.projection import LocalProjection

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import shapely
 
-from campusguard.site import Bus, School
+from domain.site import Bus, School
 from geo.fences import depot_id
 from geo.projection import LocalProjection
 

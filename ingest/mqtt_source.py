@@ -13,10 +13,8 @@ import contextlib
 import logging
 import threading
 import weakref
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -25,6 +23,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from domain.broker import parse_broker_url
 from ingest import metrics
 from ingest.decoders import REGISTRY, Limits
 from ingest.directory import Directory
@@ -40,34 +39,6 @@ SESSION_EXPIRY_S = 24 * 3600
 # How many unacknowledged messages the broker may have in flight to us: enough to cover one spool fsync at
 # tens of thousands of messages per second.
 RECEIVE_MAXIMUM = 4000
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    """Where the broker is and how to log in."""
-
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-    tls: bool = False
-
-    def configure(self, client: mqtt.Client) -> None:
-        """Give a client the credentials and, for ``mqtts://``, TLS with the system's trusted CAs."""
-        if self.username:
-            client.username_pw_set(self.username, self.password)
-        if self.tls:
-            client.tls_set()
-
-
-def parse_broker_url(url: str) -> BrokerAddress:
-    """Parse ``mqtt://user:pass@host:port``, or ``mqtts://`` for TLS (port 8883 unless given)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl"):
-        raise ValueError(f"unsupported MQTT URL scheme {parts.scheme!r} (use mqtt:// or mqtts://)")
-    tls = parts.scheme in ("mqtts", "ssl")
-    return BrokerAddress(parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), parts.username,
-                         parts.password, tls)
 
 
 # Panics travel on a connection of their own (the "priority" lane), so a press never waits behind a backlog of

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from campusguard.domain import PanicPressed
+from domain.messages import PanicPressed
 from ingest import metrics
 from store.db import connect, retrying
 from store.ingest_repo import record_panics

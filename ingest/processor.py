@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from campusguard.domain import DeadLetter, DeviceEvent
+from domain.messages import DeadLetter, DeviceEvent
 from ingest import metrics
 from ingest.decoders import Limits
 from ingest.directory import Directory

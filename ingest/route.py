@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from campusguard.domain import DeadLetter, DeviceEvent, PanicPressed, Position, SensorReading
+from domain.messages import DeadLetter, DeviceEvent, PanicPressed, Position, SensorReading
 from ingest.decoders import Limits, decode_osmand_request, decoder_for_topic
 from ingest.directory import Directory
 from ingest.messages import ButtonPress, Decoded, Fix, Heartbeat, Reading, Rejection, RejectReason

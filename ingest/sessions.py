@@ -24,7 +24,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from ingest.mqtt_source import SESSION_EXPIRY_S, lane_client_ids, parse_broker_url, subscriptions
+from domain.broker import parse_broker_url
+from ingest.mqtt_source import SESSION_EXPIRY_S, lane_client_ids, subscriptions
 from ingest.route import VIA_MQTT
 from ingest.spool import Envelope, SpoolSink
 

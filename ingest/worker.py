@@ -24,15 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from types import FrameType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from prometheus_client import start_http_server
 
-from campusguard.settings import Settings
+from ingest.config import IngestProcess
 from ingest.decoders import Limits
 from ingest.directory import Directory, build_directory
-from ingest.feed import FEED_PREFIX, encode, feed_items
-from ingest.http_source import HttpListener, osmand_app
 from ingest.mqtt_source import FeedPublisher, MqttListener
 from ingest.panic import PanicDispatcher
 from ingest.processor import Processor
@@ -40,7 +38,11 @@ from ingest.route import Routed
 from ingest.sessions import hand_over, receiver_client_id, retired_sessions, worker_client_id
 from ingest.spool import PartitionedSpool, Spool, SpoolSink, spool_path
 from store.db import connect
+from store.feed import encode, feed_items, feed_topic
 from store.ingest_repo import directory_rows
+
+if TYPE_CHECKING:
+    from ingest.http_source import HttpListener
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +63,14 @@ class WorkerOptions:
     partitions: int = 1
 
 
-def limits_from(settings: Settings) -> Limits:
+def limits_from(settings: IngestProcess) -> Limits:
     """Translate the ingest settings into decoder limits."""
     ingest = settings.ingest
     return Limits(ingest.max_payload_bytes, timedelta(seconds=ingest.max_future_s),
                   timedelta(seconds=ingest.max_age_s))
 
 
-def shared_subscription(settings: Settings) -> bool:
+def shared_subscription(settings: IngestProcess) -> bool:
     """Tell whether workers split one stream through an MQTT v5 shared subscription."""
     return settings.ingest.subscription == "shared"
 
@@ -82,7 +84,7 @@ def load_directory(database_url: str) -> Directory:
 class Worker:
     """Composes one process's stages by role; :meth:`run` blocks until :meth:`stop`."""
 
-    def __init__(self, settings: Settings, options: WorkerOptions) -> None:
+    def __init__(self, settings: IngestProcess, options: WorkerOptions) -> None:
         """Open the spool(s) and build the stages; nothing connects yet."""
         self.settings = settings
         self.options = options
@@ -121,6 +123,9 @@ class Worker:
                 share_group=ingest.share_group if shared else None, spool=sink, directory=None,
                 panics=self.panics, limits=self.limits, on_spooled=wakeup)
             if options.serve_http and ingest.http_port:
+                # Imported here: only the receiver serves HTTP; a writer need not load FastAPI and uvicorn.
+                from ingest.http_source import HttpListener, osmand_app
+
                 app = osmand_app(spool=sink, directory=self._directory, panics=self.panics, limits=self.limits,
                                  on_spooled=wakeup)
                 self.http = HttpListener(app, ingest.http_host, ingest.http_port)
@@ -130,7 +135,7 @@ class Worker:
                            self.settings.ingest.geo_shards)
         if not items:
             return
-        payloads = {f"{FEED_PREFIX}/{shard}": body for shard, body in encode(items).items()}
+        payloads = {feed_topic(shard): body for shard, body in encode(items).items()}
         publisher = self.feed or self.mqtt
         if publisher is None or not publisher.publish_feed(payloads):
             # The fixes are stored; only their geo evaluation is skipped. Ingest must not stall on the feed.
@@ -217,7 +222,7 @@ class Worker:
                 log.exception("periodic task failed; retrying at the next tick")
 
 
-def run_worker(settings: Settings, options: WorkerOptions) -> None:
+def run_worker(settings: IngestProcess, options: WorkerOptions) -> None:
     """Run one worker in this process until SIGTERM or SIGINT."""
     worker = Worker(settings, options)
 

@@ -4,7 +4,7 @@
 # PostGIS (a benchmark baseline) and GStreamer's RTSP server (the cameras of the vision tests and the demo).
 #
 # Idempotent and quick when everything is present (no apt call at all). Only root can install; anyone else
-# gets a note, not a failure, because `campusguard.devservices` can still use running services, an embedded
+# gets a note, not a failure, because `devtools.devservices` can still use running services, an embedded
 # PostgreSQL wheel, or the URLs given in CAMPUSGUARD_DATABASE_URL / CAMPUSGUARD_MQTT_URL.
 set -euo pipefail
 
@@ -23,7 +23,7 @@ have npm || missing+=(npm)
 # PostGIS is the baseline the geo benchmark compares against (bench/geo.py); tests do not need it.
 compgen -G '/usr/share/postgresql/*/extension/postgis.control' >/dev/null || missing+=(postgresql-15-postgis-3)
 # The cameras of the vision tests and the demo are served by GStreamer's RTSP server, driven from Debian's own
-# python3 through GObject introspection (campusguard/rtsp_server.py); RTP/JPEG needs only the "good" plugins.
+# python3 through GObject introspection (devtools/rtsp_server.py); RTP/JPEG needs only the "good" plugins.
 /usr/bin/python3 -c 'import gi' 2>/dev/null || missing+=(python3-gi)
 [[ -e /usr/lib/x86_64-linux-gnu/girepository-1.0/GstRtspServer-1.0.typelib ]] \
     || compgen -G '/usr/lib/*/girepository-1.0/GstRtspServer-1.0.typelib' >/dev/null \

@@ -18,7 +18,7 @@ from typing import Any
 
 import shapely
 
-from campusguard.site.geometry import metre_projection
+from domain.site.geometry import metre_projection
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "examples" / "district.yaml"

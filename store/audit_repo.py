@@ -1,6 +1,6 @@
 """Database side of the audit trail: appending onto the hash chain, verifying it, searching and exporting.
 
-The hashing itself is pure (``alerts.audit``); this module only decides the order of the chain. Appends are
+The hashing itself is pure (``domain.audit``); this module only decides the order of the chain. Appends are
 serialised by a transaction-scoped advisory lock, and ``0007_audit_guard`` backs that up with a unique
 index on ``prev_hash``, so a writer that skipped the lock fails instead of forking the chain.
 """
@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from alerts.audit import GENESIS, AuditFilter, AuditRecord, StoredAudit, VerifyResult, chain_hash, verify_chain
+from domain.audit import GENESIS, AuditFilter, AuditRecord, StoredAudit, VerifyResult, chain_hash, verify_chain
 
 # Any constant works; it only has to be the same in every process that appends (and differ from migrate's).
 _APPEND_LOCK = 0x63676175  # "cgau"

@@ -15,7 +15,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from alerts.model import Evidence, Incident, Outcome, Severity, Status, Transition
+from domain.incident import Evidence, Incident, Outcome, Severity, Status, Transition
 
 _COLUMNS = ("school_id, type, severity, status, outcome, title, lon, lat, occurrences, evidence, opened_at,"
             " updated_at, acknowledged_at, resolved_at, last_signal_at, escalation_level, last_notified_at,"
@@ -177,6 +177,6 @@ def recipients(conn: psycopg.Connection, school_id: str, level: str) -> tuple[st
         "SELECT coalesce(p.email, p.phone) FROM users p JOIN org_units scope ON scope.id = p.scope_id"
         " JOIN org_units school ON school.id = %s"
         " WHERE p.active AND p.role = %s AND coalesce(p.email, p.phone) IS NOT NULL"
-        " AND (CASE WHEN %s THEN scope.id = school.id ELSE school.path LIKE scope.path || '%%' END)"
+        " AND (CASE WHEN %s THEN scope.id = school.id ELSE campusguard_within(school.path, scope.path) END)"
         " ORDER BY p.id", (school_id, role, at_school)).fetchall()
     return tuple(r[0] for r in rows)

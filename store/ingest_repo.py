@@ -18,7 +18,7 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from campusguard.domain import PanicPressed
+from domain.messages import PanicPressed
 from store.partitions import ensure_partitions
 
 PANIC_CHANNEL = "campusguard_panic"

@@ -25,14 +25,14 @@ CHANGES = f"""
 """
 _SCOPE_CHANGES = f"""
     SELECT {_COLUMNS} FROM {_FROM}
-    WHERE e.cursor > %s AND u.path LIKE %s || '%%' ORDER BY e.cursor LIMIT {REPLAY_PAGE}
+    WHERE e.cursor > %s AND campusguard_within(u.path, %s) ORDER BY e.cursor LIMIT {REPLAY_PAGE}
 """
 # A first connection (after=0) needs the present, not all of history: the latest change of every incident that
 # is open or changed in the last day, oldest first. A reconnect (after>0) gets every change it missed.
 _SCOPE_PRESENT = f"""
     SELECT * FROM (
         SELECT DISTINCT ON (i.id) {_COLUMNS} FROM {_FROM}
-        WHERE u.path LIKE %s || '%%'
+        WHERE campusguard_within(u.path, %s)
           AND (i.status NOT IN ('resolved', 'closed') OR i.updated_at > now() - interval '1 day')
         ORDER BY i.id, e.cursor DESC
     ) latest ORDER BY cursor

@@ -18,7 +18,7 @@ from importlib import resources
 import psycopg
 from psycopg import sql
 
-from campusguard.settings import RetentionSettings, StorageBackend
+from store.config import RetentionSettings, StorageBackend
 from store.partitions import prepare_partitions
 
 log = logging.getLogger(__name__)

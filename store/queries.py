@@ -48,7 +48,7 @@ def schools(conn: psycopg.Connection, scope_path: str = "/") -> list[dict[str, A
             "SELECT s.id, s.name, s.timezone, s.address, s.campus, s.hours, s.school_zone_speed_kmh,"
             " u.parent_id AS unit_id, u.path"
             " FROM schools s JOIN org_units u ON u.id = s.id"
-            " WHERE s.active AND u.path LIKE %s || '%%' ORDER BY s.name",
+            " WHERE s.active AND campusguard_within(u.path, %s) ORDER BY s.name",
             (scope_path,),
         )
         return cur.fetchall()
@@ -65,7 +65,7 @@ def buses(conn: psycopg.Connection, scope_path: str = "/") -> list[dict[str, Any
             "   FILTER (WHERE st.id IS NOT NULL), '[]') AS stops"
             " FROM buses b JOIN org_units u ON u.id = b.school_id"
             " LEFT JOIN bus_stops st ON st.bus_id = b.id"
-            " WHERE b.active AND u.path LIKE %s || '%%'"
+            " WHERE b.active AND campusguard_within(u.path, %s)"
             " GROUP BY b.id ORDER BY b.school_id, b.name",
             (scope_path,),
         )
@@ -81,7 +81,7 @@ def devices(conn: psycopg.Connection, scope_path: str = "/", kind: str | None = 
             " lp.time AS last_fix"
             " FROM devices d LEFT JOIN org_units u ON u.id = d.school_id"
             " LEFT JOIN latest_positions lp ON lp.device_id = d.id"
-            " WHERE d.active AND (u.path LIKE %s || '%%' OR (d.school_id IS NULL AND %s = '/'))"
+            " WHERE d.active AND (campusguard_within(u.path, %s) OR (d.school_id IS NULL AND %s = '/'))"
             " AND (%s::text IS NULL OR d.kind = %s) ORDER BY d.school_id, d.kind, d.id",
             (scope_path, scope_path, kind, kind),
         )
@@ -94,7 +94,7 @@ def geofences(conn: psycopg.Connection, scope_path: str = "/", source: str | Non
         cur.execute(
             "SELECT g.id, g.school_id, g.kind, g.name, g.geometry, g.speed_limit_kmh, g.source, g.updated_at"
             " FROM geofences g LEFT JOIN org_units u ON u.id = g.school_id"
-            " WHERE g.active AND (u.path LIKE %s || '%%' OR (g.school_id IS NULL AND %s = '/'))"
+            " WHERE g.active AND (campusguard_within(u.path, %s) OR (g.school_id IS NULL AND %s = '/'))"
             " AND (%s::text IS NULL OR g.source = %s) ORDER BY g.id",
             (scope_path, scope_path, source, source),
         )
@@ -170,7 +170,7 @@ _INCIDENT_COLUMNS = ("i.id, i.school_id, i.type, i.severity, i.status, i.outcome
                      " i.escalation_level")
 # Every filter is "NULL means any", so one statement serves every combination and stays a prepared plan.
 _INCIDENT_WHERE = (
-    " WHERE u.path LIKE %(scope)s || '%%'"
+    " WHERE campusguard_within(u.path, %(scope)s)"
     " AND (%(schools)s::text[] IS NULL OR i.school_id = ANY(%(schools)s))"
     " AND (%(types)s::text[] IS NULL OR i.type = ANY(%(types)s))"
     " AND (%(severities)s::text[] IS NULL OR i.severity = ANY(%(severities)s))"
@@ -264,7 +264,7 @@ def response_times(
         "    (SELECT min(e.time) FROM incident_events e WHERE e.incident_id = i.id AND e.kind = 'resolve')"
         "       AS resolved"
         "  FROM incidents i JOIN org_units u ON u.id = i.school_id JOIN schools s ON s.id = i.school_id"
-        "  WHERE u.path LIKE %(scope)s || '%%' AND i.opened_at >= %(since)s AND i.opened_at < %(until)s"
+        "  WHERE campusguard_within(u.path, %(scope)s) AND i.opened_at >= %(since)s AND i.opened_at < %(until)s"
         "    AND (%(schools)s::text[] IS NULL OR i.school_id = ANY(%(schools)s)))"
         " SELECT school_id, date_trunc('week', opened_at AT TIME ZONE timezone)::date AS week, count(*),"
         "  count(acked), percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM acked - opened_at)),"
@@ -314,7 +314,7 @@ def device_availability(
         " (SELECT e.kind = ANY(%(online)s) FROM device_events e WHERE e.device_id = d.id"
         "    AND e.kind = ANY(%(kinds)s) AND e.time < %(since)s ORDER BY e.time DESC LIMIT 1)"
         " FROM devices d JOIN org_units u ON u.id = d.school_id LEFT JOIN device_liveness l ON l.device_id = d.id"
-        " WHERE d.active AND u.path LIKE %(scope)s || '%%'"
+        " WHERE d.active AND campusguard_within(u.path, %(scope)s)"
         " AND (%(schools)s::text[] IS NULL OR d.school_id = ANY(%(schools)s)) ORDER BY d.school_id, d.id",
         params).fetchall()
     changes: dict[str, list[tuple[datetime, bool]]] = {}
@@ -322,7 +322,7 @@ def device_availability(
             "SELECT e.device_id, e.time, e.kind = ANY(%(online)s) FROM device_events e"
             " JOIN devices d ON d.id = e.device_id JOIN org_units u ON u.id = d.school_id"
             " WHERE e.kind = ANY(%(kinds)s) AND e.time >= %(since)s AND e.time < %(until)s"
-            " AND u.path LIKE %(scope)s || '%%' ORDER BY e.time", params).fetchall():
+            " AND campusguard_within(u.path, %(scope)s) ORDER BY e.time", params).fetchall():
         changes.setdefault(device_id, []).append((time, bool(online)))
     return [DeviceAvailability(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], tuple(changes.get(r[0], ())))
             for r in devices_rows]
@@ -343,7 +343,7 @@ def bus_detail(conn: psycopg.Connection, scope_path: str, bus_id: str) -> dict[s
             " (SELECT coalesce(array_agg(d.id ORDER BY d.id), '{}') FROM devices d"
             "   WHERE d.bus_id = b.id AND d.active) AS trackers"
             " FROM buses b JOIN org_units u ON u.id = b.school_id JOIN schools s ON s.id = b.school_id"
-            " WHERE b.id = %s AND b.active AND u.path LIKE %s || '%%'",
+            " WHERE b.id = %s AND b.active AND campusguard_within(u.path, %s)",
             (bus_id, scope_path),
         )
         return cur.fetchone()

@@ -17,7 +17,7 @@ RESPONDING_ROLES = ("guard", "school_admin", "district_officer")
 
 _INCIDENT = """
     SELECT i.id, i.lon, i.lat, u.path FROM incidents i JOIN org_units u ON u.id = i.school_id
-    WHERE i.id = %s AND u.path LIKE %s || '%%'
+    WHERE i.id = %s AND campusguard_within(u.path, %s)
 """
 _PEOPLE = """
     SELECT p.id AS user_id, p.display_name AS name, p.role, d.id AS device_id, d.school_id, dp.path AS device_path,
@@ -26,7 +26,7 @@ _PEOPLE = """
     JOIN devices d ON d.user_id = p.id AND d.kind = 'person_tracker' AND d.active
     JOIN latest_positions lp ON lp.device_id = d.id
     LEFT JOIN org_units dp ON dp.id = d.school_id
-    WHERE p.active AND p.role = ANY(%s) AND %s LIKE scope.path || '%%' AND lp.time > %s
+    WHERE p.active AND p.role = ANY(%s) AND campusguard_within(%s, scope.path) AND lp.time > %s
 """
 
 

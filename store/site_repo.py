@@ -16,8 +16,8 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from alerts.audit import AuditRecord
-from campusguard.site import Person, School, Site, Tracker
+from domain.audit import AuditRecord
+from domain.site import Person, School, Site, Tracker
 from store import audit_repo
 
 

@@ -22,7 +22,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from campusguard.domain import DeadLetter, DeviceEvent, Position, SensorReading
+from domain.messages import DeadLetter, DeviceEvent, Position, SensorReading
 from store.db import retrying
 from store.partitions import ensure_partitions
 

@@ -1,6 +1,6 @@
 """Shared fixtures: a PostgreSQL database per session or per test, a private cluster, the MQTT broker.
 
-Under ``make test`` the services come from ``campusguard.devservices run`` through the environment; a bare
+Under ``make test`` the services come from ``devtools.devservices run`` through the environment; a bare
 ``pytest`` resolves them in-process the same way (and stops what it started at the end of the session).
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from campusguard.devservices import ServiceUrls, services
+from devtools.devservices import ServiceUrls, services
 from tests.support.mqtt import PrivateBroker
 from tests.support.postgres import PrivateCluster, scratch_database
 

@@ -1,4 +1,4 @@
-"""The service fixtures and ``campusguard.devservices`` itself, including its private-server fallback."""
+"""The service fixtures and ``devtools.devservices`` itself, including its private-server fallback."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from campusguard.devservices import (
+from devtools.devservices import (
     DATABASE_URL_VAR,
     MQTT_URL_VAR,
-    MqttEndpoint,
     free_port,
     port_open,
     postgres_answers,
     redact,
 )
+from domain.broker import BrokerAddress, parse_broker_url
 from tests.support.mqtt import round_trip
 from tests.support.postgres import PrivateCluster
 
@@ -78,10 +78,10 @@ def test_redact_hides_passwords() -> None:
 
 
 def test_mqtt_url_parsing() -> None:
-    assert MqttEndpoint.parse("mqtt://a%40b:p%3Aw@broker:1884") == MqttEndpoint("broker", 1884, "a@b", "p:w")
-    assert MqttEndpoint.parse("mqtt://broker").port == 1883
+    assert parse_broker_url("mqtt://a%40b:p%3Aw@broker:1884") == BrokerAddress("broker", 1884, "a@b", "p:w")
+    assert parse_broker_url("mqtt://broker").port == 1883
     with pytest.raises(ValueError, match="mqtt://"):
-        MqttEndpoint.parse("http://broker")
+        parse_broker_url("http://broker")
 
 
 def test_unreachable_postgres_is_reported_quickly() -> None:
@@ -116,7 +116,7 @@ def test_run_starts_private_services_and_stops_them() -> None:
             [
                 sys.executable,
                 "-m",
-                "campusguard.devservices",
+                "devtools.devservices",
                 "run",
                 "--run-dir",
                 str(run_dir),
@@ -143,7 +143,7 @@ def test_run_starts_private_services_and_stops_them() -> None:
         assert not (run_dir / "postgres" / "data" / "postmaster.pid").exists()
 
         db_port = conninfo_to_dict(seen["db"])["port"]
-        mqtt_port = MqttEndpoint.parse(seen["mqtt"]).port
+        mqtt_port = parse_broker_url(seen["mqtt"]).port
         assert int(str(db_port)) not in (unused_db, 5432)
         assert mqtt_port not in (unused_mqtt, 1883)
         assert not port_open("127.0.0.1", int(str(db_port)))

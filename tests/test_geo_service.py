@@ -7,9 +7,9 @@ from pathlib import Path
 
 import psycopg
 
-from campusguard.domain import Position
-from campusguard.geo_service import build_engine, event_kind
+from domain.messages import Position
 from geo.events import FenceEntered
+from geo.service import build_engine, event_kind
 from store import queries
 from tests.support.ingest import EXAMPLE, ingest_settings, prepare_database
 

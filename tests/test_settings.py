@@ -41,3 +41,17 @@ def test_demo_secrets_are_generated_once_and_kept(tmp_path: Path) -> None:
     assert first.admin_password.get_secret_value() == second.admin_password.get_secret_value()
     assert len(first.secret_key.get_secret_value()) >= 32  # type: ignore[union-attr]
     assert (tmp_path / "demo-secrets.env").stat().st_mode & 0o077 == 0
+
+
+def test_only_prefixed_variables_configure_campusguard(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # A Kubernetes Service named "http" sets HTTP_PORT=tcp://…; a shell may export WORKERS. Neither is ours.
+    for name, value in {"WORKERS": "7", "HTTP_PORT": "tcp://10.0.0.1:80", "POSITIONS_DAYS": "1",
+                        "TILES_URL": "http://elsewhere/{z}/{x}/{y}", "POSE": "false", "RULES_FILE": "/nope",
+                        "METRICS_PORT": "tcp://10.0.0.2:9108"}.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(mode=Mode.DEMO, data_dir=tmp_path)
+    assert settings.ingest.workers == 2 and settings.ingest.metrics_port == 9108
+    assert settings.retention.positions_days == 180 and settings.map.tiles_url is None
+    assert settings.vision.pose is True and settings.alerts.rules_file is None
+    monkeypatch.setenv("CAMPUSGUARD_INGEST__WORKERS", "3")
+    assert Settings(mode=Mode.DEMO, data_dir=tmp_path).ingest.workers == 3

@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from campusguard.settings import Settings
-from campusguard.site.devices import Camera
-from campusguard.site.models import School, Site
+from domain.site.devices import Camera
+from domain.site.models import School, Site
+from vision.config import VisionProcess
 from vision.detectors import Detector, build_detector
 from vision.faces import FaceDetector
 from vision.messages import VisionEvent
@@ -57,7 +57,7 @@ def assignments(site: Site, shard: int = 0, shards: int = 1) -> list[CameraAssig
 class VisionWorker:
     """Runs a set of cameras until :meth:`stop`."""
 
-    def __init__(self, settings: Settings, cameras: Iterable[CameraAssignment]) -> None:
+    def __init__(self, settings: VisionProcess, cameras: Iterable[CameraAssignment]) -> None:
         vision = settings.vision
         self._settings = settings
         self._cameras = list(cameras)

@@ -1,7 +1,7 @@
 """A camera's zones and its school's hours, compiled once for the zone rules.
 
-:func:`compile_camera` turns a site :class:`~campusguard.site.devices.Camera` and its
-:class:`~campusguard.site.models.School` into a frozen :class:`CameraRules`: each zone a shapely polygon in
+:func:`compile_camera` turns a site :class:`~domain.site.devices.Camera` and its
+:class:`~domain.site.models.School` into a frozen :class:`CameraRules`: each zone a shapely polygon in
 normalised 0..1 image coordinates with its kind and thresholds, the camera's place kind, and the school's
 weekly hours with its timezone. Everything here is pure: :func:`after_hours` is judged from the time it is
 given (the frame's), never from a clock.
@@ -24,9 +24,9 @@ import numpy as np
 import shapely
 from shapely.geometry import Polygon
 
-from campusguard.site.common import SchoolHours
-from campusguard.site.devices import Camera
-from campusguard.site.models import School
+from domain.site.common import SchoolHours
+from domain.site.devices import Camera
+from domain.site.models import School
 from vision.messages import Observation, TrackedObject
 
 ZoneKind = Literal["restricted", "kitchen", "gate", "crowd", "general"]

@@ -31,7 +31,7 @@ from alerts.notifiers.base import (
     RetryableError,
     notification_json,
 )
-from campusguard.devservices import MqttEndpoint
+from domain.broker import parse_broker_url
 
 # Outside ingest's ``campusguard/v1/+/+/+``: an alert published to the same broker must not come back in as
 # device input.
@@ -45,7 +45,7 @@ class MqttOutConfig(NotifierConfigBase):
     """Publish each notification to an MQTT broker."""
 
     type: Literal["mqtt"] = Field(description="Selects the MQTT notifier.")
-    url: str = Field(description="Broker as mqtt://[user:password@]host[:port].")
+    url: str = Field(description="Broker as mqtt://[user:password@]host[:port], or mqtts:// for TLS.")
     topic_template: str = Field(
         DEFAULT_TOPIC, description=f"Topic, with any of {{{'}, {'.join(sorted(TOPIC_FIELDS))}}} filled in."
     )
@@ -58,7 +58,7 @@ class MqttOutConfig(NotifierConfigBase):
     @field_validator("url")
     @classmethod
     def _parses(cls, value: str) -> str:
-        MqttEndpoint.parse(value)
+        parse_broker_url(value)
         return value
 
     @field_validator("topic_template")
@@ -102,7 +102,7 @@ class MqttNotifier(Notifier[MqttOutConfig]):
 
     def _publish(self, topic: str, payload: bytes) -> None:
         cfg = self.config
-        endpoint = MqttEndpoint.parse(cfg.url)
+        endpoint = parse_broker_url(cfg.url)
         where = f"mqtt {endpoint.host}:{endpoint.port}"
         connack: list[ReasonCode] = []
         acks: dict[int, ReasonCode] = {}
@@ -123,8 +123,7 @@ class MqttNotifier(Notifier[MqttOutConfig]):
         client.on_connect = on_connect
         client.on_publish = on_publish
         client.connect_timeout = cfg.timeout_s
-        if endpoint.username is not None:
-            client.username_pw_set(endpoint.username, endpoint.password)
+        endpoint.configure(client)  # credentials, and TLS for mqtts://
         try:
             client.connect(endpoint.host, endpoint.port, keepalive=max(int(cfg.timeout_s) * 2, 10))
         except OSError as exc:

@@ -26,10 +26,12 @@ import hmac
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import httpx
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
+
+if TYPE_CHECKING:
+    import httpx
 
 from alerts.notifiers.base import (
     Notification,
@@ -94,6 +96,8 @@ def signed_headers(secret: SecretStr | None, body: bytes, now: datetime) -> dict
 
 def post(client: httpx.Client, url: str, body: bytes, headers: Mapping[str, str]) -> None:
     """POST once and sort the outcome: 2xx returns, 429/5xx/network raise Retryable, the rest Permanent."""
+    import httpx  # here, not at the top: every process reads the notifier configs, only the alert stage posts
+
     try:
         response = client.post(url, content=body, headers=dict(headers))
     except httpx.TransportError as exc:  # connect, read and write errors and timeouts alike
@@ -110,6 +114,8 @@ def post(client: httpx.Client, url: str, body: bytes, headers: Mapping[str, str]
 
 def http_client(timeout_s: float, verify_tls: bool) -> httpx.Client:
     """Open a client for one notifier: connections are reused across deliveries, redirects are not followed."""
+    import httpx
+
     return httpx.Client(
         timeout=timeout_s, verify=verify_tls, follow_redirects=False, headers={"User-Agent": USER_AGENT}
     )

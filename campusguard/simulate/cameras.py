@@ -2,7 +2,7 @@
 
 The demo (and anyone trying the vision stage without cameras) renders a few of the ready-made scenes of
 :mod:`campusguard.simulate.clips` into folders, serves them with GStreamer's RTSP server
-(``vision/rtsp_server.py``, run by Debian's ``/usr/bin/python3``, the interpreter that has GObject
+(``devtools/rtsp_server.py``, run by Debian's ``/usr/bin/python3``, the interpreter that has GObject
 introspection) and writes a copy of the site file whose chosen cameras use those ``rtsp://`` URLs. The vision
 worker then reads them exactly as it reads a real camera.
 """
@@ -21,7 +21,7 @@ import yaml
 from campusguard.simulate.clips import SCENES, write_frames
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")
-SERVER_SCRIPT = Path(__file__).resolve().parents[2] / "vision" / "rtsp_server.py"
+SERVER_SCRIPT = Path(__file__).resolve().parents[2] / "devtools" / "rtsp_server.py"
 
 DEMO_CAMERAS: Mapping[str, str] = {
     "salt-creek-cam-gate": "gate_crowd_after_hours",

@@ -16,8 +16,6 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from campusguard.site import SiteInvalid
-
 EXAMPLE_SITE = Path(__file__).resolve().parents[2] / "examples" / "district.yaml"
 
 
@@ -70,6 +68,7 @@ def simulate(
 ) -> None:
     """Run a simulated district through the real ingest paths: buses, a guard's phone, panic buttons."""
     from campusguard.simulate.runner import SimOptions, run_simulation
+    from domain.site import SiteInvalid
 
     site_file, mqtt, http = _defaults(site, mqtt_url, http_url)
     options = SimOptions(site_file, mqtt, http, speedup, seed, _start(start), None, duration, scenario, panics,

@@ -15,7 +15,7 @@ Usage::
     from campusguard.simulate.clips import SCENES, write_frames
 
     write_frames(SCENES["crowd"], root / "crowd")  # 00000.jpg, 00001.jpg, ...
-    # then: /usr/bin/python3 vision/rtsp_server.py --root root --fps 5 serves rtsp://127.0.0.1:PORT/crowd
+    # then: /usr/bin/python3 devtools/rtsp_server.py --root root --fps 5 serves rtsp://127.0.0.1:PORT/crowd
 
 :data:`SCENES` holds the clips the tests and the demo use: ``empty``, ``person_enters_zone``, ``crowd``,
 ``loiterer``, ``person_lying`` and the longer demo loops ``gate_crowd_after_hours`` and ``corridor_person_down``.
@@ -242,7 +242,7 @@ def render(scene: Scene) -> Iterator[Image]:
 
 
 def write_frames(scene: Scene, directory: Path) -> int:
-    """Write ``scene`` as ``directory/00000.jpg, 00001.jpg, ...`` (what vision/rtsp_server.py serves).
+    """Write ``scene`` as ``directory/00000.jpg, 00001.jpg, ...`` (what devtools/rtsp_server.py serves).
 
     Creates ``directory``; returns the number of frames written.
     """

@@ -21,7 +21,7 @@ import shapely
 from campusguard.simulate.model import DeviceRef, Role, SimFix, SimPress, SimReport
 from campusguard.simulate.scenario import site_roles
 from campusguard.simulate.trips import TripPlan, plan_trip, school_zones
-from campusguard.site import Bus, School, Site
+from domain.site import Bus, School, Site
 from geo.config import GeoRules
 from geo.projection import LocalProjection
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from campusguard.simulate.model import DeviceRef
-from campusguard.site import Site
+from domain.site import Site
 
 DEFAULT_EVERY_S = 300.0
 

@@ -16,7 +16,7 @@ import shapely
 from campusguard.simulate.district import grid
 from campusguard.simulate.model import DeviceRef, SimFix
 from campusguard.simulate.reports import noisy_fix
-from campusguard.site import Person, School, Site
+from domain.site import Person, School, Site
 from geo.projection import LocalProjection
 
 WALK_MPS = 1.3

@@ -22,7 +22,7 @@ from campusguard.simulate.model import Role, SimFix, SimPress
 from campusguard.simulate.panics import panic_schedule
 from campusguard.simulate.protocols import encode
 from campusguard.simulate.transport import Transports
-from campusguard.site import load_site
+from domain.site import load_site
 
 MAX_BEHIND = dt.timedelta(days=7) - dt.timedelta(hours=1)
 """Ingest refuses device times over 7 days old; keep an hour's margin for the run itself."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from campusguard.simulate.model import Role
 from campusguard.simulate.trips import Zone, detour_gap, stop_alongs, zone_stretch_m
-from campusguard.site import Bus, Site
+from domain.site import Bus, Site
 from geo.projection import LocalProjection
 
 SPEEDING_MIN_STRETCH_M = 180.0

@@ -20,7 +20,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from campusguard.simulate.model import HttpRequest, MqttMessage, Outgoing
-from ingest.mqtt_source import parse_broker_url
+from domain.broker import parse_broker_url
 
 log = logging.getLogger(__name__)
 

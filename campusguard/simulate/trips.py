@@ -20,7 +20,7 @@ import shapely
 from campusguard.simulate.kinematics import FloatArray, Track, chain, drive, hold, turn_points
 from campusguard.simulate.model import Role
 from campusguard.simulate.paths import Point, approach, departure, detour, inside_intervals, route_points
-from campusguard.site import Bus, School
+from domain.site import Bus, School
 from geo.projection import LocalProjection
 
 KMH = 1 / 3.6

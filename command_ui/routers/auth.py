@@ -19,9 +19,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerts.audit import AuditRecord
-from campusguard.settings import Mode
 from command_ui.deps import SESSION_COOKIE, ConnDep, CurrentUser, SettingsDep
+from domain.audit import AuditRecord
 from store import audit_repo
 from store.auth_repo import (
     account,
@@ -103,7 +102,7 @@ def login(body: LoginIn, request: Request, response: Response, conn: ConnDep, se
     with conn.transaction():
         create_session(conn, token, found.id, now, expires, client)
         audit_repo.append(conn, AuditRecord(now, found.id, "auth.login", f"user:{found.id}", {"client": client}))
-    secure = settings.cookie_secure if settings.cookie_secure is not None else settings.mode is not Mode.DEMO
+    secure = settings.secure_cookies
     response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_hours * 3600, httponly=True,
                         secure=secure, samesite="strict", path="/")
     return Me(id=found.id, role=found.role, scope_path=found.scope_path, locale=_locale(found.locale))

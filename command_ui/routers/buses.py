@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from campusguard.domain import Position
 from command_ui.bus_eta import live_etas, plan_from_rows, window_start
 from command_ui.deps import ConnDep, CurrentUser
+from domain.messages import Position
 from geo.config import GeoRules
 from store import queries
 

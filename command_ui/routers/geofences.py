@@ -13,10 +13,10 @@ import psycopg
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerts.audit import AuditRecord
-from campusguard.site.geometry import Polygon
 from command_ui.deps import ConnDep, CurrentUser, GeofenceEditor, User
 from command_ui.schemas import Feature, FeatureCollection
+from domain.audit import AuditRecord
+from domain.site.geometry import Polygon
 from store import audit_repo, queries
 
 router = APIRouter(prefix="/api/v1/geofences", tags=["geofences"])

@@ -20,10 +20,10 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.lifecycle import Action, InvalidTransition
-from alerts.model import Outcome, Severity, Status
 from alerts.service import act, seen
 from command_ui.deps import ConnDep, CurrentUser, IncidentActor
 from command_ui.routers.reports import ReportReader
+from domain.incident import Outcome, Severity, Status
 from store import queries
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
@@ -180,7 +180,7 @@ def read_incident(incident_id: int, conn: ConnDep, user: CurrentUser) -> dict[st
     """One incident with its evidence, its timeline and every notification delivery."""
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(f"SELECT {_FIELDS}, i.evidence FROM incidents i JOIN org_units u ON u.id = i.school_id"
-                    " WHERE i.id = %s AND u.path LIKE %s || '%%'", (incident_id, user.scope_path))
+                    " WHERE i.id = %s AND campusguard_within(u.path, %s)", (incident_id, user.scope_path))
         incident = cur.fetchone()
         if incident is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no incident {incident_id}")

@@ -18,9 +18,9 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from alerts.correlate import distance_m
-from campusguard.domain import Position
 from command_ui.deps import ConnDep, CurrentUser
 from command_ui.schemas import Lat, Lon, Responder
+from domain.messages import Position
 from store.responders_repo import incident_place, own_tracker, people_near
 from store.writer import POSITIONS, TimeSeriesWriter
 

@@ -12,8 +12,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
-from alerts.audit import AuditRecord
 from command_ui.deps import SEE_FACES, ConnDep, CurrentUser
+from domain.audit import AuditRecord
 from store import audit_repo, vision_repo
 
 router = APIRouter(prefix="/api/v1/snapshots", tags=["snapshots"])

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from campusguard.domain import Position
+from domain.messages import Position
 from geo.config import GeoRules
 from geo.events import ChildCheckCompleted, ChildCheckDue, ChildCheckMissed
 

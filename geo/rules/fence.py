@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from campusguard.domain import Position
+from domain.messages import Position
 from geo.events import FenceEntered, FenceExited
 from geo.fences import Membership
 

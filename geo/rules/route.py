@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from campusguard.domain import Position
+from domain.messages import Position
 from geo.config import GeoRules
 from geo.events import RouteDeviated, RouteRejoined
 from geo.facts import FixFacts

@@ -20,7 +20,7 @@ import itertools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from campusguard.domain import Position
+from domain.messages import Position
 from geo.config import GeoRules
 from geo.events import EarlyDeparture, LateArrival, StopEta
 from geo.facts import FixFacts

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from campusguard.domain import Position
+from domain.messages import Position
 from geo.config import GeoRules
 from geo.events import AfterHoursMovement, AfterHoursMovementEnded, OverspeedEnded, OverspeedStarted
 from geo.fences import SPEED_ZONE_KINDS, Fence, Membership

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from campusguard.domain import Position
+from domain.messages import Position
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from alerts.notifiers import build_notifier
 from alerts.notifiers.cap import CAP_NS, CapConfig, category, render_cap
 from alerts.notifiers.webhook import verify_signature
-from campusguard.devservices import free_port
+from devtools.devservices import free_port
 from tests.alerts.test_notifiers import FAST, SECRET, notification
 
 NS = {"cap": CAP_NS}

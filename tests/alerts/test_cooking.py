@@ -13,8 +13,8 @@ from alerts.escalation import EscalationPolicy
 from alerts.kitchens import KitchenView, TemperatureSensor, kitchens_from_database, pair_kitchens
 from alerts.rules import load_rules
 from alerts.service import AlertService
-from campusguard.settings import RetentionSettings, StorageBackend
-from campusguard.site.validate import load_site as read_site
+from domain.site.validate import load_site as read_site
+from store.config import RetentionSettings, StorageBackend
 from store.migrate import migrate
 from store.site_repo import load_site
 from store.vision_repo import Sighting, store_sightings

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerts.correlate import Ignore, Merge, NewIncident, Repeat, correlate, distance_m, fold, open_incident
-from alerts.model import Incident, Severity, Signal, Status
 from alerts.rules import load_rules
+from domain.incident import Incident, Severity, Signal, Status
 
 T0 = datetime(2025, 3, 10, 13, 0, tzinfo=UTC)
 RULES = load_rules()

@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from alerts.cross_modal import CookingState, CookingWatch, KitchenZone, evaluate, on_person, on_reading
-from alerts.model import Signal
-from campusguard.domain import SensorReading
+from domain.incident import Signal
+from domain.messages import SensorReading
 
 T0 = datetime(2025, 3, 10, 16, 0, tzinfo=UTC)
 WATCH = CookingWatch(zones=(KitchenZone(id="ap-kitchen", school_id="antelope-park-es", sensor_ids=("stove-1",),

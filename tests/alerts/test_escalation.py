@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from alerts.escalation import EscalationPolicy, due, next_escalation_at, record_notification
 from alerts.lifecycle import Action, apply
-from alerts.model import Incident, Severity, Status
+from domain.incident import Incident, Severity, Status
 
 T0 = datetime(2025, 3, 10, 13, 0, tzinfo=UTC)
 POLICY = EscalationPolicy()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerts.lifecycle import TRANSITIONS, Action, InvalidTransition, apply, mark_seen
-from alerts.model import Incident, Outcome, Severity, Status
+from domain.incident import Incident, Outcome, Severity, Status
 
 T0 = datetime(2025, 3, 10, 13, 0, tzinfo=UTC)
 

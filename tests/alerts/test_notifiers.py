@@ -33,7 +33,8 @@ from alerts.notifiers.base import Notification, Notifier, PermanentError, Retrya
 from alerts.notifiers.email import EmailConfig, build_message
 from alerts.notifiers.mqtt_out import MqttOutConfig, render_topic
 from alerts.notifiers.webhook import verify_signature
-from campusguard.devservices import MqttEndpoint, free_port
+from devtools.devservices import free_port
+from domain.broker import parse_broker_url
 from tests.support.mqtt import PrivateBroker
 
 SECRET = "s3cret-for-tests-only"
@@ -277,7 +278,7 @@ def test_email_without_recipients_is_not_attempted() -> None:
 
 
 def subscribe(url: str, topic_filter: str) -> tuple[mqtt.Client, queue.Queue[mqtt.MQTTMessage]]:
-    endpoint = MqttEndpoint.parse(url)
+    endpoint = parse_broker_url(url)
     got: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
     subscribed = threading.Event()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"siren-{uuid.uuid4().hex[:8]}")

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from alerts.correlate import Ignore, Merge, NewIncident, Repeat, correlate, fold, open_incident
 from alerts.escalation import EscalationPolicy, due, record_notification
 from alerts.lifecycle import TRANSITIONS, Action, InvalidTransition, apply
-from alerts.model import Incident, Outcome, Severity, Signal, Status
 from alerts.rules import load_rules
+from domain.incident import Incident, Outcome, Severity, Signal, Status
 
 T0 = datetime(2025, 3, 10, 13, 0, tzinfo=UTC)
 RULES = load_rules()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from alerts.model import Severity, Signal
 from alerts.rules import DEFAULT_RULES, RulesError, load_rules, parse_rules
+from domain.incident import Severity, Signal
 
 T0 = datetime(2025, 3, 10, 13, 0, tzinfo=UTC)
 RULES = load_rules()

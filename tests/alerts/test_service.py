@@ -18,12 +18,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.escalation import EscalationPolicy
 from alerts.lifecycle import Action, InvalidTransition
-from alerts.model import Outcome, Status
 from alerts.notifiers import build_notifier
 from alerts.rules import load_rules
 from alerts.service import AlertService
-from campusguard.devservices import MqttEndpoint
 from campusguard.drill import run_drill
+from domain.broker import parse_broker_url
+from domain.incident import Outcome, Status
 from store import audit_repo
 from tests.support.ingest import ingest_settings, prepare_database, running_worker, scalar, wait_for
 from tests.support.mqtt import PrivateBroker
@@ -42,7 +42,7 @@ class Siren:
     """A siren gateway: subscribes to the alert topics and keeps what it hears."""
 
     def __init__(self, url: str) -> None:
-        endpoint = MqttEndpoint.parse(url)
+        endpoint = parse_broker_url(url)
         self.heard: queue.Queue[dict[str, object]] = queue.Queue()
         subscribed = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"siren-{uuid.uuid4().hex[:6]}")

@@ -9,9 +9,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from campusguard.settings import Mode, RetentionSettings, Settings, StorageBackend
-from campusguard.site.validate import load_site as read_site
+from campusguard.settings import Mode, Settings
 from command_ui.app import create_app
+from domain.site.validate import load_site as read_site
+from store.config import RetentionSettings, StorageBackend
 from store.migrate import migrate
 from store.site_repo import load_site
 from tests.support.ingest import wait_for

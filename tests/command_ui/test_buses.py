@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from campusguard.domain import Position
-from campusguard.site.validate import load_site as read_site
+from domain.messages import Position
+from domain.site.validate import load_site as read_site
 from geo.engine import GeoEngine
 from tests.command_ui.district import CHICAGO, PASSWORD, api, cover_past, drive_bus_01, last_weekday, sign_in
 from tests.support.ingest import EXAMPLE, prepare_database

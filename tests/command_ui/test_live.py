@@ -14,9 +14,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from alerts.escalation import EscalationPolicy
 from alerts.lifecycle import Action
-from alerts.model import Outcome
 from alerts.rules import load_rules
 from alerts.service import AlertService
+from domain.incident import Outcome
 from tests.command_ui.conftest import PASSWORD
 from tests.support.live import next_fixes, watch
 

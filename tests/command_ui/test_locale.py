@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from campusguard.settings import Mode, Settings
-from campusguard.site.validate import load_site as read_site
 from command_ui.app import create_app
+from domain.site.validate import load_site as read_site
 from store import audit_repo
 from store.site_repo import load_site
 from tests.support.ingest import EXAMPLE

@@ -28,7 +28,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from campusguard.devservices import find_mosquitto, free_port, is_root, port_open
+from devtools.devservices import find_mosquitto, free_port, is_root, port_open
 
 REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "docker" / "mosquitto" / "mosquitto.conf"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from campusguard.domain import Position
 from campusguard.simulate.model import Role, SimFix
+from domain.messages import Position
 from geo.engine import GeoEngine
 from geo.events import LateArrival
 from tests.simulate.helpers import DAY, district

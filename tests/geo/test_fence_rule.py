@@ -10,7 +10,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campusguard.domain import Position
+from domain.messages import Position
 from geo.config import GeoRules
 from geo.engine import GeoEngine
 from geo.events import FenceEntered, FenceExited, GeoEvent

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from campusguard.domain import Position
-from campusguard.site import load_site
+from domain.messages import Position
+from domain.site import load_site
 from geo.engine import DeviceGeoState, GeoEngine
 from geo.events import GeoEvent
 from geo.rules.child_check import ChildCheckConfirmation

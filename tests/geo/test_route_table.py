@@ -16,8 +16,8 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campusguard.domain import Position
-from campusguard.site import load_site
+from domain.messages import Position
+from domain.site import load_site
 from geo.cover import CoverGrid
 from geo.engine import GeoEngine
 from geo.fences import Fence, FenceIndex

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from campusguard.domain import Position
-from campusguard.site import load_site
+from domain.messages import Position
+from domain.site import load_site
 from geo.config import GeoRules
 from geo.engine import GeoEngine
 from geo.responders import ResponderPosition, nearest_responders

@@ -6,7 +6,7 @@ import math
 import random
 from datetime import datetime, timedelta
 
-from campusguard.domain import Position
+from domain.messages import Position
 from geo.projection import LocalProjection
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from campusguard.geo_service import GEO_CHANNEL, GeoService
-from campusguard.site import load_site
+from domain.site import load_site
 from geo.engine import GeoEngine
-from ingest.feed import FEED_PREFIX
+from geo.service import GEO_CHANNEL, GeoService
+from store.feed import FEED_PREFIX
 from tests.geo.test_golden_trip import EXPECTED, morning_trip
 from tests.support.ingest import EXAMPLE, ingest_settings, prepare_database, publish, running_worker, wait_for
 from tests.support.mqtt import PrivateBroker

@@ -17,8 +17,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from campusguard.devservices import MqttEndpoint
-from campusguard.domain import PanicPressed
+from domain.broker import parse_broker_url
+from domain.messages import PanicPressed
 from ingest.sessions import hand_over, retired_sessions
 from ingest.spool import Spool
 from store.ingest_repo import record_panics
@@ -36,7 +36,7 @@ def test_the_retired_sessions_are_every_one_the_layout_does_not_own() -> None:
 
 
 def connect(url: str, client_id: str, expiry: int = 3600) -> tuple[mqtt.Client, bool]:
-    endpoint = MqttEndpoint.parse(url)
+    endpoint = parse_broker_url(url)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5)
     present: list[bool] = []
     client.on_connect = lambda c, u, flags, reason, p: present.append(bool(flags.session_present))

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from campusguard.devservices import free_port
+from devtools.devservices import free_port
 
 SECRET_KEY = "s" * 40
 ADMIN_PASSWORD = "p" * 16

@@ -27,8 +27,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from campusguard.devservices import free_port
 from command_ui.deps import SESSION_COOKIE
+from devtools.devservices import free_port
 from tests.scale.cluster import Processes, campusguard_env, free_port_run, ingest_outcome, worker_pids
 from tests.support.ingest import ReliablePublisher, prepare_database, scalar, wait_for
 from tests.support.mqtt import PrivateBroker

@@ -11,7 +11,7 @@ import shapely
 from campusguard.simulate.district import DistrictPlan
 from campusguard.simulate.model import Role
 from campusguard.simulate.trips import TripPlan
-from campusguard.site import load_site
+from domain.site import load_site
 from tests.support.ingest import EXAMPLE
 
 DAY = dt.date(2024, 5, 29)  # a Wednesday: every bus runs its timetable

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from campusguard.geo_service import GeoService
 from campusguard.settings import Settings
 from campusguard.simulate.model import Role
 from campusguard.simulate.runner import SimOptions, run_simulation
-from campusguard.site import load_site
+from domain.site import load_site
 from geo.engine import GeoEngine
+from geo.service import GeoService
 from tests.simulate.helpers import bus_with, district, speeding_span
 from tests.support.ingest import EXAMPLE, ingest_settings, prepare_database, running_worker, scalar, wait_for
 from tests.support.mqtt import PrivateBroker

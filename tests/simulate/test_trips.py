@@ -10,7 +10,7 @@ import shapely
 from campusguard.simulate.district import DistrictPlan
 from campusguard.simulate.model import Role, SimFix, SimPress
 from campusguard.simulate.scenario import BusFacts, assign_roles
-from campusguard.site import load_site
+from domain.site import load_site
 from tests.simulate.helpers import DAY, bus_with, district, speeding_span
 from tests.support.ingest import EXAMPLE
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from campusguard.site import (
+from domain.site import (
     SiteError,
     SiteInvalid,
     check_site,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from campusguard.settings import RetentionSettings, StorageBackend
+from store.config import RetentionSettings, StorageBackend
 from store.migrate import migrate
 
 

@@ -18,7 +18,8 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from alerts.audit import (
+from alerts.audit_cli import export_command, verify_command
+from domain.audit import (
     GENESIS,
     AuditFilter,
     AuditRecord,
@@ -28,7 +29,6 @@ from alerts.audit import (
     chain_hash,
     verify_chain,
 )
-from alerts.audit_cli import export_command, verify_command
 from store import audit_repo
 
 T0 = datetime(2024, 9, 2, 7, 30, tzinfo=UTC)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from campusguard.settings import RetentionSettings, StorageBackend
+from store.config import RetentionSettings, StorageBackend
 from store.maintenance import maintain
 from store.migrate import Flavor, MigrationError, current_flavor, migrate, plan
 from store.partitions import ensure_partitions

@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from store.pglite import start_pglite
+from devtools.pglite import start_pglite
 
 pytestmark = pytest.mark.timescale
 

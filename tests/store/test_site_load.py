@@ -7,8 +7,8 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from campusguard.site.validate import check_site
-from campusguard.site.validate import load_site as read_site
+from domain.site.validate import check_site
+from domain.site.validate import load_site as read_site
 from store.site_repo import load_site
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "district.yaml"

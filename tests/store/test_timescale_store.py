@@ -14,13 +14,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from campusguard.domain import Position
-from campusguard.settings import RetentionSettings, StorageBackend
-from campusguard.site.validate import load_site as read_site
+from devtools.pglite import start_pglite
+from domain.messages import Position
+from domain.site.validate import load_site as read_site
 from store import queries
+from store.config import RetentionSettings, StorageBackend
 from store.maintenance import maintain
 from store.migrate import Flavor, migrate, plan
-from store.pglite import start_pglite
 from store.site_repo import load_site
 from store.writer import POSITIONS, TimeSeriesWriter
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from campusguard.domain import DeviceEvent, Position, SensorReading
-from campusguard.settings import RetentionSettings, StorageBackend
+from domain.messages import DeviceEvent, Position, SensorReading
+from store.config import RetentionSettings, StorageBackend
 from store.migrate import migrate
 from store.writer import DEVICE_EVENTS, POSITIONS, SENSOR_READINGS, TimeSeriesWriter, WriteResult
 from tests.support.postgres import PrivateCluster

@@ -15,10 +15,13 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from campusguard.devservices import MqttEndpoint, free_port
-from campusguard.settings import IngestSettings, Mode, RetentionSettings, Settings, StorageBackend
-from campusguard.site.validate import load_site as read_site
+from campusguard.settings import Mode, Settings
+from devtools.devservices import free_port
+from domain.broker import parse_broker_url
+from domain.site.validate import load_site as read_site
+from ingest.config import IngestSettings
 from ingest.worker import Worker, WorkerOptions
+from store.config import RetentionSettings, StorageBackend
 from store.migrate import migrate
 from store.site_repo import load_site
 
@@ -68,7 +71,7 @@ def running_worker(settings: Settings, index: int = 0, serve_http: bool = True) 
 
 def forget_session(url: str, client_id: str) -> None:
     """End a persistent MQTT session so the broker stops queueing for it."""
-    endpoint = MqttEndpoint.parse(url)
+    endpoint = parse_broker_url(url)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5)
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 0
@@ -82,7 +85,7 @@ def forget_session(url: str, client_id: str) -> None:
 
 def publish(url: str, messages: Iterable[tuple[str, bytes]], qos: int = 1) -> int:
     """Publish (topic, payload) pairs with QoS 1 and wait until the broker has each; returns the count."""
-    endpoint = MqttEndpoint.parse(url)
+    endpoint = parse_broker_url(url)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"cg-pub-{uuid.uuid4().hex[:8]}",
                          protocol=MQTTProtocolVersion.MQTTv5)
     client.max_inflight_messages_set(1000)
@@ -121,7 +124,7 @@ class ReliablePublisher:
 
     def __init__(self, url: str) -> None:
         """Connect (paho reconnects by itself after a broker restart)."""
-        endpoint = MqttEndpoint.parse(url)
+        endpoint = parse_broker_url(url)
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"cg-fleet-{uuid.uuid4().hex[:8]}",
                                    protocol=MQTTProtocolVersion.MQTTv5)
         self._client.max_inflight_messages_set(200)

@@ -13,12 +13,13 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from campusguard.devservices import MosquittoBroker, MqttEndpoint, OsUser, find_mosquitto, free_port, is_root
+from devtools.devservices import MosquittoBroker, OsUser, find_mosquitto, free_port, is_root
+from domain.broker import parse_broker_url
 
 
 def round_trip(url: str, payload: bytes = b"ping", timeout: float = 10.0) -> bytes:
     """Subscribe to a fresh topic, publish ``payload`` to it and return what came back."""
-    endpoint = MqttEndpoint.parse(url)
+    endpoint = parse_broker_url(url)
     topic = f"campusguard/test/{uuid.uuid4().hex}"
     connected = threading.Event()
     subscribed = threading.Event()

@@ -1,6 +1,6 @@
 """Throw-away PostgreSQL for tests: scratch databases on a shared server, and whole private clusters.
 
-The cluster handling is ``campusguard.devservices``'s own (the code ``make test`` relies on), so the tests
+The cluster handling is ``devtools.devservices``'s own (the code ``make test`` relies on), so the tests
 exercise it rather than a copy.
 """
 
@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from campusguard.devservices import (
+from devtools.devservices import (
     DATABASE_NAME,
     PostgresCluster,
     ensure_database,

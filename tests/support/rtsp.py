@@ -1,4 +1,4 @@
-"""A private RTSP camera server for a test: vision/rtsp_server.py run by Debian's python3 on a port of its own.
+"""A private RTSP camera server for a test: devtools/rtsp_server.py run by Debian's python3 on a port of its own.
 
 The server plays every subfolder of ``root`` (JPEG frames, as :func:`campusguard.simulate.clips.write_frames`
 writes them) as ``rtsp://127.0.0.1:PORT/<folder>``. A test can stop and start it again on the same port (a
@@ -24,7 +24,7 @@ from typing import IO, Self
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 """Debian's interpreter: the only one with GObject introspection (python3-gi)."""
 
-SERVER_SCRIPT = Path(__file__).resolve().parents[2] / "vision" / "rtsp_server.py"
+SERVER_SCRIPT = Path(__file__).resolve().parents[2] / "devtools" / "rtsp_server.py"
 """The standalone server script."""
 
 

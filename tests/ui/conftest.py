@@ -23,10 +23,10 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from alerts.escalation import EscalationPolicy
 from alerts.rules import load_rules
 from alerts.service import AlertService
-from campusguard.devservices import free_port
 from campusguard.settings import Mode, Settings
 from command_ui.app import create_app
 from command_ui.routers.auth import HASHER
+from devtools.devservices import free_port
 from tests.support.ingest import prepare_database, wait_for
 
 REPO = Path(__file__).resolve().parents[2]

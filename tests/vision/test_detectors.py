@@ -16,8 +16,9 @@ from pydantic import ValidationError
 from skimage import data
 
 import vision.detectors
+from vision.config import DEFAULT_MODEL, DetectorConfigBase, NanoDetConfig
 from vision.detectors import DETECTORS, DetectorConfig, build_detector, nanodet, parse_config, yolo
-from vision.detectors.base import Detector, DetectorConfigBase, letterbox, nms
+from vision.detectors.base import Detector, letterbox, nms, select
 from vision.messages import Box, Detection, Image
 from vision.onnx_session import CPU_PROVIDER, CUDA_PROVIDER, ModelLoadError, choose_providers, open_session
 
@@ -53,8 +54,8 @@ def test_every_backend_module_is_registered_and_in_the_config_union() -> None:
 
 def test_parse_config_chooses_by_type_and_refuses_unknown_fields() -> None:
     config = parse_config({"type": "nanodet", "score_threshold": 0.4, "labels": ["person"]})
-    assert isinstance(config, nanodet.NanoDetConfig)
-    assert config.model_path == nanodet.DEFAULT_MODEL and config.model_path.is_file()
+    assert isinstance(config, NanoDetConfig)
+    assert config.model_path == DEFAULT_MODEL and config.model_path.is_file()
     with pytest.raises(ValidationError):
         parse_config({"type": "nanodet", "treshold": 0.4})
     with pytest.raises(ValidationError):
@@ -74,7 +75,7 @@ def test_select_applies_label_thresholds_and_allow_list() -> None:
     ids = np.array([0, 1, 2, 1], np.int64)
     scores = np.array([0.25, 0.45, 0.9, 0.6], np.float32)
     assert config.lowest_threshold() == pytest.approx(0.2)
-    assert config.select(labels, ids, scores).tolist() == [True, False, False, True]
+    assert select(config, labels, ids, scores).tolist() == [True, False, False, True]
 
 
 # --- sessions --------------------------------------------------------------------------------------------------

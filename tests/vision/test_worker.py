@@ -25,14 +25,15 @@ from fastapi.testclient import TestClient
 from alerts.escalation import EscalationPolicy
 from alerts.rules import load_rules
 from alerts.service import AlertService
-from campusguard.settings import Mode, Settings, VisionSettings
+from campusguard.settings import Mode, Settings
 from campusguard.simulate.clips import SCENES, write_frames
-from campusguard.site import CameraZone
-from campusguard.site.common import SchoolHours
-from campusguard.site.validate import load_site as read_site
 from command_ui.app import create_app
+from domain.site import CameraZone
+from domain.site.common import SchoolHours
+from domain.site.validate import load_site as read_site
 from tests.support.ingest import EXAMPLE, prepare_database, wait_for
 from tests.support.rtsp import RtspServer, unavailable_reason
+from vision.config import VisionSettings
 from vision.rules import RuleParams
 from vision.worker import CameraAssignment, VisionWorker
 

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from campusguard.site import load_site
-from campusguard.site.devices import CameraZone
+from domain.site import load_site
+from domain.site.devices import CameraZone
 from tests.vision.zone_helpers import CAMERA_ID, camera, obs, person, rules, school, thing
 from vision.zones import after_hours, compile_camera, object_point, zones_at
 

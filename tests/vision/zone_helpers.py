@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from campusguard.site import Camera, School
+from domain.site import Camera, School
 from vision.messages import Box, Observation, TrackedObject, VisionEvent
 from vision.rules import EMPTY_STATE, RuleParams, ZoneState, evaluate
 from vision.zones import CameraRules, compile_camera

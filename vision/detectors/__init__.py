@@ -9,12 +9,13 @@ module is left out of either.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Final
+from typing import Any, Final
 
-from pydantic import Field, TypeAdapter
+from pydantic import TypeAdapter
 
+from vision.config import DetectorConfig, DetectorConfigBase
 from vision.detectors import nanodet, yolo
-from vision.detectors.base import Detector, DetectorConfigBase
+from vision.detectors.base import Detector
 
 _MODULES: Final = (nanodet, yolo)
 
@@ -32,7 +33,6 @@ def _registry() -> dict[str, Callable[[Any], Detector]]:
 
 DETECTORS: Final[Mapping[str, Callable[[Any], Detector]]] = _registry()
 
-DetectorConfig = Annotated[nanodet.NanoDetConfig | yolo.YoloConfig, Field(discriminator="type")]
 _CONFIG_ADAPTER: Final[TypeAdapter[DetectorConfig]] = TypeAdapter(DetectorConfig)
 
 

@@ -15,8 +15,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
 
+from vision.config import DetectorConfigBase
 from vision.messages import Box, Detection, Image
 
 FloatArray = npt.NDArray[np.float32]
@@ -36,42 +36,19 @@ class Detector(Protocol):
         ...
 
 
-class DetectorConfigBase(BaseModel):
-    """Settings every backend has; a backend's config adds ``type`` and its own fields."""
+def select(config: DetectorConfigBase, labels: tuple[str, ...], class_ids: IntArray, scores: FloatArray
+           ) -> npt.NDArray[np.bool_]:
+    """Mask of the candidates to keep: above their label's threshold and in the allow-list.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    score_threshold: float = Field(
-        0.3, ge=0.0, le=1.0, description="Lowest score kept, for labels without their own threshold."
-    )
-    label_thresholds: dict[str, float] = Field(
-        default_factory=dict, description="Per-label lowest score, e.g. a stricter one for 'knife'."
-    )
-    labels: list[str] | None = Field(
-        None, description="Labels to keep (an allow-list); None keeps every label the model knows."
-    )
-    nms_iou: float = Field(
-        0.6, gt=0.0, le=1.0, description="Overlap (IoU) above which a lower-scored box of the same label is dropped."
-    )
-    intra_op_threads: int = Field(2, ge=1, le=64, description="onnxruntime threads inside one operator.")
-    inter_op_threads: int = Field(1, ge=1, le=64, description="onnxruntime threads across operators.")
-
-    def lowest_threshold(self) -> float:
-        """Return the lowest score any label may pass with; decoding can drop everything below it early."""
-        return min([self.score_threshold, *self.label_thresholds.values()])
-
-    def select(self, labels: tuple[str, ...], class_ids: IntArray, scores: FloatArray) -> npt.NDArray[np.bool_]:
-        """Mask of the candidates to keep: above their label's threshold and in the allow-list.
-
-        The allow-list filters after each box took its best class, rather than masking classes before the
-        argmax, so a box the model thinks is a dog never turns into the allowed "cat" it scored lower.
-        """
-        per_class = np.array([self.label_thresholds.get(name, self.score_threshold) for name in labels], np.float32)
-        keep = scores >= per_class[class_ids]
-        if self.labels is not None:
-            allowed = np.array([name in self.labels for name in labels], np.bool_)
-            keep &= allowed[class_ids]
-        return keep
+    The allow-list filters after each box took its best class, rather than masking classes before the
+    argmax, so a box the model thinks is a dog never turns into the allowed "cat" it scored lower.
+    """
+    per_class = np.array([config.label_thresholds.get(name, config.score_threshold) for name in labels], np.float32)
+    keep = scores >= per_class[class_ids]
+    if config.labels is not None:
+        allowed = np.array([name in config.labels for name in labels], np.bool_)
+        keep &= allowed[class_ids]
+    return keep
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +141,7 @@ def finish(
     ``candidates`` are ``(boxes [K, 4] in network-input pixels, scores [K], class ids [K])``.
     """
     boxes, scores, class_ids = candidates
-    keep = config.select(labels, class_ids, scores)
+    keep = select(config, labels, class_ids, scores)
     boxes, scores, class_ids = boxes[keep], scores[keep], class_ids[keep]
     kept = nms(boxes, scores, config.nms_iou, class_ids)
     height, width = image.shape[:2]

@@ -11,14 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from functools import lru_cache
-from pathlib import Path
-from typing import Literal
 
 import numpy as np
-from pydantic import Field
 
+from vision.config import NanoDetConfig
 from vision.detectors.base import (
-    DetectorConfigBase,
     FloatArray,
     IntArray,
     Letterbox,
@@ -29,20 +26,12 @@ from vision.detectors.base import (
 from vision.messages import Detection, Image
 from vision.onnx_session import ModelLoadError, open_session
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "nanodet-m.onnx"
 INPUT_SIZE = 416
 STRIDES = (8, 16, 32)
 BINS = 11
 """Each box side is a distribution over 0..10 strides from the cell centre (the GFL head's ``reg_max`` + 1)."""
 MEAN_BGR = np.array([103.53, 116.28, 123.675], np.float32)
 STD_BGR = np.array([57.375, 57.12, 58.395], np.float32)
-
-
-class NanoDetConfig(DetectorConfigBase):
-    """NanoDet-m on COCO's 80 labels; cheap enough for every camera on a CPU."""
-
-    type: Literal["nanodet"] = Field("nanodet", description="Selects the NanoDet backend.")
-    model_path: Path = Field(DEFAULT_MODEL, description="The NanoDet ONNX file; the committed NanoDet-m by default.")
 
 
 @lru_cache(maxsize=4)

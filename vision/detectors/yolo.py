@@ -13,15 +13,11 @@ carries them and the loader checks their count against the output's shape.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Literal
-
 import cv2
 import numpy as np
-from pydantic import Field
 
+from vision.config import YoloConfig
 from vision.detectors.base import (
-    DetectorConfigBase,
     FloatArray,
     IntArray,
     Letterbox,
@@ -35,20 +31,6 @@ from vision.onnx_session import ModelLoadError, open_session
 DEFAULT_INPUT_SIZE = 640
 PAD_GREY = 114
 """Ultralytics pads its letterbox with this grey; matching it avoids a band the model never saw in training."""
-
-
-class YoloConfig(DetectorConfigBase):
-    """An Ultralytics-style YOLO export with the district's own class list."""
-
-    type: Literal["yolo"] = Field("yolo", description="Selects the generic YOLO backend.")
-    model_path: Path = Field(description="The YOLO ONNX export.")
-    classes: list[str] = Field(min_length=1, description="Class names in the model's class-index order.")
-    input_size: int | None = Field(
-        None,
-        ge=32,
-        le=4096,
-        description="Square input side in pixels; None reads it from the model (640 when the model leaves it open).",
-    )
 
 
 def preprocess(image: Image, size: int) -> tuple[FloatArray, Letterbox]:

@@ -40,8 +40,8 @@ Observations should come no more than ``grace_s`` apart for holds to run, and an
 previous one is ignored.
 """
 
+from vision.config import RuleParams
 from vision.rules.engine import evaluate
-from vision.rules.params import RuleParams
 from vision.rules.state import EMPTY_STATE, Situation, TrackMemory, ZoneState, ZoneVisit
 
 __all__ = ["EMPTY_STATE", "RuleParams", "Situation", "TrackMemory", "ZoneState", "ZoneVisit", "evaluate"]

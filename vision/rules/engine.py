@@ -6,9 +6,9 @@ only clock is the observation's time. See :mod:`vision.rules` for the semantics 
 
 from __future__ import annotations
 
+from vision.config import RuleParams
 from vision.messages import Observation, VisionEvent, VisionEventKind
 from vision.rules.findings import PERSON, Finding, Key, Located, find_all
-from vision.rules.params import RuleParams
 from vision.rules.state import Situation, TrackMemory, ZoneState, forget_tracks, step_situation, step_track
 from vision.zones import CameraRules, after_hours, locate
 

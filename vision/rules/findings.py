@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from vision.config import RuleParams
 from vision.messages import Box, TrackedObject, VisionEventKind
-from vision.rules.params import RuleParams
 from vision.rules.state import TrackMemory
 from vision.zones import CameraRules, ZoneRule, zone_closed
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from vision.config import RuleParams
 from vision.messages import VisionEventKind
-from vision.rules.params import RuleParams
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 /** Statuses of an incident somebody still has to deal with. */
 export const OPEN = new Set(["raised", "acknowledged", "responding"]);
 
-/** Most urgent first (mirrors alerts.model.Severity). */
+/** Most urgent first (mirrors domain.incident.Severity). */
 export const SEVERITIES = ["critical", "high", "medium", "low", "info"];
 
 /** Every status, in lifecycle order. */

@@ -2,7 +2,7 @@
 
 ``make test``, ``make demo`` and ``make bench`` run their command under::
 
-    python -m campusguard.devservices run [--run-dir .run] [--no-default-ports] -- CMD ARGS...
+    python -m devtools.devservices run [--run-dir .run] [--no-default-ports] -- CMD ARGS...
 
 Resolution order, per service:
 
@@ -39,12 +39,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+from domain.broker import parse_broker_url
 
 DATABASE_URL_VAR = "CAMPUSGUARD_DATABASE_URL"
 MQTT_URL_VAR = "CAMPUSGUARD_MQTT_URL"
@@ -175,29 +176,6 @@ def ensure_database(url: str) -> None:
         raise ServiceError(f"database {dbname!r} is missing and could not be created: {exc}") from exc
 
 
-@dataclass(frozen=True)
-class MqttEndpoint:
-    """The parts of an ``mqtt://user:pass@host:port`` URL a client needs."""
-
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = None
-
-    @classmethod
-    def parse(cls, url: str) -> MqttEndpoint:
-        """Split an MQTT URL; the port defaults to 1883."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-            raise ValueError(f"not an mqtt://host:port URL: {redact(url)}")
-        return cls(
-            host=parts.hostname,
-            port=parts.port or 1883,
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-        )
-
-
 def mqtt_answers(url: str, timeout: float = 3.0) -> bool:
     """Whether an MQTT broker at ``url`` accepts a connection (a CONNACK with success, not just TCP)."""
     # Imported here: only the probe needs paho, and importing it costs time on every CLI start.
@@ -205,7 +183,7 @@ def mqtt_answers(url: str, timeout: float = 3.0) -> bool:
     from paho.mqtt.enums import CallbackAPIVersion
 
     try:
-        endpoint = MqttEndpoint.parse(url)
+        endpoint = parse_broker_url(url)
     except ValueError:
         return False
     if not port_open(endpoint.host, endpoint.port):
@@ -218,8 +196,7 @@ def mqtt_answers(url: str, timeout: float = 3.0) -> bool:
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"campusguard-probe-{os.getpid()}")
     client.on_connect = on_connect
-    if endpoint.username is not None:
-        client.username_pw_set(endpoint.username, endpoint.password)
+    endpoint.configure(client)
     try:
         client.connect(endpoint.host, endpoint.port, keepalive=10)
         client.loop_start()
@@ -766,9 +743,9 @@ def run_command(command: Sequence[str], urls: ServiceUrls) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m campusguard.devservices``."""
+    """Entry point of ``python -m devtools.devservices``."""
     parser = argparse.ArgumentParser(
-        prog="python -m campusguard.devservices", description=(__doc__ or "").split("\n")[0]
+        prog="python -m devtools.devservices", description=(__doc__ or "").split("\n")[0]
     )
     sub = parser.add_subparsers(dest="action", required=True)
     run = sub.add_parser("run", help="run a command with PostgreSQL and Mosquitto available")

@@ -4,7 +4,7 @@
 line.
 """
 
-from campusguard.site.models import (
+from domain.site.models import (
     SCHOOL_ROLES,
     Bus,
     BusStop,
@@ -32,7 +32,7 @@ from campusguard.site.models import (
     WallTime,
     Weekday,
 )
-from campusguard.site.validate import SiteError, SiteInvalid, check_site, format_errors, load_site
+from domain.site.validate import SiteError, SiteInvalid, check_site, format_errors, load_site
 
 __all__ = [
     "SCHOOL_ROLES",

@@ -12,8 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from campusguard.site.common import Frozen, SchoolHours, Slug, Source, check_external_id
-from campusguard.site.geometry import GeoPoint, located_error
+from domain.site.common import Frozen, SchoolHours, Slug, Source, check_external_id
+from domain.site.geometry import GeoPoint, located_error
 
 
 class Tracker(Frozen):

@@ -8,7 +8,7 @@ path sees the same live stream, as with a camera.
 Usage (Debian's own interpreter, because GObject introspection is installed only for it; hence stdlib + gi
 only, no project imports)::
 
-    /usr/bin/python3 vision/rtsp_server.py --root DIR --port 0 [--fps 5] [--host 127.0.0.1]
+    /usr/bin/python3 devtools/rtsp_server.py --root DIR --port 0 [--fps 5] [--host 127.0.0.1]
 
 Once listening it prints exactly one line ``READY rtsp://HOST:PORT/`` on stdout (``--port 0`` lets the kernel
 choose; the line tells which). SIGTERM or SIGINT stops it cleanly with exit status 0. Needs the Debian packages

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from campusguard.site.geometry import located_error
+from domain.site.geometry import located_error
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 

@@ -1,6 +1,6 @@
 """The geo service: the I/O around the pure geo engine.
 
-It owns whole shards of the internal fix feed (see ``ingest/feed.py``), so every fix of a bus or a person
+It owns whole shards of the internal fix feed (see ``store/feed.py``), so every fix of a bus or a person
 reaches the same in-memory state, runs the rules, and stores each geo event in ``device_events`` (kind
 ``geo.<event>``) with a ``NOTIFY`` for the alert stage. A feed message is acknowledged only after its events
 are committed; a re-delivered fix is not newer than the state's last one and changes nothing.
@@ -24,17 +24,17 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from campusguard.domain import DeviceEvent
-from campusguard.settings import Settings
-from campusguard.site.validate import load_site
+from domain.broker import parse_broker_url
+from domain.messages import DeviceEvent
+from domain.site.validate import load_site
+from geo.config import GeoProcess
 from geo.engine import DeviceGeoState, GeoEngine
 from geo.events import GeoEvent
 from geo.fences import Fence, fences_from_geojson
 from geo.rules.child_check import ChildCheckConfirmation
-from ingest.feed import FEED_PREFIX, decode_fix
-from ingest.mqtt_source import parse_broker_url
 from store import queries
 from store.db import connect, retrying
+from store.feed import ChildCheckPressed, FeedEntry, decode, feed_topic
 from store.ingest_repo import notify_device_events
 from store.writer import DEVICE_EVENTS, TimeSeriesWriter
 
@@ -57,7 +57,7 @@ def event_detail(event: GeoEvent) -> dict[str, Any]:
 class GeoService:
     """Evaluates the shards it owns; :meth:`run` blocks until :meth:`stop`."""
 
-    def __init__(self, settings: Settings, engine: GeoEngine, shards: list[int], client_id: str,
+    def __init__(self, settings: GeoProcess, engine: GeoEngine, shards: list[int], client_id: str,
                  tick_s: float = TICK_S, rebuild: Callable[[], GeoEngine | None] | None = None) -> None:
         """Prepare; nothing connects until :meth:`run`."""
         self.settings = settings
@@ -83,31 +83,27 @@ class GeoService:
 
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: mqtt.ConnectFlags, reason: object,
                     properties: object) -> None:
-        client.subscribe([(f"{FEED_PREFIX}/{shard}", SubscribeOptions(qos=1)) for shard in self._shards])
+        client.subscribe([(feed_topic(shard), SubscribeOptions(qos=1)) for shard in self._shards])
         self.connected.set()
 
-    def evaluate(self, bodies: list[dict[str, Any]]) -> list[DeviceEvent]:
-        """Run the rules over one feed message; returns the events to store."""
+    def evaluate(self, entries: list[FeedEntry]) -> list[DeviceEvent]:
+        """Run the rules over one feed message's entries; returns the events to store."""
         now = datetime.now(UTC)
         out: list[DeviceEvent] = []
-        for body in bodies:
-            if body.get("kind") == "child_check":
-                subject = body["bus_id"]
-                state = self.states.get(subject) or self.engine.new_state(body["device_id"])
-                confirmation = ChildCheckConfirmation(subject, datetime.fromisoformat(body["time"]))
-                state, events = self.engine.confirm_child_check(state, confirmation)
-                device_id = body["device_id"]
+        for entry in entries:
+            if isinstance(entry, ChildCheckPressed):
+                subject = entry.bus_id
+                state = self.states.get(subject) or self.engine.new_state(entry.device_id)
+                state, events = self.engine.confirm_child_check(state, ChildCheckConfirmation(subject, entry.time))
             else:
-                fix = decode_fix(body)
-                subject = self.engine.subject_of(fix.device_id)
-                state = self.states.get(subject) or self.engine.new_state(fix.device_id)
-                state, events = self.engine.evaluate(state, fix)
+                subject = self.engine.subject_of(entry.device_id)
+                state = self.states.get(subject) or self.engine.new_state(entry.device_id)
+                state, events = self.engine.evaluate(state, entry)
                 # The fix's own time lets deadlines pass too (a child check falls due while the bus reports).
-                state, due = self.engine.tick(state, fix.time)
+                state, due = self.engine.tick(state, entry.time)
                 events = events + due
-                device_id = fix.device_id
             self.states[subject] = state
-            out.extend(DeviceEvent(device_id, e.time, event_kind(e), now, event_detail(e)) for e in events)
+            out.extend(DeviceEvent(entry.device_id, e.time, event_kind(e), now, event_detail(e)) for e in events)
         return out
 
     def tick(self, now: datetime) -> list[DeviceEvent]:
@@ -143,7 +139,7 @@ class GeoService:
             if message is None:
                 continue
             try:
-                events = self.evaluate(json.loads(message.payload))
+                events = self.evaluate(decode(message.payload))
             except Exception:
                 # A message that cannot be evaluated fails alone: acknowledged and skipped, never redelivered
                 # into a crash loop that would stop the whole shard.
@@ -188,16 +184,16 @@ def drawn_fences(database_url: str) -> list[Fence]:
                         "speed_limit_kmh": r["speed_limit_kmh"]}} for r in rows]})
 
 
-def build_engine(settings: Settings) -> GeoEngine:
+def build_engine(settings: GeoProcess) -> GeoEngine:
     """Build the engine from the settings' site file and the fences stored in the database."""
     if settings.site_file is None:
         raise ValueError("the geo service needs the site file: set CAMPUSGUARD_SITE_FILE or pass --site")
     return GeoEngine.from_site(load_site(settings.site_file), extra_fences=drawn_fences(settings.database_url))
 
 
-def build_service(settings: Settings, shards: list[int] | None = None) -> GeoService:
+def build_service(settings: GeoProcess, shards: list[int] | None = None) -> GeoService:
     """Build the service; it rebuilds its engine when the stored fences change."""
-    owned = shards if shards is not None else list(range(settings.ingest.geo_shards))
+    owned = shards if shards is not None else list(range(settings.geo_shards))
     seen = [_fences_signature(settings.database_url)]
 
     def rebuild() -> GeoEngine | None:

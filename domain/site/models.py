@@ -5,7 +5,7 @@ namespace (checked in ``validate.py`` together with other rules that span the tr
 wall-clock times in the school's timezone; positions are WGS-84 ``[lon, lat]``.
 
 The building blocks (``common``), geometry (``geometry``) and devices (``devices``) live in their own
-modules and are re-exported here, so ``campusguard.site.models`` names every model of the file.
+modules and are re-exported here, so ``domain.site.models`` names every model of the file.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from campusguard.site.common import Frozen, SchoolHours, Slug, Source, WallTime, Weekday
-from campusguard.site.devices import Camera, CameraZone, PanicButton, Sensor, Tracker
-from campusguard.site.geometry import GeoPoint, LineString, Polygon, located_error
+from domain.site.common import Frozen, SchoolHours, Slug, Source, WallTime, Weekday
+from domain.site.devices import Camera, CameraZone, PanicButton, Sensor, Tracker
+from domain.site.geometry import GeoPoint, LineString, Polygon, located_error
 
 __all__ = [
     "SCHOOL_ROLES",

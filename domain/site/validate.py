@@ -18,8 +18,8 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from campusguard.site.checks import Loc, cross_checks, loc_to_path
-from campusguard.site.models import Site
+from domain.site.checks import Loc, cross_checks, loc_to_path
+from domain.site.models import Site
 
 
 @dataclass(frozen=True)

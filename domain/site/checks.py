@@ -12,8 +12,8 @@ from typing import Any
 
 import shapely
 
-from campusguard.site.geometry import metre_projection
-from campusguard.site.models import OrgUnit, School, Site
+from domain.site.geometry import metre_projection
+from domain.site.models import OrgUnit, School, Site
 
 Loc = tuple[str | int, ...]
 

@@ -1,0 +1,17 @@
+"""Who sees what: an organisation unit's path lies in a person's scope when the scope is its exact prefix.
+
+Paths are ``/city/county/school/``, each ending in ``/``, so a plain prefix never mistakes ``/c/north/`` for
+``/c/north-es/``. The database's ``campusguard_within(path, scope)`` (migration 0017) is the same test; every
+scoped query uses it, never ``LIKE``, which would read ``_`` and ``%`` in ids as wildcards.
+"""
+
+from __future__ import annotations
+
+ROOT = "/"
+
+
+def within(path: str | None, scope: str) -> bool:
+    """Tell whether a unit at ``path`` lies in ``scope``; a row with no unit (a schoolless device) is the root's."""
+    if not scope.endswith("/"):
+        raise ValueError(f"a scope path ends in '/', got {scope!r}")
+    return path.startswith(scope) if path is not None else scope == ROOT

@@ -1,0 +1,160 @@
+"""The vision stage's settings section (``CAMPUSGUARD_VISION__*``): the detector, reading cameras, zone rules.
+
+Plain pydantic models: the composition root reads them from the environment; nothing here does. Every setting of
+the stage lives here, the detector backends' configs and the zone rules' thresholds included, so reading the
+settings imports neither OpenCV nor onnxruntime (a detector module names its config as ``config_class``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MODELS = Path(__file__).resolve().parent / "models"
+DEFAULT_MODEL = MODELS / "nanodet-m.onnx"
+
+
+class RuleParams(BaseModel):
+    """Thresholds of the zone rules, shared by every camera of a pipeline."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    intrusion_min_s: Annotated[
+        float, Field(ge=0, description="Seconds a person must stay in a restricted (or after-hours) zone.")
+    ] = 2.0
+    crowd_max: Annotated[
+        int, Field(ge=1, description="More people than this in a crowd or gate zone is crowding, unless the zone "
+                   "sets max_people.")
+    ] = 10
+    crowd_min_s: Annotated[float, Field(ge=0, description="Seconds the crowd must persist.")] = 5.0
+    loiter_s: Annotated[
+        float, Field(gt=0, description="Seconds one tracked person may stay in a zone before it is loitering, "
+                     "unless the zone sets loiter_s.")
+    ] = 120.0
+    fallen_s: Annotated[
+        float, Field(ge=0, description="Seconds a person must be seen lying to be a person down.")
+    ] = 8.0
+    object_min_frames: Annotated[
+        int, Field(ge=1, description="Frames among the last object_window frames an object (knife, phone, "
+                   "animal) must be seen in; one stray detection is not an alert.")
+    ] = 3
+    object_window: Annotated[
+        int, Field(ge=1, le=64, description="How many recent frames object_min_frames counts over.")
+    ] = 5
+    grace_s: Annotated[
+        float, Field(ge=0, description="A held condition survives gaps shorter than this (a detector missing "
+                     "a person for a frame or two does not restart the clock).")
+    ] = 3.0
+    clear_s: Annotated[
+        float, Field(ge=0, description="Seconds a condition must be absent after an event before the same "
+                     "kind and zone may fire again (together with cooldown_s).")
+    ] = 30.0
+    cooldown_s: Annotated[
+        float, Field(ge=0, description="Least seconds between two events of the same kind and zone.")
+    ] = 300.0
+    forget_s: Annotated[
+        float, Field(gt=0, description="A track not seen for this long is forgotten (its dwell and pose).")
+    ] = 10.0
+
+    @model_validator(mode="after")
+    def _window(self) -> RuleParams:
+        if self.object_window < self.object_min_frames:
+            raise ValueError("object_window must be at least object_min_frames")
+        return self
+
+
+class DetectorConfigBase(BaseModel):
+    """Settings every backend has; a backend's config adds ``type`` and its own fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    score_threshold: float = Field(
+        0.3, ge=0.0, le=1.0, description="Lowest score kept, for labels without their own threshold."
+    )
+    label_thresholds: dict[str, float] = Field(
+        default_factory=dict, description="Per-label lowest score, e.g. a stricter one for 'knife'."
+    )
+    labels: list[str] | None = Field(
+        None, description="Labels to keep (an allow-list); None keeps every label the model knows."
+    )
+    nms_iou: float = Field(
+        0.6, gt=0.0, le=1.0, description="Overlap (IoU) above which a lower-scored box of the same label is dropped."
+    )
+    intra_op_threads: int = Field(2, ge=1, le=64, description="onnxruntime threads inside one operator.")
+    inter_op_threads: int = Field(1, ge=1, le=64, description="onnxruntime threads across operators.")
+
+    def lowest_threshold(self) -> float:
+        """Return the lowest score any label may pass with; decoding can drop everything below it early."""
+        return min([self.score_threshold, *self.label_thresholds.values()])
+
+
+class NanoDetConfig(DetectorConfigBase):
+    """NanoDet-m on COCO's 80 labels; cheap enough for every camera on a CPU."""
+
+    type: Literal["nanodet"] = Field("nanodet", description="Selects the NanoDet backend.")
+    model_path: Path = Field(DEFAULT_MODEL, description="The NanoDet ONNX file; the committed NanoDet-m by default.")
+
+
+class YoloConfig(DetectorConfigBase):
+    """An Ultralytics-style YOLO export with the district's own class list."""
+
+    type: Literal["yolo"] = Field("yolo", description="Selects the generic YOLO backend.")
+    model_path: Path = Field(description="The YOLO ONNX export.")
+    classes: list[str] = Field(min_length=1, description="Class names in the model's class-index order.")
+    input_size: int | None = Field(
+        None,
+        ge=32,
+        le=4096,
+        description="Square input side in pixels; None reads it from the model (640 when the model leaves it open).",
+    )
+
+
+DetectorConfig = Annotated[NanoDetConfig | YoloConfig, Field(discriminator="type")]
+
+
+class VisionSettings(BaseModel):
+    """How cameras are read, what the detector is, and the zone rules' thresholds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detector: Annotated[
+        DetectorConfig, Field(description='Object detector; {"type": "nanodet"} (shipped) or {"type": "yolo", ...}.')
+    ] = Field(default_factory=NanoDetConfig)
+    rules: RuleParams = Field(default_factory=RuleParams)
+    pose: Annotated[bool, Field(description="Judge fallen people by body pose (MoveNet), not only box shape.")] = True
+    blur_faces: Annotated[bool, Field(description="Find faces in snapshots and keep a blurred copy to show.")] = True
+    gated: Annotated[bool, Field(description="Detect only frames with motion or due a periodic check.")] = True
+    max_width: Annotated[int, Field(ge=160, le=3840, description="Frames wider than this are downscaled.")] = 640
+    stall_s: Annotated[
+        float, Field(ge=1, description="Seconds without a frame before a camera is reported offline.")
+    ] = 30.0
+    read_timeout_s: Annotated[
+        float, Field(ge=0.5, description="Seconds one frame may take before the stream is reopened.")
+    ] = 5.0
+    full_check_s: Annotated[
+        float, Field(gt=0, description="Longest time without detecting when nothing is tracked.")
+    ] = 3.0
+    track_refresh_s: Annotated[
+        float, Field(gt=0, description="Longest time without detecting while something is tracked and still.")
+    ] = 1.0
+    moving_refresh_s: Annotated[
+        float, Field(gt=0, description="Longest time without detecting while only tracked things move.")
+    ] = 0.6
+    sighting_every_s: Annotated[
+        float, Field(gt=0, description="How often a tracked object is written to the detections table.")
+    ] = 5.0
+    threads: Annotated[int, Field(ge=1, le=64, description="Threads for each model's inference.")] = 2
+
+
+class VisionProcess(Protocol):
+    """What a vision process is given by the composition root (``campusguard.settings.Settings`` is one)."""
+
+    @property
+    def database_url(self) -> str:
+        """Where detections, snapshots and camera events are stored."""
+
+    @property
+    def vision(self) -> VisionSettings:
+        """This stage's section."""
