@@ -11,9 +11,10 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import psycopg
 import typer
@@ -361,6 +362,34 @@ def drill(
     raise typer.Exit(0 if report.ok else 1)
 
 
+def _unwind_on_sigterm() -> None:
+    """Make SIGTERM unwind the stack as Ctrl-C does, so ``finally`` blocks stop the children.
+
+    Without it SIGTERM's default action ends the process on the spot. uvicorn catches SIGTERM while it serves,
+    but after its own shutdown it restores the handler it found and raises the signal again: with the default
+    handler, the demo died there and left every stage running, holding its ports and raising incidents.
+    """
+    import signal
+
+    def unwind(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, unwind)
+
+
+def _stop_children(children: Sequence[subprocess.Popen[Any]], grace_s: float = 30.0) -> None:
+    """Ask every child to stop (SIGTERM: each drains what it holds), then kill any that outstays ``grace_s``."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
 @app.command()
 def serve() -> None:
     """Run the web app (API and pages) with the configured settings."""
@@ -381,6 +410,7 @@ def demo(
     """Run the whole product on a simulated district: every stage, buses, buttons, phones and two cameras."""
     from campusguard.runtime import run_app
 
+    _unwind_on_sigterm()  # first: from here on every child started is stopped by the `finally` below
     settings = _settings(mode=Mode.DEMO, site_file=site)
     _echo("[1/5] database: migrating")
     _migrate(settings)
@@ -416,9 +446,4 @@ def demo(
     try:
         run_app(settings)
     finally:
-        for stage in stages:
-            stage.terminate()
-        if server is not None:
-            server.terminate()
-        for stage in stages:
-            stage.wait(timeout=60)
+        _stop_children([*reversed(stages), *([server] if server is not None else [])])

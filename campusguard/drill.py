@@ -25,7 +25,7 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from psycopg.types.json import Jsonb
 
-from alerts.lifecycle import Action
+from alerts.lifecycle import Action, InvalidTransition
 from alerts.service import DRILL_TYPE, act
 from domain.broker import parse_broker_url
 from domain.incident import SYSTEM_ACTOR, Outcome
@@ -143,16 +143,21 @@ def run_drill(database_url: str, mqtt_url: str, school_id: str, timeout_s: float
                           for n, ok, at, err in conn.execute(
                               "SELECT notifier, ok, at, error FROM notification_deliveries WHERE incident_id = %s"
                               " ORDER BY id", (incident_id,)).fetchall()]
-            person = _poll(conn, "SELECT actor, time FROM incident_events WHERE incident_id = %s"
-                                 " AND kind = 'acknowledge' AND actor <> %s ORDER BY seq LIMIT 1",
-                           (incident_id, RUNNER), max(0.0, respond_s - (time.monotonic() - clock)))
+            first_ack = ("SELECT actor, time FROM incident_events WHERE incident_id = %s"
+                         " AND kind = 'acknowledge' AND actor <> %s ORDER BY seq LIMIT 1")
+            person = _poll(conn, first_ack, (incident_id, RUNNER),
+                           max(0.0, respond_s - (time.monotonic() - clock)))
+            if person is None:
+                # Nobody answered in the window: the runner acknowledges, or the drill would keep escalating.
+                try:
+                    act(conn, incident_id, Action.ACKNOWLEDGE, RUNNER, "drill: nobody acknowledged in time", None,
+                        RUNNER)
+                    acked_by, acked_ms = RUNNER, (datetime.now(UTC) - started).total_seconds() * 1000
+                except InvalidTransition:
+                    # A person acknowledged between the window's end and the runner's turn: theirs counts.
+                    person = conn.execute(first_ack, (incident_id, RUNNER)).fetchone()
             if person is not None:
                 acked_by, acked_ms = person[0], (person[1] - started).total_seconds() * 1000
-            else:
-                # Nobody answered in the window: the runner acknowledges, or the drill would keep escalating.
-                act(conn, incident_id, Action.ACKNOWLEDGE, RUNNER, "drill: nobody acknowledged in time", None,
-                    RUNNER)
-                acked_by, acked_ms = RUNNER, (datetime.now(UTC) - started).total_seconds() * 1000
             events = conn.execute("SELECT kind, actor, time FROM incident_events WHERE incident_id = %s",
                                   (incident_id,)).fetchall()
             responses = person_responses(started, events, _guards(conn, school_id))

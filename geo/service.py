@@ -25,7 +25,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from domain.broker import parse_broker_url
-from domain.messages import DeviceEvent
+from domain.messages import DeadLetter, DeviceEvent
 from domain.site.validate import load_site
 from geo.config import GeoProcess
 from geo.engine import DeviceGeoState, GeoEngine
@@ -34,9 +34,9 @@ from geo.fences import Fence, fences_from_geojson
 from geo.rules.child_check import ChildCheckConfirmation
 from store import queries
 from store.db import connect, retrying
-from store.feed import ChildCheckPressed, FeedEntry, decode, feed_topic
+from store.feed import ChildCheckPressed, FeedEntry, FeedError, decode, feed_topic
 from store.ingest_repo import notify_device_events
-from store.writer import DEVICE_EVENTS, TimeSeriesWriter
+from store.writer import DEAD_LETTERS, DEVICE_EVENTS, TimeSeriesWriter
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class GeoService:
         self._shards = shards
         self._inbox: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
         self._writer = TimeSeriesWriter(settings.database_url, DEVICE_EVENTS)
+        self._dead_letters = TimeSeriesWriter(settings.database_url, DEAD_LETTERS)
         self._stop = threading.Event()
         self.processed = 0
         self.failed = 0  # feed messages that could not be evaluated or stored
@@ -140,10 +141,11 @@ class GeoService:
                 continue
             try:
                 events = self.evaluate(decode(message.payload))
-            except Exception:
-                # A message that cannot be evaluated fails alone: acknowledged and skipped, never redelivered
-                # into a crash loop that would stop the whole shard.
-                log.exception("geo feed message on %s cannot be evaluated; skipped", message.topic)
+            except Exception as exc:
+                # A message that cannot be evaluated fails alone: kept as a dead letter with its reason,
+                # acknowledged, never redelivered into a crash loop that would stop the whole shard.
+                log.exception("geo feed message on %s cannot be evaluated; dead-lettered", message.topic)
+                self._dead_letter(message, exc)
                 self.failed += 1
                 events = []
             try:
@@ -156,10 +158,20 @@ class GeoService:
         self._client.disconnect()
         self._client.loop_stop()
         self._writer.close()
+        self._dead_letters.close()
 
     def stop(self) -> None:
         """Ask :meth:`run` to return."""
         self._stop.set()
+
+    def _dead_letter(self, message: mqtt.MQTTMessage, exc: Exception) -> None:
+        reason = "feed_unreadable" if isinstance(exc, FeedError) else "geo_failed"
+        letter = DeadLetter(datetime.now(UTC), "geo", message.topic, reason, f"{type(exc).__name__}: {exc}"[:500],
+                            bytes(message.payload))
+        try:
+            self._dead_letters.write([letter])
+        except Exception:
+            log.exception("the dead letter of a geo feed message could not be stored")
 
     def _store(self, events: list[DeviceEvent]) -> None:
         if not events:

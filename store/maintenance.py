@@ -36,9 +36,16 @@ class MaintenanceReport:
 
 
 def maintain(conn: psycopg.Connection, now: datetime) -> MaintenanceReport:
-    """Run one maintenance pass as of ``now`` (an aware UTC datetime)."""
+    """Run one maintenance pass as of ``now`` (an aware UTC datetime) on an idle connection.
+
+    Each statement commits on its own (autocommit), so a long refresh holds no lock on what it already did and
+    one failing step keeps the others; the connection is left in autocommit. A connection inside a transaction
+    is refused rather than committed behind its owner's back.
+    """
+    if conn.info.transaction_status is not psycopg.pq.TransactionStatus.IDLE:
+        raise ValueError("maintenance needs an idle connection, not one inside a transaction")
+    conn.autocommit = True  # before the first statement: psycopg refuses the switch once a transaction began
     flavor = current_flavor(conn)
-    conn.autocommit = True
     # Snapshots are a plain table on both paths (pictures do not compress in chunks); they follow the
     # detections' retention.
     snapshots = delete_expired_snapshots(conn, now, _keep(conn, "detections"))

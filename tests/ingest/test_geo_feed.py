@@ -91,6 +91,10 @@ def test_a_feed_message_that_cannot_be_evaluated_fails_alone(
     # broker re-delivered it to the restarted one, for ever).
     publish(private_mqtt.url, [(f"{FEED_PREFIX}/0", b'["not an object"]')])
     wait_for(lambda: geo.failed == 1, 30, "the bad message to be skipped")
+    with psycopg.connect(fresh_database_url) as conn:
+        letters = conn.execute("SELECT source, topic, reason, message, payload FROM dead_letters").fetchall()
+    assert letters == [("geo", f"{FEED_PREFIX}/0", "feed_unreadable", "FeedError: a feed entry must be an object,"
+                        " got str", b'["not an object"]')]
     messages = [(f"campusguard/v1/antelope-park-es/gps/{f.device_id}",
                  json.dumps({"ts": f.time.isoformat(), "lat": f.lat, "lon": f.lon,
                              "speed_kmh": f.speed_kmh}).encode()) for f in morning_trip(engine)]
