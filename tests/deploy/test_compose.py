@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -278,6 +279,11 @@ def test_the_dockerfile_matches_the_code() -> None:
     health_paths = {getattr(route, "path", None) for route in health.router.routes}
     (probe,) = re.findall(r"http://127\.0\.0\.1:8080(/\S*?)'", final_stage)
     assert probe in health_paths
+    # It ships exactly the packages pyproject installs: every layer, no dev harness.
+    packages = tomllib.loads((DOCKER.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    installed = {pattern.rstrip("*") for pattern in packages["find"]["include"]}
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", dockerfile, re.MULTILINE))
+    assert copied == installed and "devtools" not in copied
 
 
 def test_service_users_are_in_the_acl() -> None:
