@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import psycopg
 
@@ -27,7 +26,7 @@ from alerts.correlate import distance_m
 from alerts.cross_modal import TEMPERATURE_METRIC, CookingState, CookingWatch, KitchenZone, evaluate, on_person
 from alerts.cross_modal import on_reading as fold_reading
 from domain.incident import Signal
-from domain.messages import SensorReading
+from store.kitchen_repo import camera_zones, readings_since, temperature_sensors
 from store.vision_repo import last_person_seen
 
 PAIR_RADIUS_M = 25.0
@@ -84,16 +83,8 @@ def pair_kitchens(sensors: Iterable[TemperatureSensor], views: Iterable[KitchenV
 
 def kitchens_from_database(conn: psycopg.Connection, radius_m: float = PAIR_RADIUS_M) -> tuple[KitchenZone, ...]:
     """Pair the loaded site's active temperature sensors and kitchen camera zones."""
-    sensors = [TemperatureSensor(*row) for row in conn.execute(
-        "SELECT id, school_id, lon, lat FROM devices WHERE active AND kind = 'sensor' AND subtype = 'temperature'"
-        " AND school_id IS NOT NULL AND lon IS NOT NULL AND lat IS NOT NULL ORDER BY id").fetchall()]
-    views = []
-    for camera_id, school_id, lon, lat, config in conn.execute(
-            "SELECT id, school_id, lon, lat, config FROM devices WHERE active AND kind = 'camera'"
-            " AND school_id IS NOT NULL AND lon IS NOT NULL AND lat IS NOT NULL ORDER BY id").fetchall():
-        zones: list[dict[str, Any]] = config.get("zones", []) if isinstance(config, dict) else []
-        views += [KitchenView(camera_id, school_id, z["name"], lon, lat) for z in zones
-                  if z.get("kind") == ZONE_KIND and isinstance(z.get("name"), str)]
+    sensors = [TemperatureSensor(*row) for row in temperature_sensors(conn)]
+    views = [KitchenView(*row) for row in camera_zones(conn, ZONE_KIND)]
     return pair_kitchens(sensors, views, radius_m)
 
 
@@ -127,11 +118,7 @@ class CookingMonitor:
         since = self._readings_since or now - self._lookback
         sensors = [s for z in self.watch.zones for s in z.sensor_ids]
         newest = since
-        for row in conn.execute(
-                "SELECT device_id, time, metric, value, received_at FROM sensor_readings"
-                " WHERE device_id = ANY(%s) AND metric = %s AND received_at >= %s ORDER BY time",
-                (sensors, TEMPERATURE_METRIC, since)).fetchall():
-            reading = SensorReading(*row)
+        for reading in readings_since(conn, sensors, TEMPERATURE_METRIC, since):
             state = fold_reading(state, self.watch, reading)
             newest = max(newest, reading.received_at)
         for zone in self.watch.zones:

@@ -31,6 +31,7 @@ from alerts.rules import RuleSet
 from domain.audit import AuditRecord
 from domain.incident import Incident, Outcome, Signal, Transition
 from store import audit_repo
+from store.channels import EVENT_CHANNEL, GEO_CHANNEL, PANIC_CHANNEL, announce_incident, listen
 from store.db import connect, is_transient
 from store.incident_repo import (
     PendingEvent,
@@ -38,6 +39,7 @@ from store.incident_repo import (
     get_incident,
     insert_incident,
     link_signal,
+    link_signal_without_incident,
     open_incidents,
     pending_events,
     recipients,
@@ -47,12 +49,9 @@ from store.incident_repo import (
     unacknowledged,
     update_incident,
 )
-from store.ingest_repo import EVENT_CHANNEL, PANIC_CHANNEL
 
 log = logging.getLogger(__name__)
 
-GEO_CHANNEL = "campusguard_geo_events"
-INCIDENT_CHANNEL = "campusguard_incidents"
 # Events older than this at start-up are history, not news: an alert service that was down for a day does not
 # page about yesterday's low batteries.
 LOOKBACK = timedelta(hours=6)
@@ -198,7 +197,7 @@ class AlertService:
             record_transition(conn, transition, incident.id)
             link_signal(conn, signal_id, incident.id, _decision_name(decision))
             self._audit(conn, transition, incident)
-            conn.execute("SELECT pg_notify(%s, %s)", (INCIDENT_CHANNEL, str(incident.id)))
+            announce_incident(conn, incident.id)
         log.info("%s: %s %s (%s)", _decision_name(decision), incident.label(), incident.type, signal.source_id)
         if isinstance(decision, NewIncident) or (isinstance(decision, Merge) and decision.realert):
             # The first notice is due now: wake the escalation thread instead of leaving it to its next tick.
@@ -290,8 +289,7 @@ class AlertService:
 
     def _listen(self, tick_s: float) -> None:
         with connect(self._url, autocommit=True, max_wait_s=None) as listener:
-            for channel in (PANIC_CHANNEL, EVENT_CHANNEL, GEO_CHANNEL):
-                listener.execute(f"LISTEN {channel}")
+            listen(listener, PANIC_CHANNEL, EVENT_CHANNEL, GEO_CHANNEL)
             while not self._stop.is_set():
                 self.decide_pending()
                 # Wake on any upstream NOTIFY, or after a tick for escalation deadlines.
@@ -341,7 +339,7 @@ def act(conn: psycopg.Connection, incident_id: int, action: Action, actor: str, 
         update_incident(conn, changed)
         record_transition(conn, transition, incident_id)
         audit_transition(conn, transition, changed)
-        conn.execute("SELECT pg_notify(%s, %s)", (INCIDENT_CHANNEL, str(incident_id)))
+        announce_incident(conn, incident_id)
     return changed
 
 
@@ -368,9 +366,6 @@ def audit_transition(conn: psycopg.Connection, transition: Transition, incident:
                 "note": transition.note, "source": transition.source, **dict(transition.detail)}))
 
 
-def link_signal_without_incident(conn: psycopg.Connection, signal_id: str, decision: str) -> None:
-    """Record an event that opened or touched no incident, with why."""
-    conn.execute("UPDATE alert_signals SET decision = %s WHERE signal_id = %s", (decision, signal_id))
 
 
 def _decision_name(decision: NewIncident | Merge | Repeat | Ignore) -> str:

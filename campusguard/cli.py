@@ -317,19 +317,20 @@ def _demo_logins(settings: Settings) -> list[tuple[str, str, str]]:
     """Give a district officer, a guard and the auditor passwords kept in the data dir; (role, id, password)."""
     import secrets
 
+    from store.auth_repo import first_active_user
+
     path = settings.data_dir / "demo-logins.env"
     kept = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line) if path.exists() else {}
     logins = []
     with connect(settings.database_url) as conn:
         for role in ("district_officer", "guard", "auditor"):
-            row = conn.execute("SELECT id FROM users WHERE role = %s AND active ORDER BY id LIMIT 1",
-                               (role,)).fetchone()
-            if row is None:
+            user = first_active_user(conn, role)
+            if user is None:
                 continue
-            password = kept.get(row[0]) or secrets.token_urlsafe(9)
-            kept[row[0]] = password
-            _set_password(conn, row[0], password, actor="demo")
-            logins.append((role, row[0], password))
+            password = kept.get(user) or secrets.token_urlsafe(9)
+            kept[user] = password
+            _set_password(conn, user, password, actor="demo")
+            logins.append((role, user, password))
     path.write_text("".join(f"{k}={v}\n" for k, v in kept.items()))
     path.chmod(0o600)
     return logins

@@ -15,24 +15,24 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
-import psycopg
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from psycopg.types.json import Jsonb
 
 from alerts.lifecycle import Action, InvalidTransition
 from alerts.service import DRILL_TYPE, act
 from domain.broker import parse_broker_url
 from domain.incident import SYSTEM_ACTOR, Outcome
+from store import drill_repo
 from store.db import connect
 
 RUNNER = "drill"
 """The actor of the drill runner's own moves, told apart from a person's."""
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +80,6 @@ def person_responses(started: datetime, events: Iterable[tuple[str, str, datetim
                  for person, times in sorted(first.items()))
 
 
-def _button(conn: psycopg.Connection, school_id: str) -> str:
-    row = conn.execute("SELECT id FROM devices WHERE school_id = %s AND kind = 'panic_button' AND active"
-                       " AND source = 'campusguard' ORDER BY id LIMIT 1", (school_id,)).fetchone()
-    if row is None:
-        raise LookupError(f"school {school_id!r} has no panic button on our own MQTT schema to drill with")
-    return str(row[0])
-
-
 def _press(mqtt_url: str, school_id: str, device_id: str, at: datetime) -> None:
     address = parse_broker_url(mqtt_url)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"campusguard-drill-{uuid.uuid4().hex[:8]}",
@@ -103,49 +95,40 @@ def _press(mqtt_url: str, school_id: str, device_id: str, at: datetime) -> None:
         client.loop_stop()
 
 
-def _poll(conn: psycopg.Connection, query: str, params: tuple[Any, ...], timeout_s: float) -> Any:
+def _poll(read: Callable[[], T | None], timeout_s: float) -> T | None:
+    """Ask ``read`` until it answers or ``timeout_s`` passes."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        row = conn.execute(query, params).fetchone()
-        if row is not None:
-            return row
+        found = read()
+        if found is not None:
+            return found
         time.sleep(0.02)
     return None
-
-
-def _guards(conn: psycopg.Connection, school_id: str) -> list[str]:
-    return [r[0] for r in conn.execute("SELECT id FROM users WHERE active AND role = 'guard' AND scope_id = %s"
-                                       " ORDER BY id", (school_id,)).fetchall()]
 
 
 def run_drill(database_url: str, mqtt_url: str, school_id: str, timeout_s: float = 60.0,
               respond_s: float = 60.0) -> DrillReport:
     """Run one drill and store its report; waits up to ``respond_s`` from the press for a person to acknowledge."""
     with connect(database_url, autocommit=True) as conn:
-        device_id = _button(conn, school_id)
+        device_id = drill_repo.drill_button(conn, school_id)
+        if device_id is None:
+            raise LookupError(f"school {school_id!r} has no panic button on our own MQTT schema to drill with")
         started = datetime.now(UTC)
         clock = time.monotonic()
         _press(mqtt_url, school_id, device_id, started)
-        raised = _poll(conn, "SELECT id, opened_at FROM incidents WHERE type = %s AND school_id = %s"
-                             " AND opened_at >= %s ORDER BY id LIMIT 1", (DRILL_TYPE, school_id, started), timeout_s)
+        raised = _poll(lambda: drill_repo.opened_incident(conn, DRILL_TYPE, school_id, started), timeout_s)
         incident_id = raised[0] if raised else None
         raised_ms = acked_ms = None
         acked_by: str | None = None
         deliveries: list[dict[str, Any]] = []
         responses: tuple[PersonResponse, ...] = ()
         if incident_id is not None:
-            decided = _poll(conn, "SELECT processed_at FROM alert_signals WHERE incident_id = %s"
-                                  " ORDER BY processed_at LIMIT 1", (incident_id,), timeout_s)
-            raised_ms = (decided[0] - started).total_seconds() * 1000 if decided else None
-            _poll(conn, "SELECT 1 FROM incident_events WHERE incident_id = %s AND kind = 'notified'",
-                  (incident_id,), timeout_s)
+            decided = _poll(lambda: drill_repo.first_decision(conn, incident_id), timeout_s)
+            raised_ms = (decided - started).total_seconds() * 1000 if decided else None
+            _poll(lambda: drill_repo.notified(conn, incident_id) or None, timeout_s)
             deliveries = [{"notifier": n, "ok": ok, "ms": (at - started).total_seconds() * 1000, "error": err}
-                          for n, ok, at, err in conn.execute(
-                              "SELECT notifier, ok, at, error FROM notification_deliveries WHERE incident_id = %s"
-                              " ORDER BY id", (incident_id,)).fetchall()]
-            first_ack = ("SELECT actor, time FROM incident_events WHERE incident_id = %s"
-                         " AND kind = 'acknowledge' AND actor <> %s ORDER BY seq LIMIT 1")
-            person = _poll(conn, first_ack, (incident_id, RUNNER),
+                          for n, ok, at, err in drill_repo.deliveries(conn, incident_id)]
+            person = _poll(lambda: drill_repo.first_acknowledgement(conn, incident_id, RUNNER),
                            max(0.0, respond_s - (time.monotonic() - clock)))
             if person is None:
                 # Nobody answered in the window: the runner acknowledges, or the drill would keep escalating.
@@ -155,18 +138,16 @@ def run_drill(database_url: str, mqtt_url: str, school_id: str, timeout_s: float
                     acked_by, acked_ms = RUNNER, (datetime.now(UTC) - started).total_seconds() * 1000
                 except InvalidTransition:
                     # A person acknowledged between the window's end and the runner's turn: theirs counts.
-                    person = conn.execute(first_ack, (incident_id, RUNNER)).fetchone()
+                    person = drill_repo.first_acknowledgement(conn, incident_id, RUNNER)
             if person is not None:
                 acked_by, acked_ms = person[0], (person[1] - started).total_seconds() * 1000
-            events = conn.execute("SELECT kind, actor, time FROM incident_events WHERE incident_id = %s",
-                                  (incident_id,)).fetchall()
-            responses = person_responses(started, events, _guards(conn, school_id))
+            responses = person_responses(started, drill_repo.timeline(conn, incident_id),
+                                         drill_repo.guards(conn, school_id))
             act(conn, incident_id, Action.RESOLVE, RUNNER, "drill finished", Outcome.DRILL, RUNNER)
         report = DrillReport(school_id, device_id, started, incident_id, raised_ms, acked_ms, deliveries, acked_by,
                              responses)
-        conn.execute("INSERT INTO drills (school_id, device_id, started_at, incident_id, raised_ms,"
-                     " acknowledged_ms, deliveries, ok, acknowledged_by, responses)"
-                     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                     (school_id, device_id, started, incident_id, raised_ms, acked_ms, Jsonb(deliveries),
-                      report.ok, acked_by, Jsonb([asdict(r) for r in responses])))
+        drill_repo.record_drill(conn, school_id=school_id, device_id=device_id, started_at=started,
+                                incident_id=incident_id, raised_ms=raised_ms, acknowledged_ms=acked_ms,
+                                deliveries=deliveries, ok=report.ok, acknowledged_by=acked_by,
+                                responses=[asdict(r) for r in responses])
     return report

@@ -24,12 +24,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 import psycopg
-from psycopg.rows import dict_row
 
-from alerts.service import INCIDENT_CHANNEL
 from domain.scope import within
+from store.channels import INCIDENT_CHANNEL, listen_async
 from store.db import keep_running
-from store.live_repo import CHANGES
+from store.live_repo import changes, missing_cursors, newest_cursor
 
 RECHECK_S = 5.0  # a missed NOTIFY still reaches the screens this soon
 STALE_S = 30.0  # no successful read for this long: the feed is stuck
@@ -128,7 +127,7 @@ class IncidentHub:
         async for attempt in keep_running("live incidents"):
             with attempt:
                 async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {INCIDENT_CHANNEL}")
+                    await listen_async(conn, INCIDENT_CHANNEL)
                     if not self.ready.is_set():
                         await self._start(conn)
                     while True:
@@ -143,14 +142,9 @@ class IncidentHub:
         A writer may hold a lower cursor it has not committed yet; screens that replay before it commits
         rely on the hub to bring it.
         """
-        row = await (await conn.execute("SELECT coalesce(max(cursor), 0) FROM incident_events")).fetchone()
-        self.top = int(row[0]) if row else 0
-        cur = await conn.execute(
-            "SELECT n FROM generate_series(greatest(1, %s - %s), %s) n"
-            " EXCEPT SELECT cursor FROM incident_events WHERE cursor > %s - %s",
-            (self.top, STARTUP_HOLES, self.top, self.top, STARTUP_HOLES))
+        self.top = await newest_cursor(conn)
         now = time.monotonic()
-        self._holes = {int(r[0]): now for r in await cur.fetchall()}
+        self._holes = {cursor: now for cursor in await missing_cursors(conn, self.top, STARTUP_HOLES)}
         self.ready.set()
 
     def resume(self) -> int:
@@ -161,9 +155,7 @@ class IncidentHub:
         """Read every change after ``top`` and in the holes, and offer each to the sockets in its scope."""
         while True:
             self._forget_old_holes()
-            async with conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(CHANGES, (self.top, list(self._holes), READ_LIMIT))
-                rows = await cur.fetchall()
+            rows = await changes(conn, self.top, list(self._holes), READ_LIMIT)
             for row in rows:
                 self.offer(row)
             if len(rows) < READ_LIMIT:

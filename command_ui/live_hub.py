@@ -35,19 +35,13 @@ import psycopg
 
 from domain.scope import within
 from store.db import keep_running
+from store.live_repo import moved_since
 
 HISTORY = 240  # ticks of changes kept for sockets that fell behind (a minute at 0.25 s); older: a snapshot
 FIELDS = ("device_id", "kind", "bus_id", "school_id", "lon", "lat", "time", "speed_kmh", "heading_deg")
 # Every positions message starts alike; the rows are JSON arrays in FIELDS order, encoded once per fix.
 PREFIX = '{"type":"positions","fields":' + json.dumps(FIELDS, separators=(",", ":")) + ',"rows":['
 
-_XMIN = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
-_MOVED = """
-    SELECT lp.device_id, d.kind, d.bus_id, d.school_id, lp.lon, lp.lat, lp.time, lp.speed_kmh, lp.heading_deg,
-           lp.written_xid, u.path
-    FROM latest_positions lp JOIN devices d ON d.id = lp.device_id LEFT JOIN org_units u ON u.id = d.school_id
-    WHERE lp.written_xid >= %s::xid8 ORDER BY lp.written_xid
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,16 +147,12 @@ class PositionHub:
 
     async def _tick(self, conn: psycopg.AsyncConnection[Any], since: str) -> str:
         """Read what was written from transaction ``since`` on; return where the next read starts."""
-        async with conn.cursor() as cur:
-            # The xmin first, in a snapshot older than the read's: whatever finished before it, the read sees.
-            await cur.execute(_XMIN)
-            row = await cur.fetchone()
-            await cur.execute(_MOVED, (since,))
-            self.update(await cur.fetchall())
-        return str(row[0]) if row else since
+        since, rows = await moved_since(conn, since)
+        self.update(rows)
+        return since
 
     def update(self, rows: Iterable[tuple[Any, ...]]) -> None:
-        """Take rows of ``_MOVED``; the fixes not already known become the next tick, and watching sockets wake."""
+        """Take rows of ``moved_since``; the fixes not already known become the next tick, and watching sockets wake."""
         changed = []
         for row in rows:
             device_id, time = row[0], row[6]

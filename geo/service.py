@@ -33,6 +33,7 @@ from geo.events import GeoEvent
 from geo.fences import Fence, fences_from_geojson
 from geo.rules.child_check import ChildCheckConfirmation
 from store import queries
+from store.channels import GEO_CHANNEL
 from store.db import connect, retrying
 from store.feed import ChildCheckPressed, FeedEntry, FeedError, decode, feed_topic
 from store.ingest_repo import notify_device_events
@@ -40,7 +41,6 @@ from store.writer import DEAD_LETTERS, DEVICE_EVENTS, TimeSeriesWriter
 
 log = logging.getLogger(__name__)
 
-GEO_CHANNEL = "campusguard_geo_events"
 TICK_S = 30.0
 
 
@@ -222,6 +222,4 @@ def build_service(settings: GeoProcess, shards: list[int] | None = None) -> GeoS
 
 def _fences_signature(database_url: str) -> tuple[object, ...]:
     with connect(database_url, max_wait_s=None) as conn:
-        row = conn.execute("SELECT count(*) FILTER (WHERE active), max(updated_at) FROM geofences"
-                           " WHERE source = 'api'").fetchone()
-    return tuple(row) if row else ()
+        return queries.drawn_fences_signature(conn)

@@ -75,3 +75,9 @@ def recent_failures(conn: psycopg.Connection, user_id: str, client: str | None, 
         "SELECT count(*) FROM audit_log WHERE action = 'auth.login_failed' AND at >= %s"
         " AND (target = %s OR detail->>'client' = %s)", (since, f"user:{user_id}", client)).fetchone()
     return int(row[0]) if row else 0
+
+
+def first_active_user(conn: psycopg.Connection, role: str) -> str | None:
+    """Return the first active user of a role by id (the demo gives them a printed password)."""
+    row = conn.execute("SELECT id FROM users WHERE role = %s AND active ORDER BY id LIMIT 1", (role,)).fetchone()
+    return str(row[0]) if row else None

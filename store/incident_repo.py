@@ -136,6 +136,11 @@ def link_signal(conn: psycopg.Connection, signal_id: str, incident_id: int, deci
                  (incident_id, decision, signal_id))
 
 
+def link_signal_without_incident(conn: psycopg.Connection, signal_id: str, decision: str) -> None:
+    """Record an event that opened or touched no incident, with why (or why it was set aside)."""
+    conn.execute("UPDATE alert_signals SET decision = %s WHERE signal_id = %s", (decision, signal_id))
+
+
 def signal_id_of(kind: str, device_id: str, time: datetime) -> str:
     """Name an upstream event stably: the same string in Python and in :func:`pending_events`'s SQL."""
     micros = (time - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)

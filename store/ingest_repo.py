@@ -19,10 +19,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from domain.messages import PanicPressed
+from store.channels import EVENT_CHANNEL, PANIC_CHANNEL
 from store.partitions import ensure_partitions
-
-PANIC_CHANNEL = "campusguard_panic"
-EVENT_CHANNEL = "campusguard_device_events"
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,3 +53,52 @@ def replay(conn: psycopg.Connection[Any], scope_path: str, after: int) -> list[d
             if len(page) < REPLAY_PAGE:
                 return out
             after = int(page[-1]["cursor"])
+
+
+# --- The live position feed (command_ui/live_hub.py) -----------------------------------------------------------
+
+_XMIN = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
+_MOVED = """
+    SELECT lp.device_id, d.kind, d.bus_id, d.school_id, lp.lon, lp.lat, lp.time, lp.speed_kmh, lp.heading_deg,
+           lp.written_xid, u.path
+    FROM latest_positions lp JOIN devices d ON d.id = lp.device_id LEFT JOIN org_units u ON u.id = d.school_id
+    WHERE lp.written_xid >= %s::xid8 ORDER BY lp.written_xid
+"""
+
+
+async def moved_since(conn: psycopg.AsyncConnection[Any], since: str) -> tuple[str, list[tuple[Any, ...]]]:
+    """Read the latest positions written by transaction ``since`` or later, with their device and school path.
+
+    Returns where the next read starts, with the rows: the oldest transaction still running before this read
+    (its snapshot's xmin, taken first, so whatever finished before it this read sees).
+    """
+    async with conn.cursor() as cur:
+        await cur.execute(_XMIN)
+        row = await cur.fetchone()
+        await cur.execute(_MOVED, (since,))
+        rows = await cur.fetchall()
+    return (str(row[0]) if row else since), rows
+
+
+# --- The live incident feed (command_ui/incident_hub.py) -------------------------------------------------------
+
+async def newest_cursor(conn: psycopg.AsyncConnection[Any]) -> int:
+    """Return the highest incident change cursor written so far (0 for none)."""
+    row = await (await conn.execute("SELECT coalesce(max(cursor), 0) FROM incident_events")).fetchone()
+    return int(row[0]) if row else 0
+
+
+async def missing_cursors(conn: psycopg.AsyncConnection[Any], top: int, span: int) -> list[int]:
+    """Cursors among the ``span`` below ``top`` that no committed change holds (yet)."""
+    cur = await conn.execute(
+        "SELECT n FROM generate_series(greatest(1, %s - %s), %s) n"
+        " EXCEPT SELECT cursor FROM incident_events WHERE cursor > %s - %s", (top, span, top, top, span))
+    return [int(r[0]) for r in await cur.fetchall()]
+
+
+async def changes(conn: psycopg.AsyncConnection[Any], after: int, holes: list[int], limit: int
+                  ) -> list[dict[str, Any]]:
+    """Every scope's incident changes after ``after`` and at the cursors in ``holes``, in cursor order."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(CHANGES, (after, holes, limit))
+        return await cur.fetchall()

@@ -366,3 +366,33 @@ def fixes(conn: psycopg.Connection, device_ids: list[str], start: datetime, end:
             (device_ids, start, end),
         )
         return cur.fetchall()
+
+
+def unit_path(conn: psycopg.Connection, unit_id: str) -> str | None:
+    """Return an organisation unit's path (``/city/county/school/``), or None for an unknown id."""
+    row = conn.execute("SELECT path FROM org_units WHERE id = %s", (unit_id,)).fetchone()
+    return str(row[0]) if row else None
+
+
+def incident_detail(conn: psycopg.Connection, incident_id: int, scope: str) -> dict[str, Any] | None:
+    """One incident in ``scope`` with its evidence, its timeline and every notification delivery; None if none."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"SELECT {_INCIDENT_COLUMNS}, i.evidence FROM incidents i JOIN org_units u ON u.id = i.school_id"
+                    " WHERE i.id = %s AND campusguard_within(u.path, %s)", (incident_id, scope))
+        incident = cur.fetchone()
+        if incident is None:
+            return None
+        cur.execute("SELECT seq, time, kind, actor, note, detail FROM incident_events WHERE incident_id = %s"
+                    " ORDER BY seq", (incident_id,))
+        timeline = cur.fetchall()
+        cur.execute("SELECT notifier, event, ok, attempts, error, at FROM notification_deliveries"
+                    " WHERE incident_id = %s ORDER BY id", (incident_id,))
+        deliveries = cur.fetchall()
+    return incident | {"timeline": timeline, "deliveries": deliveries}
+
+
+def drawn_fences_signature(conn: psycopg.Connection) -> tuple[object, ...]:
+    """Return what changes whenever a fence is drawn, edited or retired through the API: (count, last update)."""
+    row = conn.execute("SELECT count(*) FILTER (WHERE active), max(updated_at) FROM geofences"
+                       " WHERE source = 'api'").fetchone()
+    return tuple(row) if row else ()

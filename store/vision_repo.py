@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from store.ingest_repo import EVENT_CHANNEL
+from store.channels import EVENT_CHANNEL
 
 
 @dataclass(frozen=True, slots=True)

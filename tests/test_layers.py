@@ -13,6 +13,7 @@ module imports it. ``campusguard/__init__`` is importable by all for the version
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,40 @@ def test_no_module_imports_upward_sideways_or_into_devtools() -> None:
 ])
 def test_the_rule_itself(importer: str, name: str, ok: bool) -> None:
     assert allowed(importer, name.split(".")[0], name) is ok
+
+
+SQL = re.compile(r"\bSELECT\s.+\sFROM\b|\bSELECT\s+pg_|\bINSERT\s+INTO\b|\bUPDATE\s+\w+\s+SET\b|\bDELETE\s+FROM\b"
+                 r"|\bLISTEN\s+\{", re.DOTALL)
+# The ingest spool is the stage's own SQLite file on its own disk, not the database the processes share.
+OWN_SQL = {"ingest/spool.py"}
+
+
+def _sql_literals(path: Path) -> list[int]:
+    """Lines of string literals (docstrings aside) that hold an SQL statement."""
+    tree = ast.parse(path.read_text(), str(path))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+                  and node.body and isinstance(node.body[0], ast.Expr)
+                  and isinstance(node.body[0].value, ast.Constant)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):  # an f-string: its literal parts around the placeholders
+            text = " x ".join(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            text = node.value
+        else:
+            continue
+        if SQL.search(text):
+            found.append(node.lineno)
+    return found
+
+
+def test_only_the_store_writes_sql() -> None:
+    found = [f"{path.relative_to(REPO)}:{line}" for package in sorted(PRODUCT - {"store"})
+             for path in sorted((REPO / package).rglob("*.py")) if str(path.relative_to(REPO)) not in OWN_SQL
+             for line in _sql_literals(path)]
+    assert found == []
+
+
+def test_the_sql_check_sees_sql() -> None:
+    assert _sql_literals(REPO / "store" / "queries.py")

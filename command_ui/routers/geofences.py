@@ -89,8 +89,8 @@ def _check_scope(conn: psycopg.Connection, user: User, school_id: str | None) ->
         if user.scope_path != "/" and user.role != "district_admin":
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only district administrators draw shared fences")
         return
-    row = conn.execute("SELECT path FROM org_units WHERE id = %s", (school_id,)).fetchone()
-    if row is None:
+    path = queries.unit_path(conn, school_id)
+    if path is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"no school {school_id!r}")
-    if not user.sees(row[0]):
+    if not user.sees(path):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"school {school_id!r} is outside your scope")

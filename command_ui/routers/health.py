@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from campusguard import __version__
 from command_ui.schemas import Health
+from store.migrate import MigrationError, current_flavor
 
 router = APIRouter(tags=["health"])
 
@@ -21,11 +22,14 @@ def health(request: Request, response: Response) -> Health:
     feed = request.app.state.incidents.state()
     try:
         with request.app.state.pool.connection(timeout=2.0) as conn:
-            row = conn.execute("SELECT flavor FROM schema_migrations ORDER BY version LIMIT 1").fetchone()
+            try:
+                storage: str | None = current_flavor(conn).value
+            except MigrationError:
+                storage = None  # reachable, not migrated yet
     except (psycopg.Error, TimeoutError, OSError):
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return Health(status="degraded", database="unavailable", storage=None, live_feed=feed, version=__version__)
     if feed == "stale":
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return Health(status="degraded" if feed == "stale" else "ok", database="ok", storage=row[0] if row else None,
+    return Health(status="degraded" if feed == "stale" else "ok", database="ok", storage=storage,
                   live_feed=feed, version=__version__)

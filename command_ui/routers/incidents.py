@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
-from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.lifecycle import Action, InvalidTransition
@@ -27,10 +26,6 @@ from domain.incident import Outcome, Severity, Status
 from store import queries
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
-
-_FIELDS = ("i.id, i.school_id, i.type, i.severity, i.status, i.outcome, i.title, i.lon, i.lat, i.occurrences,"
-           " i.opened_at, i.updated_at, i.acknowledged_at, i.resolved_at, i.escalation_level")
-
 
 class ActionIn(BaseModel):
     """A move on an incident."""
@@ -178,19 +173,10 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
 @router.get("/{incident_id}")
 def read_incident(incident_id: int, conn: ConnDep, user: CurrentUser) -> dict[str, Any]:
     """One incident with its evidence, its timeline and every notification delivery."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(f"SELECT {_FIELDS}, i.evidence FROM incidents i JOIN org_units u ON u.id = i.school_id"
-                    " WHERE i.id = %s AND campusguard_within(u.path, %s)", (incident_id, user.scope_path))
-        incident = cur.fetchone()
-        if incident is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no incident {incident_id}")
-        cur.execute("SELECT seq, time, kind, actor, note, detail FROM incident_events WHERE incident_id = %s"
-                    " ORDER BY seq", (incident_id,))
-        timeline = cur.fetchall()
-        cur.execute("SELECT notifier, event, ok, attempts, error, at FROM notification_deliveries"
-                    " WHERE incident_id = %s ORDER BY id", (incident_id,))
-        deliveries = cur.fetchall()
-    return incident | {"timeline": timeline, "deliveries": deliveries}
+    incident = queries.incident_detail(conn, incident_id, user.scope_path)
+    if incident is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no incident {incident_id}")
+    return incident
 
 
 @router.post("/{incident_id}/actions")

@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from command_ui.deps import SEE_FACES, ConnDep, CurrentUser
 from domain.audit import AuditRecord
-from store import audit_repo, vision_repo
+from store import audit_repo, queries, vision_repo
 
 router = APIRouter(prefix="/api/v1/snapshots", tags=["snapshots"])
 
@@ -29,9 +29,8 @@ def read_snapshot(snapshot_id: int, request: Request, conn: ConnDep, user: Curre
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"a {user.role} may not see faces in snapshots")
     with conn.transaction():
         row = vision_repo.snapshot(conn, snapshot_id)
-        path = conn.execute("SELECT path FROM org_units WHERE id = %s",
-                            (row.school_id,)).fetchone() if row else None
-        if row is None or path is None or not user.sees(path[0]):
+        path = queries.unit_path(conn, row.school_id) if row else None
+        if row is None or path is None or not user.sees(path):
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no snapshot {snapshot_id}")
         jpeg = vision_repo.snapshot_jpeg(conn, snapshot_id, faces=faces)
         if jpeg is None:  # pragma: no cover - deleted between the two reads of one transaction

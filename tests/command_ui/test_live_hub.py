@@ -1,4 +1,4 @@
-"""The position hub's conflation, without a database: rows as ``_MOVED`` returns them, handed to ``update``."""
+"""The position hub's conflation, without a database: rows as ``moved_since`` returns them, handed to ``update``."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ production install could not even print ``--help``; and the dev harnesses shippe
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,7 +35,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("clean-venv")
     venv.create(root, with_pip=True)
     bin_dir = root / "bin"
-    done = subprocess.run([str(bin_dir / "pip"), "install", "--quiet", "--disable-pip-version-check", str(REPO)],
+    # From a copy of the sources alone: building in the checkout would reuse (and leave) its build/ folder,
+    # whose stale copies of moved modules a wheel would carry.
+    source = tmp_path_factory.mktemp("source") / "campusguard"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".run", "build", "*.egg-info", "node_modules", "__pycache__", ".*_cache", ".hypothesis"))
+    done = subprocess.run([str(bin_dir / "pip"), "install", "--quiet", "--disable-pip-version-check", str(source)],
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-4000:]
     return bin_dir

@@ -14,7 +14,8 @@ import pytest
 
 from domain.site import load_site
 from geo.engine import GeoEngine
-from geo.service import GEO_CHANNEL, GeoService
+from geo.service import GeoService
+from store.channels import GEO_CHANNEL
 from store.feed import FEED_PREFIX
 from tests.geo.test_golden_trip import EXPECTED, morning_trip
 from tests.support.ingest import EXAMPLE, ingest_settings, prepare_database, publish, running_worker, wait_for

@@ -15,7 +15,7 @@ import pytest
 
 from campusguard.settings import Settings
 from ingest.worker import Worker
-from store.ingest_repo import PANIC_CHANNEL
+from store.channels import PANIC_CHANNEL
 from tests.support.ingest import (
     ingest_settings,
     prepare_database,
