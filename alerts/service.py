@@ -68,18 +68,9 @@ def to_signal(event: PendingEvent) -> Signal | None:
         return None
     # The place ("Main office, behind the front desk") is what a guard runs to; titles name it.
     detail = dict(event.detail) | {"device_kind": event.device_kind, "place": event.place}
-    lon, lat = event.detail.get("lon"), event.detail.get("lat")
-    if not (isinstance(lon, float | int) and isinstance(lat, float | int)):
-        lon, lat = event.lon, event.lat
-    position = event.detail.get("position")
-    if isinstance(position, dict) and "lon" in position:  # geo events carry the fix that triggered them
-        lon, lat = position["lon"], position["lat"]
     # Geo events follow their subject (the bus, not one of its trackers), so bus rules can merge by source.
-    subject = event.detail.get("subject_id") if event.kind.startswith("geo.") else None
-    source_id = subject if isinstance(subject, str) else event.device_id
     return Signal(signal_id_of(event.kind, event.device_id, event.time), event.kind, event.school_id,
-                  source_id, event.time, None if lon is None else float(lon),
-                  None if lat is None else float(lat), detail)
+                  event.subject_id, event.time, event.lon, event.lat, detail)
 
 
 class AlertService:

@@ -8,7 +8,6 @@ are committed; a re-delivered fix is not newer than the state's last one and cha
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import re
@@ -16,7 +15,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -35,6 +33,7 @@ from geo.rules.child_check import ChildCheckConfirmation
 from store import queries
 from store.channels import GEO_CHANNEL
 from store.db import connect, retrying
+from store.event_detail import GEO_PREFIX, GeoRecord, geo_event
 from store.feed import ChildCheckPressed, FeedEntry, FeedError, decode, feed_topic
 from store.ingest_repo import notify_device_events
 from store.writer import DEAD_LETTERS, DEVICE_EVENTS, TimeSeriesWriter
@@ -46,12 +45,18 @@ TICK_S = 30.0
 
 def event_kind(event: GeoEvent) -> str:
     """Name the stored kind of an event: ``FenceEntered`` is ``geo.fence_entered``."""
-    return "geo." + re.sub(r"(?<!^)(?=[A-Z])", "_", type(event).__name__).lower()
+    return GEO_PREFIX + _snake(type(event).__name__)
 
 
-def event_detail(event: GeoEvent) -> dict[str, Any]:
-    """Render the event's fields as JSON-ready values."""
-    return json.loads(json.dumps(asdict(event), default=str))  # type: ignore[no-any-return]
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def stored(event: GeoEvent, device_id: str, received_at: datetime) -> DeviceEvent:
+    """Hand an event to the store as a typed record (the store owns how ``device_events.detail`` looks)."""
+    fields = {k: v for k, v in asdict(event).items() if k not in ("subject_id", "time", "position")}
+    record = GeoRecord(_snake(type(event).__name__), device_id, event.subject_id, event.time, event.position, fields)
+    return geo_event(record, received_at)
 
 
 class GeoService:
@@ -104,7 +109,7 @@ class GeoService:
                 state, due = self.engine.tick(state, entry.time)
                 events = events + due
             self.states[subject] = state
-            out.extend(DeviceEvent(entry.device_id, e.time, event_kind(e), now, event_detail(e)) for e in events)
+            out.extend(stored(e, entry.device_id, now) for e in events)
         return out
 
     def tick(self, now: datetime) -> list[DeviceEvent]:
@@ -112,8 +117,7 @@ class GeoService:
         out: list[DeviceEvent] = []
         for subject, state in list(self.states.items()):
             self.states[subject], events = self.engine.tick(state, now)
-            out.extend(DeviceEvent(e.position.device_id, e.time, event_kind(e), now, event_detail(e))
-                       for e in events)
+            out.extend(stored(e, e.position.device_id, now) for e in events)
         return out
 
     def run(self) -> None:

@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from domain.incident import Evidence, Incident, Outcome, Severity, Status, Transition
+from store.event_detail import event_place
 
 _COLUMNS = ("school_id, type, severity, status, outcome, title, lon, lat, occurrences, evidence, opened_at,"
             " updated_at, acknowledged_at, resolved_at, last_signal_at, escalation_level, last_notified_at,"
@@ -33,9 +34,10 @@ class PendingEvent:
     detail: Mapping[str, Any]
     school_id: str | None
     device_kind: str | None
-    lon: float | None
+    lon: float | None  # where it happened (store.event_detail.event_place): the fix, the report, or the device
     lat: float | None
     place: str
+    subject_id: str  # whose it is: a geo event's bus or person, else the device itself
 
 
 def _evidence_json(items: Sequence[Evidence]) -> Jsonb:
@@ -159,7 +161,12 @@ def pending_events(conn: psycopg.Connection, since: datetime, kinds: Sequence[st
         "                       || (extract(epoch FROM e.time) * 1000000)::bigint)"
         " ORDER BY e.received_at LIMIT %s",
         (since, list(kinds), limit)).fetchall()
-    return [PendingEvent(*r) for r in rows]
+    events = []
+    for device_id, kind, time, received_at, detail, school_id, device_kind, lon, lat, place in rows:
+        lon, lat, subject = event_place(kind, detail, lon, lat, device_id)
+        events.append(PendingEvent(device_id, kind, time, received_at, detail, school_id, device_kind, lon, lat,
+                                   place, subject))
+    return events
 
 
 def record_delivery(conn: psycopg.Connection, incident_id: int, notifier: str, event: str, ok: bool,
