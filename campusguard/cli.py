@@ -128,12 +128,12 @@ def _migrate(settings: Settings) -> None:
 
 @db_app.command("maintain")
 def db_maintain() -> None:
-    """Create coming partitions, drop expired ones and refresh rollups (plain PostgreSQL path)."""
+    """Create coming partitions and drop expired ones (plain PostgreSQL path); delete expired snapshots."""
     settings = _settings()
     with connect(settings.database_url) as conn:
         report = maintain(conn, datetime.now(UTC))
     _echo(f"{report.flavor}: {report.partitions_created} partitions created, "
-          f"{report.partitions_dropped} dropped, rollups refreshed: {', '.join(report.rollups_refreshed) or '-'}")
+          f"{report.partitions_dropped} dropped, {report.snapshots_deleted} expired snapshots deleted")
 
 
 @app.command()

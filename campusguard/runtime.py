@@ -1,7 +1,8 @@
 """Running the long-lived processes: the web app with its maintenance schedule.
 
-The plain-PostgreSQL path needs partitions created ahead and rollups refreshed; APScheduler runs that in
-the web process so a small deployment needs no cron. On TimescaleDB the pass is a no-op.
+The plain-PostgreSQL path needs partitions created ahead and expired ones dropped, and both paths need expired
+snapshots deleted; APScheduler runs that in the web process so a small deployment needs no cron (TimescaleDB's
+own jobs do the rest on its path).
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ class Settings(BaseSettings):
         int, Field(ge=1, le=100, description="Failed logins per name or address per 15 minutes before 429.")
     ] = 5
     rollup_refresh_seconds: Annotated[
-        int, Field(ge=10, description="How often the plain-PostgreSQL rollups and partitions are maintained.")
+        int, Field(ge=10, description="Seconds between maintenance passes: partitions, expired snapshots.")
     ] = 300
 
     @property

@@ -155,17 +155,25 @@ class GeoEngine:
                         float(shapely.line_locate_point(plan.line_m, point)), expected)
 
     def evaluate_batch(
-        self, states: Mapping[str, DeviceGeoState], positions: Sequence[Position]
+        self, states: Mapping[str, DeviceGeoState], positions: Sequence[Position], *, tick: bool = False
     ) -> tuple[dict[str, DeviceGeoState], list[GeoEvent]]:
-        """Run the rules for many fixes in arrival order; states are keyed by subject, missing ones created."""
+        """Run the rules for many fixes in arrival order; states are keyed by subject, missing ones created.
+
+        With ``tick``, each fix's device time also lets deadlines pass for its subject (:meth:`tick`), as the
+        geo service needs: a child check falls due while the bus still reports.
+        """
         batch = self.facts(positions)
         out = dict(states)
         events: list[GeoEvent] = []
         for i, position in enumerate(positions):
             subject = batch.subjects[i]
             state = out.get(subject) or DeviceGeoState(subject)
-            out[subject], found = self._apply(state, position, batch.at(i))
+            state, found = self._apply(state, position, batch.at(i))
             events.extend(found)
+            if tick:
+                state, due = self.tick(state, position.time)
+                events.extend(due)
+            out[subject] = state
         return out, events
 
     def facts(self, positions: Sequence[Position]) -> BatchFacts:

@@ -23,7 +23,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from domain.broker import parse_broker_url
-from domain.messages import DeadLetter, DeviceEvent
+from domain.messages import DeadLetter, DeviceEvent, Position
 from domain.site.validate import load_site
 from geo.config import GeoProcess
 from geo.engine import DeviceGeoState, GeoEngine
@@ -93,23 +93,32 @@ class GeoService:
         self.connected.set()
 
     def evaluate(self, entries: list[FeedEntry]) -> list[DeviceEvent]:
-        """Run the rules over one feed message's entries; returns the events to store."""
+        """Run the rules over one feed message's entries, in order; returns the events to store.
+
+        Runs of fixes go through the engine's batch path (their geometry computed at once); a child-check
+        confirmation is applied between them, where it came in the feed.
+        """
         now = datetime.now(UTC)
         out: list[DeviceEvent] = []
+        fixes: list[Position] = []
+
+        def flush() -> None:
+            if fixes:
+                self.states, events = self.engine.evaluate_batch(self.states, fixes, tick=True)
+                out.extend(stored(e, e.position.device_id, now) for e in events)
+                fixes.clear()
+
         for entry in entries:
             if isinstance(entry, ChildCheckPressed):
-                subject = entry.bus_id
-                state = self.states.get(subject) or self.engine.new_state(entry.device_id)
-                state, events = self.engine.confirm_child_check(state, ChildCheckConfirmation(subject, entry.time))
+                flush()
+                state = self.states.get(entry.bus_id) or self.engine.new_state(entry.device_id)
+                state, events = self.engine.confirm_child_check(state, ChildCheckConfirmation(entry.bus_id,
+                                                                                             entry.time))
+                self.states[entry.bus_id] = state
+                out.extend(stored(e, entry.device_id, now) for e in events)
             else:
-                subject = self.engine.subject_of(entry.device_id)
-                state = self.states.get(subject) or self.engine.new_state(entry.device_id)
-                state, events = self.engine.evaluate(state, entry)
-                # The fix's own time lets deadlines pass too (a child check falls due while the bus reports).
-                state, due = self.engine.tick(state, entry.time)
-                events = events + due
-            self.states[subject] = state
-            out.extend(stored(e, entry.device_id, now) for e in events)
+                fixes.append(entry)
+        flush()
         return out
 
     def tick(self, now: datetime) -> list[DeviceEvent]:

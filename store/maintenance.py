@@ -2,7 +2,7 @@
 
 On TimescaleDB the extension's own background jobs compress, drop old chunks and refresh the continuous
 aggregates, so there is nothing to do. On plain PostgreSQL this module does the same work: it creates the
-partitions for the coming days, drops partitions past their retention and refreshes the rollups. On both
+partitions for the coming days and drops partitions past their retention. On both
 paths it deletes camera snapshots past the detections' retention. The app
 runs it on a schedule; ``campusguard db maintain`` runs it once.
 """
@@ -21,9 +21,6 @@ from store.vision_repo import delete_expired_snapshots
 
 log = logging.getLogger(__name__)
 
-ROLLUPS = ("device_daily_stats", "school_daily_incidents")
-
-
 @dataclass(frozen=True, slots=True)
 class MaintenanceReport:
     """What one maintenance pass changed."""
@@ -31,14 +28,13 @@ class MaintenanceReport:
     flavor: Flavor
     partitions_created: int
     partitions_dropped: int
-    rollups_refreshed: tuple[str, ...]
     snapshots_deleted: int = 0
 
 
 def maintain(conn: psycopg.Connection, now: datetime) -> MaintenanceReport:
     """Run one maintenance pass as of ``now`` (an aware UTC datetime) on an idle connection.
 
-    Each statement commits on its own (autocommit), so a long refresh holds no lock on what it already did and
+    Each statement commits on its own (autocommit), so a long step holds no lock on what it already did and
     one failing step keeps the others; the connection is left in autocommit. A connection inside a transaction
     is refused rather than committed behind its owner's back.
     """
@@ -50,18 +46,15 @@ def maintain(conn: psycopg.Connection, now: datetime) -> MaintenanceReport:
     # detections' retention.
     snapshots = delete_expired_snapshots(conn, now, _keep(conn, "detections"))
     if flavor is Flavor.TIMESCALE:
-        return MaintenanceReport(flavor, 0, 0, (), snapshots)
+        return MaintenanceReport(flavor, 0, 0, snapshots)
     created = prepare_partitions(conn, now)
     dropped = 0
     for table in PARTITIONED_TABLES:
         row = conn.execute("SELECT cg_drop_expired_partitions(%s, %s)", (table, now)).fetchone()
         dropped += int(row[0]) if row else 0
-    for view in ROLLUPS:
-        # CONCURRENTLY keeps the dashboards readable while the rollup is rebuilt.
-        conn.execute(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {view}")
     if created or dropped:
         log.info("maintenance: %d partitions created, %d dropped", created, dropped)
-    return MaintenanceReport(flavor, created, dropped, ROLLUPS, snapshots)
+    return MaintenanceReport(flavor, created, dropped, snapshots)
 
 
 def _keep(conn: psycopg.Connection, table: str) -> timedelta:

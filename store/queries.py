@@ -1,44 +1,19 @@
 """Read queries shared by the API, the CLI and the benchmarks; each works on both storage paths.
 
-Time buckets use ``date_bin``, which PostgreSQL 14+ and TimescaleDB share, so no query needs to know which
-path the database took.
+No query needs to know which storage path the database took. Every scoped query tests
+``campusguard_within(path, scope)`` (migration 0017).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-
-_ORIGIN = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
-
-
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    """Positions of one device aggregated over one time bucket."""
-
-    start: datetime
-    fixes: int
-    avg_speed_kmh: float | None
-    max_speed_kmh: float | None
-    distance_m: float
-
-
-@dataclass(frozen=True, slots=True)
-class DailyStats:
-    """One device's day from the daily rollup."""
-
-    device_id: str
-    day: datetime
-    fixes: int
-    distance_m: float
-    avg_speed_kmh: float | None
-    max_speed_kmh: float | None
 
 
 def schools(conn: psycopg.Connection, scope_path: str = "/") -> list[dict[str, Any]]:
@@ -123,40 +98,6 @@ def retire_geofence(conn: psycopg.Connection, fence_id: str) -> bool:
         (fence_id,),
     )
     return cur.rowcount == 1
-
-
-def position_buckets(
-    conn: psycopg.Connection, device_id: str, start: datetime, end: datetime, width: timedelta
-) -> list[Bucket]:
-    """Aggregate one device's positions in [start, end) into buckets of ``width``."""
-    rows = conn.execute(
-        "SELECT date_bin(%s, time, %s) AS bucket, count(*), avg(speed_kmh), max(speed_kmh),"
-        " coalesce(sum(step_m), 0)"
-        " FROM positions WHERE device_id = %s AND time >= %s AND time < %s"
-        " GROUP BY bucket ORDER BY bucket",
-        (width, _ORIGIN, device_id, start, end),
-    ).fetchall()
-    return [Bucket(r[0], int(r[1]), _opt(r[2]), _opt(r[3]), float(r[4])) for r in rows]
-
-
-def daily_stats(conn: psycopg.Connection, device_ids: list[str], since: datetime) -> list[DailyStats]:
-    """Daily distance and speed of devices from the rollup (continuous aggregate or materialized view)."""
-    rows = conn.execute(
-        "SELECT device_id, day, fixes, coalesce(distance_m, 0), avg_speed_kmh, max_speed_kmh"
-        " FROM device_daily_stats WHERE device_id = ANY(%s) AND day >= %s ORDER BY device_id, day",
-        (device_ids, since),
-    ).fetchall()
-    return [DailyStats(r[0], r[1], int(r[2]), float(r[3]), _opt(r[4]), _opt(r[5])) for r in rows]
-
-
-def school_incident_counts(conn: psycopg.Connection, since: datetime) -> list[tuple[str, datetime, int, int]]:
-    """Incidents raised and resolved per school and day from the rollup."""
-    rows = conn.execute(
-        "SELECT school_id, day, raised, resolved FROM school_daily_incidents WHERE day >= %s"
-        " ORDER BY school_id, day",
-        (since,),
-    ).fetchall()
-    return [(r[0], r[1], int(r[2]), int(r[3])) for r in rows]
 
 
 def _opt(value: Any) -> float | None:

@@ -77,34 +77,6 @@ def _position_row(p: Position) -> tuple[Any, ...]:
             p.accuracy_m, p.battery_pct, p.source)
 
 
-# step_m, the metres from the device's previous fix, is computed here rather than by the worker: with several
-# workers sharing a subscription, no worker sees every fix of a device, but the database does. The previous
-# fix is the one before in device time within the batch, or the device's latest stored fix; a fix that is not
-# newer than the latest stored one (late or re-delivered) adds no distance.
-_INSERT_POSITIONS = """
-    INSERT INTO {table} ({columns}, step_m)
-    SELECT {columns},
-           CASE WHEN prev_time IS NULL OR time <= prev_time OR time <= coalesce(seed_time, '-infinity') THEN 0
-                ELSE 2 * 6371008.8 * asin(least(1, sqrt(
-                    sin(radians(lat - prev_lat) / 2) ^ 2
-                    + cos(radians(prev_lat)) * cos(radians(lat)) * sin(radians(lon - prev_lon) / 2) ^ 2)))
-           END
-    FROM (
-        SELECT s.*, lag(lon) OVER w AS prev_lon, lag(lat) OVER w AS prev_lat, lag(time) OVER w AS prev_time,
-               max(time) FILTER (WHERE seed) OVER (PARTITION BY device_id) AS seed_time
-        FROM (
-            SELECT {columns}, false AS seed FROM {stage}
-            UNION ALL
-            SELECT lp.device_id, lp.time, lp.time, lp.lon, lp.lat, NULL, NULL, NULL, NULL, NULL, lp.source, true
-            FROM latest_positions lp WHERE lp.device_id IN (SELECT device_id FROM {stage})
-        ) s
-        WINDOW w AS (PARTITION BY device_id ORDER BY time, seed DESC)
-    ) ordered
-    WHERE NOT seed
-    ON CONFLICT DO NOTHING
-"""
-
-
 POSITIONS: TableSpec[Position] = TableSpec(
     table="positions",
     columns=("device_id", "time", "received_at", "lon", "lat", "speed_kmh", "heading_deg", "altitude_m",
@@ -112,7 +84,6 @@ POSITIONS: TableSpec[Position] = TableSpec(
     pg_types=("text", "timestamptz", "timestamptz", "float8", "float8", "float4", "float4", "float4",
               "float4", "float4", "text"),
     to_row=_position_row,
-    insert=_INSERT_POSITIONS,
     # A late or re-delivered fix never moves the current position backwards in device time. The row's
     # stored_at and written_xid (what the live map follows) are stamped by a trigger (migration 0016).
     after_insert="""

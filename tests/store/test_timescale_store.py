@@ -16,12 +16,9 @@ import pytest
 
 from devtools.pglite import start_pglite
 from domain.messages import Position
-from domain.site.validate import load_site as read_site
-from store import queries
 from store.config import RetentionSettings, StorageBackend
 from store.maintenance import maintain
 from store.migrate import Flavor, migrate, plan
-from store.site_repo import load_site
 from store.writer import POSITIONS, TimeSeriesWriter
 
 pytestmark = pytest.mark.timescale
@@ -88,12 +85,12 @@ def test_retention_per_data_class_follows_the_settings(ts_url: str) -> None:
         migrate(conn, StorageBackend.AUTO, defaults)
 
 
-def test_rollups_are_continuous_aggregates_with_refresh_policies(ts_url: str) -> None:
-    views = {r[0] for r in rows(ts_url, "SELECT view_name FROM timescaledb_information.continuous_aggregates")}
-    assert views == {"device_daily_stats", "school_daily_incidents"}
-    policies = rows(ts_url, "SELECT count(*) FROM timescaledb_information.jobs"
-                            " WHERE proc_name = 'policy_refresh_continuous_aggregate'")
-    assert policies == [(2,)]
+def test_the_dropped_rollups_are_gone(ts_url: str) -> None:
+    # Migration 0018: read by nothing; a rollup comes back with the query that needs it.
+    views = rows(ts_url, "SELECT view_name FROM timescaledb_information.continuous_aggregates")
+    assert views == []
+    assert rows(ts_url, "SELECT count(*) FROM information_schema.columns"
+                        " WHERE table_name = 'positions' AND column_name = 'step_m'") == [(0,)]
 
 
 def test_the_writer_and_the_shared_queries_run_on_hypertables(ts_url: str) -> None:
@@ -104,32 +101,10 @@ def test_the_writer_and_the_shared_queries_run_on_hypertables(ts_url: str) -> No
         assert writer.write(fixes).inserted == 100
         assert writer.write(fixes[:50]).inserted == 0
     with psycopg.connect(ts_url, autocommit=True) as conn:
-        buckets = queries.position_buckets(conn, "ts-bus", start, NOW, timedelta(minutes=5))
-        assert sum(b.fixes for b in buckets) == 100
-        assert abs(sum(b.distance_m for b in buckets) - 99 * 111.2) < 5
-        conn.execute("CALL refresh_continuous_aggregate('device_daily_stats', NULL, NULL)")
-        stats = queries.daily_stats(conn, ["ts-bus"], start - timedelta(days=1))
-    assert sum(s.fixes for s in stats) == 100
-    assert abs(sum(s.distance_m for s in stats) - 99 * 111.2) < 5
-    assert all(s.max_speed_kmh == 36.0 for s in stats)
-
-
-def test_incident_counts_roll_up_per_school_and_day(ts_url: str) -> None:
-    with psycopg.connect(ts_url, autocommit=True) as conn:
-        load_site(conn, read_site(EXAMPLE))
-        school = conn.execute("SELECT id FROM schools ORDER BY id LIMIT 1").fetchone()
-        assert school is not None
-        for seq in range(3):
-            incident = conn.execute(
-                "INSERT INTO incidents (school_id, type, severity, status, title, opened_at, updated_at)"
-                " VALUES (%s, 'panic', 'critical', 'raised', 'Panic', %s, %s) RETURNING id",
-                (school[0], NOW, NOW)).fetchone()
-            assert incident is not None
-            conn.execute("INSERT INTO incident_events (incident_id, seq, time, school_id, kind)"
-                         " VALUES (%s, 0, %s, %s, 'raised')", (incident[0], NOW - timedelta(minutes=seq), school[0]))
-        conn.execute("CALL refresh_continuous_aggregate('school_daily_incidents', NULL, NULL)")
-        counts = queries.school_incident_counts(conn, NOW - timedelta(days=2))
-    assert sum(raised for s, _, raised, _ in counts if s == school[0]) == 3
+        stored = conn.execute("SELECT count(*), max(speed_kmh) FROM positions WHERE device_id = 'ts-bus'").fetchone()
+        latest = conn.execute("SELECT time FROM latest_positions WHERE device_id = 'ts-bus'").fetchone()
+    assert stored == (100, 36.0)
+    assert latest == (fixes[-1].time,)
 
 
 def test_retention_and_compression_jobs_act_when_run(ts_url: str) -> None:

@@ -137,18 +137,3 @@ def test_a_restart_in_the_middle_of_a_copy_loses_nothing_and_duplicates_nothing(
     assert results[0].inserted == len(batch)
     with psycopg.connect(private_postgres.url) as conn:
         assert count(conn) == len(batch)
-
-
-def test_distance_is_summed_across_batches_and_late_fixes_add_none(
-    migrated_url: str, conn: psycopg.Connection
-) -> None:
-    # Three fixes 0.001 degrees of latitude apart (111.2 m each), split over two batches, plus a late fix.
-    def at(seconds: int, lat: float) -> Position:
-        return Position("bus-9", NOW + timedelta(seconds=seconds), NOW, 8.54, lat, "test")
-
-    with TimeSeriesWriter(migrated_url, POSITIONS) as writer:
-        writer.write([at(0, 47.000), at(10, 47.001)])
-        writer.write([at(20, 47.002), at(5, 47.5)])  # the second is late: older than the stored latest
-        writer.write([at(20, 47.002)])  # a re-delivery
-    steps = conn.execute("SELECT time, step_m FROM positions WHERE device_id = 'bus-9' ORDER BY time").fetchall()
-    assert [round(s, 1) for _, s in steps] == [0.0, 0.0, 111.2, 111.2]
