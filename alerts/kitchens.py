@@ -16,7 +16,7 @@ signals :func:`~alerts.cross_modal.evaluate` emits; the alert service decides th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -136,8 +136,3 @@ class CookingMonitor:
         # Readings arriving in the same instant as the newest are read again next time; folding one twice
         # changes nothing.
         (self._state, self._readings_since), self._pending = self._pending, None
-
-
-def watched_sensors(zones: Sequence[KitchenZone]) -> frozenset[str]:
-    """Every sensor some zone watches (for logs and the status page)."""
-    return frozenset(s for z in zones for s in z.sensor_ids)

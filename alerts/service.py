@@ -155,11 +155,6 @@ class AlertService:
         signal_id = signal.signal_id if signal else signal_id_of(event.kind, event.device_id, event.time)
         return self._decide_signal(conn, signal_id, signal)
 
-    def decide_signals(self, signals: Sequence[Signal]) -> int:
-        """Decide signals derived here rather than stored upstream (cross-modal ones); returns how many were new."""
-        with self._connection() as conn:
-            return sum(self._decide_signal(conn, s.signal_id, s) for s in signals)
-
     def _decide_signal(self, conn: psycopg.Connection, signal_id: str, signal: Signal | None) -> int:
         now = datetime.now(UTC)
         with conn.transaction():

@@ -39,11 +39,6 @@ class BrokerAddress:
         if self.tls:
             client.tls_set()
 
-    def redacted(self) -> str:
-        """Write the URL without its password, for logs and errors."""
-        user = f"{self.username}:***@" if self.username is not None else ""
-        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
-
 
 def parse_broker_url(url: str) -> BrokerAddress:
     """Parse a broker URL; a clear ``ValueError`` (without the password) for anything else."""

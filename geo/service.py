@@ -33,7 +33,7 @@ from geo.rules.child_check import ChildCheckConfirmation
 from store import queries
 from store.channels import GEO_CHANNEL
 from store.db import connect, retrying
-from store.event_detail import GEO_PREFIX, GeoRecord, geo_event
+from store.event_detail import GeoRecord, geo_event
 from store.feed import ChildCheckPressed, FeedEntry, FeedError, decode, feed_topic
 from store.ingest_repo import notify_device_events
 from store.writer import DEAD_LETTERS, DEVICE_EVENTS, TimeSeriesWriter
@@ -41,11 +41,6 @@ from store.writer import DEAD_LETTERS, DEVICE_EVENTS, TimeSeriesWriter
 log = logging.getLogger(__name__)
 
 TICK_S = 30.0
-
-
-def event_kind(event: GeoEvent) -> str:
-    """Name the stored kind of an event: ``FenceEntered`` is ``geo.fence_entered``."""
-    return GEO_PREFIX + _snake(type(event).__name__)
 
 
 def _snake(name: str) -> str:

@@ -9,7 +9,7 @@ import psycopg
 
 from domain.messages import Position
 from geo.events import FenceEntered
-from geo.service import build_engine, event_kind
+from geo.service import build_engine, stored
 from store import queries
 from tests.support.ingest import EXAMPLE, ingest_settings, prepare_database
 
@@ -35,4 +35,4 @@ def test_a_fence_drawn_in_the_store_raises_entry_events(fresh_database_url: str,
     entered = [e for e in events if isinstance(e, FenceEntered)]
     # The roof is on the campus, so the campus and its school zone are entered too.
     assert {e.fence_id for e in entered} == {"roof-access", "antelope-park-es/campus", "antelope-park-es/zone"}
-    assert all(event_kind(e) == "geo.fence_entered" for e in entered)
+    assert all(stored(e, e.position.device_id, start).kind == "geo.fence_entered" for e in entered)

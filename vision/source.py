@@ -53,15 +53,6 @@ class SourceParams:
     """Replay a file from the start when it ends."""
 
 
-@dataclass(frozen=True, slots=True)
-class SourceStats:
-    """Counters of one source since it started."""
-
-    decoded: int
-    dropped: int
-    reconnects: int
-
-
 def is_file(url: str) -> bool:
     """Whether a camera URL names a file to replay rather than a network stream."""
     return "://" not in url or url.startswith("file://")
@@ -100,11 +91,6 @@ class CameraSource:
     def last_frame_at(self) -> datetime | None:
         """When the newest frame was decoded."""
         return self._last_frame_at
-
-    @property
-    def stats(self) -> SourceStats:
-        """Counters since start."""
-        return SourceStats(self._decoded, self._dropped, self._reconnects)
 
     def next_frame(self, timeout_s: float) -> Frame | None:
         """Take the newest frame not taken yet, waiting up to ``timeout_s``; None if none came."""

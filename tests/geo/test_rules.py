@@ -1,4 +1,4 @@
-"""Rule unit tests: debounce, overspeed, after hours, subjects, child check, responders, thresholds."""
+"""Rule unit tests: debounce, overspeed, after hours, subjects, child check, thresholds."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from domain.messages import Position
 from domain.site import load_site
 from geo.config import GeoRules
 from geo.engine import GeoEngine
-from geo.responders import ResponderPosition, nearest_responders
 from geo.rules.child_check import (
     UNKNOWN_CHECK,
     ChildCheckConfirmation,
@@ -89,20 +88,6 @@ def test_child_check_state_machine() -> None:
     done, completed = confirm_child_check(missed, ChildCheckConfirmation("bus-01", T0 + timedelta(minutes=12)),
                                           "bus-01")
     assert done.phase == "done" and completed[0].late
-
-
-def test_nearest_responders_rank_by_distance_and_drop_stale() -> None:
-    positions = [
-        ResponderPosition("far", -96.68, 40.8, T0),
-        ResponderPosition("near", -96.6901, 40.8, T0 - timedelta(seconds=30)),
-        ResponderPosition("stale", -96.69, 40.8, T0 - timedelta(hours=1)),
-        ResponderPosition("far", -96.70, 40.8, T0 - timedelta(minutes=2)),  # older fix of "far": ignored
-    ]
-    ranked = nearest_responders(-96.69, 40.8, T0, positions, max_age_s=300)
-    assert [r.person_id for r in ranked] == ["near", "far"]
-    assert ranked[0].distance_m == pytest.approx(8.43, abs=0.05)
-    assert ranked[1].distance_m == pytest.approx(843.3, rel=1e-3)
-    assert nearest_responders(-96.69, 40.8, T0, positions, 300, limit=1)[0].person_id == "near"
 
 
 def test_thresholds_refuse_unknown_keys_and_bad_values() -> None:
