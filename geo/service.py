@@ -25,6 +25,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from domain.broker import parse_broker_url
 from domain.messages import DeadLetter, DeviceEvent, Position
 from domain.site.validate import load_site
+from geo.clock import LastFix, device_now, newer
 from geo.config import GeoProcess
 from geo.engine import DeviceGeoState, GeoEngine
 from geo.events import GeoEvent
@@ -66,6 +67,7 @@ class GeoService:
         self._rebuild = rebuild
         self.engine = engine
         self.states: dict[str, DeviceGeoState] = {}
+        self._last_fix: dict[str, LastFix] = {}  # per subject: where its device clock was, and when we heard
         self._shards = shards
         self._inbox: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
         self._writer = TimeSeriesWriter(settings.database_url, DEVICE_EVENTS)
@@ -98,6 +100,9 @@ class GeoService:
         fixes: list[Position] = []
 
         def flush() -> None:
+            for fix in fixes:
+                subject = self.engine.subject_of(fix.device_id)
+                self._last_fix[subject] = newer(self._last_fix.get(subject), fix.time, fix.received_at)
             if fixes:
                 self.states, events = self.engine.evaluate_batch(self.states, fixes, tick=True)
                 out.extend(stored(e, e.position.device_id, now) for e in events)
@@ -117,10 +122,18 @@ class GeoService:
         return out
 
     def tick(self, now: datetime) -> list[DeviceEvent]:
-        """Let time pass for every subject (a child check whose bus went quiet still falls due)."""
+        """Let time pass for every subject (a child check whose bus went quiet still falls due).
+
+        ``now`` is the server's clock; each subject's rules see it translated into that subject's device time
+        (:mod:`geo.clock`), so a bus whose fixes run behind (a backlog, a simulator catching up, a slow clock)
+        is never "missed" for lateness alone.
+        """
         out: list[DeviceEvent] = []
         for subject, state in list(self.states.items()):
-            self.states[subject], events = self.engine.tick(state, now)
+            last = self._last_fix.get(subject)
+            if last is None:
+                continue  # no fix yet: nothing of this subject is waiting on time
+            self.states[subject], events = self.engine.tick(state, device_now(last, now))
             out.extend(stored(e, e.position.device_id, now) for e in events)
         return out
 
