@@ -117,8 +117,16 @@ def due(incident: Incident, policy: EscalationPolicy, now: datetime) -> Escalati
     return None
 
 
-def record_notification(incident: Incident, step: EscalationStep, at: datetime) -> tuple[Incident, Transition]:
-    """Record that ``step`` was sent at ``at``: the changed incident and the transition to store."""
+def record_notification(incident: Incident, step: EscalationStep, at: datetime
+                        ) -> tuple[Incident, Transition | None]:
+    """Record that ``step`` was sent at ``at``: the changed incident and the transition to store.
+
+    A reminder changes nothing about the incident but when it was last sent and how many reminders went: it
+    is a delivery (counted, with each channel's result), not a transition, so it adds no timeline line, no
+    audit record and no live-feed change (ISA-18.2: a re-annunciation is not a new alarm).
+    """
+    if step.renotify:
+        return replace(incident, last_notified_at=at, reminders=incident.reminders + 1), None
     seq = incident.event_seq + 1
     kind = {"notify": "notified", "escalate": "escalated", "renotify": "renotified"}[step.kind]
     changed = replace(incident, escalation_level=step.level, last_notified_at=at, event_seq=seq)

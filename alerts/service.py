@@ -224,11 +224,12 @@ class AlertService:
                         continue  # acknowledged while we were sending: the step stands but is not recorded
                     changed, transition = record_notification(current, step, moment)
                     update_incident(conn, changed)
-                    record_transition(conn, transition, changed.id or 0)
+                    if transition is not None:
+                        record_transition(conn, transition, changed.id or 0)
+                        self._audit(conn, transition, changed)
                     for name, result in results:
                         record_delivery(conn, changed.id or 0, name, event, result.ok, result.attempts,
                                         result.error, result.at)
-                    self._audit(conn, transition, changed)
                 sent += 1
         return sent
 

@@ -176,6 +176,7 @@ class Incident:
     last_notified_at: datetime | None = None
     seen_by: frozenset[str] = frozenset()
     event_seq: int = 0
+    reminders: int = 0  # reminders sent while nobody acknowledged: deliveries, not transitions
 
     def __post_init__(self) -> None:
         """Refuse naive times."""

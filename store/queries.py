@@ -318,7 +318,8 @@ def unit_path(conn: psycopg.Connection, unit_id: str) -> str | None:
 def incident_detail(conn: psycopg.Connection, incident_id: int, scope: str) -> dict[str, Any] | None:
     """One incident in ``scope`` with its evidence, its timeline and every notification delivery; None if none."""
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(f"SELECT {_INCIDENT_COLUMNS}, i.evidence FROM incidents i JOIN org_units u ON u.id = i.school_id"
+        cur.execute(f"SELECT {_INCIDENT_COLUMNS}, i.evidence, i.reminders FROM incidents i"
+                    " JOIN org_units u ON u.id = i.school_id"
                     " WHERE i.id = %s AND campusguard_within(u.path, %s)", (incident_id, scope))
         incident = cur.fetchone()
         if incident is None:

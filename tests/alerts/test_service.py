@@ -133,6 +133,30 @@ def test_unacknowledged_escalates_and_acknowledged_stops(service: AlertService, 
             "incident.resolve"} <= actions
 
 
+def test_reminders_are_counted_deliveries_not_timeline_lines_or_audit_records(
+        service: AlertService, siren: Siren, db: str) -> None:
+    # Critical: reminded every 30 s at a level, escalated at 60 s. Before, each reminder was a "renotified"
+    # timeline line and an audit record (142 of 269 audit records in a short demo).
+    panic_event(db, "antelope-park-office-panic-1", NOW)
+    service.decide_pending()
+    opened = scalar(db, "SELECT opened_at FROM incidents")
+    assert isinstance(opened, datetime)
+    assert service.escalate_due(opened + timedelta(seconds=1)) == 1  # the first notice
+    audited = count(db, "SELECT count(*) FROM audit_log")
+    timeline = count(db, "SELECT count(*) FROM incident_events")
+    assert service.escalate_due(opened + timedelta(seconds=32)) == 1  # a reminder
+    assert service.escalate_due(opened + timedelta(seconds=40)) == 0  # not again so soon
+    assert count(db, "SELECT reminders FROM incidents") == 1
+    assert count(db, "SELECT count(*) FROM audit_log") == audited
+    assert count(db, "SELECT count(*) FROM incident_events") == timeline
+    assert count(db, "SELECT count(*) FROM notification_deliveries") == 2  # the notice and the reminder
+    assert service.escalate_due(opened + timedelta(seconds=61)) == 1  # escalation is a transition, audited
+    assert count(db, "SELECT count(*) FROM incident_events WHERE kind = 'escalated'") == 1
+    assert count(db, "SELECT count(*) FROM audit_log") == audited + 1
+    with psycopg.connect(db) as conn:
+        assert audit_repo.verify(conn).ok
+
+
 def test_a_drill_runs_the_real_path_and_reports(service: AlertService, siren: Siren, db: str,
                                                private_mqtt: PrivateBroker, tmp_path: Path) -> None:
     settings = ingest_settings(db, private_mqtt.url, tmp_path)
