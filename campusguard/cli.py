@@ -313,8 +313,11 @@ def _demo_cameras(settings: Settings, site: Path,
     return list(DEMO_CAMERAS), server, site_with_cameras(site, settings.data_dir / "demo-site.yaml", urls)
 
 
-def _demo_logins(settings: Settings) -> list[tuple[str, str, str]]:
-    """Give a district officer, a guard and the auditor passwords kept in the data dir; (role, id, password)."""
+def _demo_logins(settings: Settings, school: str | None) -> list[tuple[str, str, str]]:
+    """Give a district officer, a guard of ``school`` and the auditor passwords kept in the data dir.
+
+    Returns (role, id, password) for each.
+    """
     import secrets
 
     from store.auth_repo import first_active_user
@@ -324,7 +327,7 @@ def _demo_logins(settings: Settings) -> list[tuple[str, str, str]]:
     logins = []
     with connect(settings.database_url) as conn:
         for role in ("district_officer", "guard", "auditor"):
-            user = first_active_user(conn, role)
+            user = first_active_user(conn, role, school if role == "guard" else None)
             if user is None:
                 continue
             password = kept.get(user) or secrets.token_urlsafe(9)
@@ -410,6 +413,7 @@ def demo(
 ) -> None:
     """Run the whole product on a simulated district: every stage, buses, buttons, phones and two cameras."""
     from campusguard.runtime import run_app
+    from store.auth_repo import demo_school
 
     _unwind_on_sigterm()  # first: from here on every child started is stopped by the `finally` below
     settings = _settings(mode=Mode.DEMO, site_file=site)
@@ -435,14 +439,20 @@ def demo(
     _echo("")
     _echo(f"campusguard demo: http://{settings.http_host}:{settings.http_port}/")
     _echo(f"  login: admin / {password}   (HTTP Basic, for scripts)")
-    for role, user, secret in _demo_logins(settings):
-        _echo(f"  login: {user} / {secret}   ({role.replace('_', ' ')})")
+    # One school for every printed line: its guard signs in, its button is pressed, its drill is run.
+    with connect(settings.database_url) as conn:
+        chosen = demo_school(conn)
+    school, button = chosen if chosen else (None, None)
+    for role, user, secret in _demo_logins(settings, school):
+        _echo(f"  login: {user} / {secret}   ({role.replace('_', ' ')}{f' of {school}' if role == 'guard' else ''})")
     _echo(f"  ingest: MQTT at {settings.mqtt_url}, OsmAnd HTTP on port {settings.ingest.http_port}; try")
-    _echo("    mosquitto_pub -t zigbee2mqtt/antelope-park/office_panic_1 -m '{\"action\":\"hold\"}'")
+    if button is not None:
+        _echo(f"    mosquitto_pub -t zigbee2mqtt/{button} -m '{{\"action\":\"hold\"}}'   (a panic at {school})")
     _echo("  alerts: mosquitto_sub -t 'campusguard/alerts/v1/#'")
     if camera_ids:
         _echo(f"  cameras: {', '.join(camera_ids)} over RTSP on port {rtsp_port} (a gate crowd, a person down)")
-    _echo("  drill:  CAMPUSGUARD_MODE=demo .venv/bin/campusguard drill --school antelope-park-es")
+    if school is not None:
+        _echo(f"  drill:  CAMPUSGUARD_MODE=demo .venv/bin/campusguard drill --school {school}")
     _echo("  Ctrl-C stops it.")
     try:
         run_app(settings)

@@ -77,7 +77,22 @@ def recent_failures(conn: psycopg.Connection, user_id: str, client: str | None, 
     return int(row[0]) if row else 0
 
 
-def first_active_user(conn: psycopg.Connection, role: str) -> str | None:
-    """Return the first active user of a role by id (the demo gives them a printed password)."""
-    row = conn.execute("SELECT id FROM users WHERE role = %s AND active ORDER BY id LIMIT 1", (role,)).fetchone()
+def first_active_user(conn: psycopg.Connection, role: str, scope_id: str | None = None) -> str | None:
+    """Return the first active user of a role by id, of one unit if given (the demo prints their password)."""
+    row = conn.execute("SELECT id FROM users WHERE role = %s AND active AND (%s::text IS NULL OR scope_id = %s)"
+                       " ORDER BY id LIMIT 1", (role, scope_id, scope_id)).fetchone()
     return str(row[0]) if row else None
+
+
+def demo_school(conn: psycopg.Connection) -> tuple[str, str] | None:
+    """Pick the school the demo's printed lines are about: the first with a guard and a Zigbee panic button.
+
+    Returns (school id, the button's Zigbee2MQTT friendly name), so the printed guard, the printed
+    ``mosquitto_pub`` press and the printed drill all concern one school.
+    """
+    row = conn.execute(
+        "SELECT d.school_id, d.external_id FROM devices d WHERE d.active AND d.kind = 'panic_button'"
+        " AND d.source = 'zigbee2mqtt' AND d.external_id IS NOT NULL AND EXISTS (SELECT 1 FROM users u"
+        " WHERE u.active AND u.role = 'guard' AND u.scope_id = d.school_id) ORDER BY d.school_id, d.id LIMIT 1",
+    ).fetchone()
+    return (str(row[0]), str(row[1])) if row else None

@@ -1,4 +1,6 @@
-"""``campusguard demo`` stopped by SIGTERM (a service manager, ``docker stop``, ``kill``) stops every child.
+"""``campusguard demo``: its printed lines are about one school, and SIGTERM stops every child.
+
+SIGTERM is what a service manager, ``docker stop`` or ``kill`` sends.
 
 Before, SIGTERM ended the demo on the spot (uvicorn re-raises the signal after its own shutdown, with the
 default handler) and left ingest, geo, alerts and the simulator running, holding their ports and raising
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from devtools.devservices import free_port
@@ -43,6 +47,20 @@ def session_members(sid: int) -> set[int]:
     return found
 
 
+def check_printed_lines(text: str, url: str) -> None:
+    """The printed guard, button press and drill are of one school (before: a guard of another school)."""
+    guard = re.search(r"login: (\S+) / \S+ +\(guard of (\S+)\)", text)
+    press = re.search(r"mosquitto_pub -t zigbee2mqtt/(\S+) .*\(a panic at (\S+)\)", text)
+    drill = re.search(r"drill --school (\S+)", text)
+    assert guard and press and drill, text
+    assert guard[2] == press[2] == drill[1]
+    with psycopg.connect(url) as conn:
+        scope = conn.execute("SELECT scope_id FROM users WHERE id = %s", (guard[1],)).fetchone()
+        button = conn.execute("SELECT school_id FROM devices WHERE source = 'zigbee2mqtt' AND external_id = %s",
+                              (press[1],)).fetchone()
+    assert scope == (guard[2],) and button == (guard[2],)
+
+
 @pytest.fixture
 def broker() -> Iterator[PrivateBroker]:
     private = PrivateBroker()
@@ -55,8 +73,11 @@ def test_sigterm_stops_every_child(fresh_database_url: str, broker: PrivateBroke
     env = dict(os.environ, CAMPUSGUARD_DATABASE_URL=fresh_database_url, CAMPUSGUARD_MQTT_URL=broker.url,
                CAMPUSGUARD_DATA_DIR=str(tmp_path), CAMPUSGUARD_HTTP_PORT=str(port),
                CAMPUSGUARD_INGEST__HTTP_PORT=str(free_port()), CAMPUSGUARD_INGEST__METRICS_PORT="0")
-    demo = subprocess.Popen([sys.executable, "-m", "campusguard", "demo", "--no-cameras"], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    printed = tmp_path / "demo.out"
+    with printed.open("w") as out:
+        demo = subprocess.Popen([sys.executable, "-m", "campusguard", "demo", "--no-cameras"], cwd=REPO,
+                                env=env | {"PYTHONUNBUFFERED": "1"}, stdout=out, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
@@ -69,6 +90,7 @@ def test_sigterm_stops_every_child(fresh_database_url: str, broker: PrivateBroke
             time.sleep(0.5)
         else:
             pytest.fail("the demo did not serve within 180 s")
+        check_printed_lines(printed.read_text(), fresh_database_url)
         children = session_members(demo.pid) - {demo.pid}
         assert len(children) >= 4  # ingest (and its receiver and writer), geo, alerts, the simulator
         demo.send_signal(signal.SIGTERM)
