@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.rules import Rule, RuleSet
@@ -184,8 +184,14 @@ def open_incident(signal: Signal, decision: NewIncident) -> tuple[Incident, Tran
                                                    "severity": decision.severity.value})
 
 
-def fold(incident: Incident, signal: Signal, decision: Merge | Repeat) -> tuple[Incident, Transition]:
-    """Fold a signal into the incident a :class:`Merge` or :class:`Repeat` names."""
+def fold(incident: Incident, signal: Signal, decision: Merge | Repeat, decided_at: datetime | None = None
+         ) -> tuple[Incident, Transition]:
+    """Fold a signal into the incident a :class:`Merge` or :class:`Repeat` names.
+
+    An ending signal clears the incident (``cleared_at``, the server time of this decision, ``decided_at``; the
+    signal's own time when not given): its condition is back to normal, so escalation stops, but it stays open
+    for a person to close. Any other signal means the condition holds again and un-clears it.
+    """
     if decision.incident_id != incident.id:
         raise ValueError(f"decision is for incident {decision.incident_id}, not {incident.id}")
     seq = incident.event_seq + 1
@@ -196,16 +202,17 @@ def fold(incident: Incident, signal: Signal, decision: Merge | Repeat) -> tuple[
     detail: dict[str, object] = {"signal_id": signal.signal_id, "kind": signal.kind}
     if isinstance(decision, Repeat):
         changed = replace(incident, occurrences=incident.occurrences + 1,
-                          last_signal_at=max(incident.last_signal_at, signal.time), **common)
+                          last_signal_at=max(incident.last_signal_at, signal.time), cleared_at=None, **common)
         kind = "repeat"
     elif decision.ends:
-        changed = replace(incident, evidence=(*incident.evidence, decision.evidence), **common)
+        changed = replace(incident, evidence=(*incident.evidence, decision.evidence),
+                          cleared_at=decided_at or signal.time, **common)
         kind = "ended"
     else:
         lon, lat = (incident.lon, incident.lat) if incident.lon is not None else (signal.lon, signal.lat)
         changed = replace(incident, evidence=(*incident.evidence, decision.evidence),
                           occurrences=incident.occurrences + 1, severity=decision.severity, lon=lon, lat=lat,
-                          last_signal_at=max(incident.last_signal_at, signal.time), **common)
+                          last_signal_at=max(incident.last_signal_at, signal.time), cleared_at=None, **common)
         kind = "evidence"
         if decision.realert:
             detail |= {"severity_from": incident.severity.value, "severity_to": decision.severity.value}

@@ -91,14 +91,21 @@ def next_escalation_at(incident: Incident, policy: EscalationPolicy) -> datetime
     """When the next level is due if nobody acknowledges; None when there is no further level or SLA."""
     sla = policy.sla(incident.severity)
     nxt = incident.escalation_level + 1
-    if incident.status is not Status.RAISED or sla is None or nxt >= len(policy.chain):
+    if incident.status is not Status.RAISED or incident.cleared_at is not None or sla is None \
+            or nxt >= len(policy.chain):
         return None
     return incident.opened_at + nxt * sla
 
 
 def due(incident: Incident, policy: EscalationPolicy, now: datetime) -> EscalationStep | None:
-    """Return the notification due at ``now``, or None. Record it with :func:`record_notification` once sent."""
+    """Return the notification due at ``now``, or None. Record it with :func:`record_notification` once sent.
+
+    The first notice always goes; after it, an incident whose condition has cleared is neither escalated nor
+    reminded about: it waits, "cleared, not yet acknowledged", for a person to close it.
+    """
     if incident.status is not Status.RAISED:
+        return None
+    if incident.cleared_at is not None and incident.last_notified_at is not None:
         return None
     level = incident.escalation_level
     if incident.last_notified_at is None:

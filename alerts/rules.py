@@ -29,6 +29,10 @@ DEFAULT_RULES = Path(__file__).with_name("default_rules.yaml")
 _TEMPLATE_FIELDS = frozenset({"school_id", "source_id", "kind", "type", "severity"})
 
 
+NEVER_CLEARS = frozenset({"panic", "drill"})
+"""Incident types no signal ends: a pressed button is a person asking for help until a person answers."""
+
+
 class RulesError(ValueError):
     """A rule file that does not validate; ``errors`` lists each problem as ``path: message``."""
 
@@ -95,6 +99,8 @@ class Rule(BaseModel):
             raise ValueError("a rule that opens incidents needs severity and title")
         if self.ends is not None and (self.severity, self.title, self.group) != (None, None, None):
             raise ValueError("a rule that ends incidents takes no severity, title or group")
+        if self.ends in NEVER_CLEARS:
+            raise ValueError(f"nothing ends a {self.ends} incident: a person closes it")
         return self
 
     def matches(self, signal: Signal) -> bool:

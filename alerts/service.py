@@ -174,7 +174,7 @@ class AlertService:
                 incident = replace(incident, id=incident_id)
             else:
                 target = next(i for i in incidents if i.id == decision.incident_id)
-                incident, transition = fold(target, signal, decision)
+                incident, transition = fold(target, signal, decision, now)
                 if isinstance(decision, Merge) and decision.realert:
                     # Worse than it was: page again from the current level.
                     incident = replace(incident, last_notified_at=None)

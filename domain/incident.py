@@ -177,11 +177,12 @@ class Incident:
     seen_by: frozenset[str] = frozenset()
     event_seq: int = 0
     reminders: int = 0  # reminders sent while nobody acknowledged: deliveries, not transitions
+    cleared_at: datetime | None = None  # its condition returned to normal (server time); None while it holds
 
     def __post_init__(self) -> None:
         """Refuse naive times."""
         for name in ("opened_at", "updated_at", "last_signal_at", "acknowledged_at", "resolved_at",
-                     "last_notified_at"):
+                     "last_notified_at", "cleared_at"):
             _require_aware(name, getattr(self, name))
 
     def label(self) -> str:

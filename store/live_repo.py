@@ -15,7 +15,7 @@ REPLAY_PAGE = 500
 
 _COLUMNS = """e.cursor, i.id, i.school_id, i.type, i.severity, i.status, i.outcome, i.title, i.lon, i.lat,
               i.occurrences, i.opened_at, i.updated_at, i.acknowledged_at, i.resolved_at, i.escalation_level,
-              i.event_seq, u.path"""
+              i.event_seq, i.cleared_at, u.path"""
 _FROM = """incident_events e JOIN incidents i ON i.id = e.incident_id JOIN org_units u ON u.id = i.school_id"""
 
 # Every scope's changes after a cursor, and those in the holes below it (command_ui/incident_hub.py).

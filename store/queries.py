@@ -108,7 +108,7 @@ def _opt(value: Any) -> float | None:
 
 _INCIDENT_COLUMNS = ("i.id, i.school_id, i.type, i.severity, i.status, i.outcome, i.title, i.lon, i.lat,"
                      " i.occurrences, i.opened_at, i.updated_at, i.acknowledged_at, i.resolved_at,"
-                     " i.escalation_level")
+                     " i.escalation_level, i.cleared_at")
 # Every filter is "NULL means any", so one statement serves every combination and stays a prepared plan.
 _INCIDENT_WHERE = (
     " WHERE campusguard_within(u.path, %(scope)s)"

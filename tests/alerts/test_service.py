@@ -19,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from alerts.escalation import EscalationPolicy
 from alerts.lifecycle import Action, InvalidTransition
 from alerts.notifiers import build_notifier
-from alerts.rules import load_rules
+from alerts.rules import Rule, load_rules
 from alerts.service import AlertService
 from campusguard.drill import run_drill
 from domain.broker import parse_broker_url
@@ -155,6 +155,39 @@ def test_reminders_are_counted_deliveries_not_timeline_lines_or_audit_records(
     assert count(db, "SELECT count(*) FROM audit_log") == audited + 1
     with psycopg.connect(db) as conn:
         assert audit_repo.verify(conn).ok
+
+
+def geo_event(db: str, kind: str, at: datetime) -> None:
+    detail = json.dumps({"subject_id": "bus-01", "position": {"lon": -96.69, "lat": 40.8}})
+    with psycopg.connect(db) as conn:
+        conn.execute("INSERT INTO device_events (device_id, time, kind, received_at, detail)"
+                     " VALUES ('bus-01-gps', %s, %s, %s, %s)", (at, kind, at, detail))
+
+
+def test_a_condition_that_clears_stops_escalating_and_waits_for_a_person(service: AlertService, siren: Siren,
+                                                                          db: str) -> None:
+    geo_event(db, "geo.child_check_missed", NOW)
+    service.decide_pending()
+    opened = scalar(db, "SELECT opened_at FROM incidents")
+    assert isinstance(opened, datetime)
+    assert service.escalate_due(opened + timedelta(seconds=1)) == 1  # the first notice
+    geo_event(db, "geo.child_check_completed", NOW + timedelta(seconds=20))  # done, late
+    assert service.decide_pending() == 1
+    assert scalar(db, "SELECT status FROM incidents") == "raised"  # a person still closes it
+    assert scalar(db, "SELECT cleared_at IS NOT NULL FROM incidents") is True
+    # Before: it stayed critical and escalated at 60 s, and was reminded every 30 s, as if still missed.
+    assert service.escalate_due(opened + timedelta(seconds=31)) == 0
+    assert service.escalate_due(opened + timedelta(seconds=61)) == 0
+    # The condition holding again un-clears it, and escalation resumes.
+    geo_event(db, "geo.child_check_missed", NOW + timedelta(minutes=5))
+    assert service.decide_pending() == 1
+    assert scalar(db, "SELECT cleared_at FROM incidents") is None
+    assert service.escalate_due(opened + timedelta(seconds=61)) == 1
+
+
+def test_nothing_ends_a_panic() -> None:
+    with pytest.raises(ValueError, match="nothing ends a panic"):
+        Rule(kind="button_released", ends="panic")
 
 
 def test_a_drill_runs_the_real_path_and_reports(service: AlertService, siren: Siren, db: str,
