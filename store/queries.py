@@ -108,7 +108,7 @@ def _opt(value: Any) -> float | None:
 
 _INCIDENT_COLUMNS = ("i.id, i.school_id, i.type, i.severity, i.status, i.outcome, i.title, i.lon, i.lat,"
                      " i.occurrences, i.opened_at, i.updated_at, i.acknowledged_at, i.resolved_at,"
-                     " i.escalation_level, i.cleared_at")
+                     " i.escalation_level")
 # Every filter is "NULL means any", so one statement serves every combination and stays a prepared plan.
 _INCIDENT_WHERE = (
     " WHERE campusguard_within(u.path, %(scope)s)"
@@ -318,7 +318,7 @@ def unit_path(conn: psycopg.Connection, unit_id: str) -> str | None:
 def incident_detail(conn: psycopg.Connection, incident_id: int, scope: str) -> dict[str, Any] | None:
     """One incident in ``scope`` with its evidence, its timeline and every notification delivery; None if none."""
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(f"SELECT {_INCIDENT_COLUMNS}, i.evidence, i.reminders FROM incidents i"
+        cur.execute(f"SELECT {_INCIDENT_COLUMNS}, i.evidence, i.reminders, i.cleared_at FROM incidents i"
                     " JOIN org_units u ON u.id = i.school_id"
                     " WHERE i.id = %s AND campusguard_within(u.path, %s)", (incident_id, scope))
         incident = cur.fetchone()

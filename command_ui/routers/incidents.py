@@ -57,7 +57,6 @@ class IncidentOut(BaseModel):
     acknowledged_at: datetime | None
     resolved_at: datetime | None
     escalation_level: int
-    cleared_at: datetime | None  # the condition is back to normal; still open until a person closes it
 
 
 def incident_filter(
