@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.rules import Rule, RuleSet
-from domain.incident import SYSTEM_ACTOR, Evidence, Incident, Severity, Signal, Status, Transition
+from domain.incident import CHATTER_COUNT, SYSTEM_ACTOR, Evidence, Incident, Severity, Signal, Status, Transition
 
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -124,11 +124,12 @@ def _candidates(incidents: Iterable[Incident], signal: Signal, rule: Rule, rules
     return found
 
 
-def correlate(incidents: Iterable[Incident], signal: Signal, rules: RuleSet) -> Decision:
+def correlate(incidents: Iterable[Incident], signal: Signal, rules: RuleSet, drill: bool = False) -> Decision:
     """Decide what ``signal`` means given the known ``incidents``.
 
     Pass the open incidents of the school plus recently resolved ones, so a re-delivered signal of theirs is
-    still recognised; every incident must be stored (have an id).
+    still recognised; every incident must be stored (have an id). ``drill``: the school is in drill mode, so
+    the signal opens or joins only drill incidents, and a real signal never joins a drill's incident.
     """
     known = [i for i in incidents if i.school_id == signal.school_id]
     for incident in known:
@@ -150,7 +151,7 @@ def correlate(incidents: Iterable[Incident], signal: Signal, rules: RuleSet) -> 
         return Merge(_id(target), evidence_of(signal, f"{signal.kind} (ends {rule.ends})"), target.severity,
                      realert=False, ends=True)
     severity = rule.severity or Severity.INFO
-    candidates = _candidates(open_, signal, rule, rules)
+    candidates = [i for i in _candidates(open_, signal, rule, rules) if i.drill == drill]
     for incident in candidates:
         same = any(e.source_id == signal.source_id and e.kind == signal.kind for e in incident.evidence)
         # A repeat that is more urgent than the incident (an intrusion carrying on past closing time) must
@@ -171,42 +172,61 @@ def _id(incident: Incident) -> int:
     return incident.id
 
 
-def open_incident(signal: Signal, decision: NewIncident) -> tuple[Incident, Transition]:
-    """Open the raised incident a :class:`NewIncident` decision asks for, with its first transition (seq 1)."""
+def open_incident(signal: Signal, decision: NewIncident, decided_at: datetime, drill: bool = False
+                  ) -> tuple[Incident, Transition]:
+    """Open the raised incident a :class:`NewIncident` decision asks for, with its first transition (seq 1).
+
+    ``opened_at`` is the signal's device time (when it happened); ``raised_at``, ``updated_at`` and the
+    transition are the server time of the decision, ``decided_at`` (the one clock: docs/alerts.md).
+    """
     incident = Incident(
         id=None, school_id=signal.school_id, type=decision.type, severity=decision.severity,
-        status=Status.RAISED, title=decision.title, opened_at=signal.time, updated_at=signal.time,
+        status=Status.RAISED, title=decision.title, opened_at=signal.time, updated_at=decided_at,
         last_signal_at=signal.time, lon=signal.lon, lat=signal.lat, occurrences=1,
         evidence=(decision.evidence,), signal_ids=frozenset({signal.signal_id}), event_seq=1,
+        raised_at=decided_at, drill=drill or decision.type == "drill",
     )
-    return incident, Transition(None, 1, signal.time, signal.school_id, "raised", SYSTEM_ACTOR, None,
+    return incident, Transition(None, 1, decided_at, signal.school_id, "raised", SYSTEM_ACTOR, None,
                                 signal.source_id, {"signal_id": signal.signal_id, "kind": signal.kind,
-                                                   "severity": decision.severity.value})
+                                                   "severity": decision.severity.value,
+                                                   "signal_at": signal.time.isoformat(), "drill": incident.drill})
 
 
-def fold(incident: Incident, signal: Signal, decision: Merge | Repeat, decided_at: datetime | None = None
+def _toggled(incident: Incident, at: datetime) -> dict[str, Any]:
+    """Count a change of the condition (cleared, or came back) at ``at``, for chattering."""
+    return {"toggles": incident.toggles + 1,
+            "recent_toggles": (*incident.recent_toggles, at)[-CHATTER_COUNT:]}
+
+
+def fold(incident: Incident, signal: Signal, decision: Merge | Repeat, decided_at: datetime
          ) -> tuple[Incident, Transition]:
-    """Fold a signal into the incident a :class:`Merge` or :class:`Repeat` names.
+    """Fold a signal into the incident a :class:`Merge` or :class:`Repeat` names, at server time ``decided_at``.
 
-    An ending signal clears the incident (``cleared_at``, the server time of this decision, ``decided_at``; the
-    signal's own time when not given): its condition is back to normal, so escalation stops, but it stays open
-    for a person to close. Any other signal means the condition holds again and un-clears it.
+    An ending signal clears the incident (``cleared_at`` = ``decided_at``): its condition is back to normal, so
+    escalation stops, but it stays open for a person to close. Any other signal means the condition holds
+    again and un-clears it. Each of those changes counts as a toggle; three in a minute is chattering
+    (:attr:`~domain.incident.Incident.chattering`), still one incident.
     """
     if decision.incident_id != incident.id:
         raise ValueError(f"decision is for incident {decision.incident_id}, not {incident.id}")
     seq = incident.event_seq + 1
-    # The last update only moves forward; the opening moves back to the earliest signal: after an outage the
-    # presses are decided in commit order, and a first press decided late must still date the situation.
-    common: dict[str, Any] = {"updated_at": max(incident.updated_at, signal.time), "signal_ids": incident.signal_ids | {
-        signal.signal_id}, "event_seq": seq, "opened_at": min(incident.opened_at, signal.time)}
-    detail: dict[str, object] = {"signal_id": signal.signal_id, "kind": signal.kind}
+    # updated_at is server time and only moves forward; the opening (device time, a fact) moves back to the
+    # earliest signal: after an outage the presses are decided in commit order, and a first press decided late
+    # must still date the situation.
+    common: dict[str, Any] = {"updated_at": max(incident.updated_at, decided_at), "signal_ids": incident.signal_ids
+                              | {signal.signal_id}, "event_seq": seq, "opened_at": min(incident.opened_at, signal.time)}
+    detail: dict[str, object] = {"signal_id": signal.signal_id, "kind": signal.kind,
+                                 "signal_at": signal.time.isoformat()}
+    ends = isinstance(decision, Merge) and decision.ends
+    if ends == (incident.cleared_at is None):  # it clears now, or it held again after clearing
+        common |= _toggled(incident, decided_at)
     if isinstance(decision, Repeat):
         changed = replace(incident, occurrences=incident.occurrences + 1,
                           last_signal_at=max(incident.last_signal_at, signal.time), cleared_at=None, **common)
         kind = "repeat"
     elif decision.ends:
         changed = replace(incident, evidence=(*incident.evidence, decision.evidence),
-                          cleared_at=decided_at or signal.time, **common)
+                          cleared_at=incident.cleared_at or decided_at, **common)
         kind = "ended"
     else:
         lon, lat = (incident.lon, incident.lat) if incident.lon is not None else (signal.lon, signal.lat)
@@ -216,6 +236,8 @@ def fold(incident: Incident, signal: Signal, decision: Merge | Repeat, decided_a
         kind = "evidence"
         if decision.realert:
             detail |= {"severity_from": incident.severity.value, "severity_to": decision.severity.value}
-    transition = Transition(incident.id, seq, signal.time, incident.school_id, kind, SYSTEM_ACTOR, None,
+    if changed.chattering and not incident.chattering:
+        detail["chattering"] = changed.toggles
+    transition = Transition(incident.id, seq, decided_at, incident.school_id, kind, SYSTEM_ACTOR, None,
                             signal.source_id, detail)
     return changed, transition

@@ -1,10 +1,12 @@
 """Escalation: who to notify next about an unacknowledged incident, and when. Pure; the clock is passed in.
 
 Level 0 of the chain is notified when the incident is raised. While it stays *raised* (nobody has
-acknowledged it), level ``n`` is due exactly at ``opened_at + n * ack SLA`` of its severity: each level gets
-the same time to react before the next is woken. Past the last level nothing escalates further; instead the
-current level is re-notified every ``renotify_s`` of the severity since the last notification. Escalation
-takes precedence over a re-notification due at the same moment. Once anyone acknowledges (or responds, or
+acknowledged it), level ``n`` is due exactly at ``raised_at + n * ack SLA`` of its severity: each level gets
+the same time to react before the next is woken. ``raised_at`` is server time: a signal delivered late, or
+from a device whose clock is off, still gets every level's full time (``opened_at`` is its device time).
+Past the last level nothing escalates further; instead the current level is re-notified every ``renotify_s``
+of the severity since the last notification. Escalation takes precedence over a re-notification due at the
+same moment. Once anyone acknowledges (or responds, or
 resolves), nothing is due. A severity without an SLA (info by default) never escalates, and one without a
 re-notify interval is never re-notified.
 
@@ -94,7 +96,7 @@ def next_escalation_at(incident: Incident, policy: EscalationPolicy) -> datetime
     if incident.status is not Status.RAISED or incident.cleared_at is not None or sla is None \
             or nxt >= len(policy.chain):
         return None
-    return incident.opened_at + nxt * sla
+    return incident.raised + nxt * sla
 
 
 def due(incident: Incident, policy: EscalationPolicy, now: datetime) -> EscalationStep | None:
@@ -110,7 +112,7 @@ def due(incident: Incident, policy: EscalationPolicy, now: datetime) -> Escalati
     level = incident.escalation_level
     if incident.last_notified_at is None:
         return EscalationStep("notify", level, policy.chain[min(level, len(policy.chain) - 1)], "raised",
-                              incident.opened_at)
+                              incident.raised)
     escalate_at = next_escalation_at(incident, policy)
     if escalate_at is not None and now >= escalate_at:
         sla = policy.sla(incident.severity)

@@ -28,9 +28,10 @@ from alerts.kitchens import CookingMonitor
 from alerts.lifecycle import Action, apply, mark_seen
 from alerts.notifiers.base import EventKind, Notification, Notifier
 from alerts.rules import RuleSet
+from alerts.shelving import covering, shelves_incident
 from domain.audit import AuditRecord
-from domain.incident import Incident, Outcome, Signal, Transition
-from store import audit_repo
+from domain.incident import SYSTEM_ACTOR, Incident, Outcome, Signal, Transition
+from store import alarm_repo, audit_repo
 from store.channels import EVENT_CHANNEL, GEO_CHANNEL, PANIC_CHANNEL, announce_incident, listen
 from store.db import connect, is_transient
 from store.incident_repo import (
@@ -164,12 +165,20 @@ class AlertService:
                 link_signal_without_incident(conn, signal_id, "ignored: device belongs to no school")
                 return 1
             incidents = open_incidents(conn, signal.school_id)
-            decision = correlate(incidents, signal, self.rules)
+            shelf = covering(alarm_repo.active_shelves(conn, now, signal.school_id), signal.source_id,
+                             self.rules.match(signal), now)
+            if shelf is not None:
+                # Kept (device_events, alert_signals) and counted on the shelf, never alerted.
+                link_signal_without_incident(conn, signal_id, f"shelved: shelf {shelf.id}")
+                alarm_repo.count_suppressed(conn, shelf.id)
+                return 1
+            drill = bool(alarm_repo.active_drill_modes(conn, now, signal.school_id))
+            decision = correlate(incidents, signal, self.rules, drill=drill)
             if isinstance(decision, Ignore):
                 link_signal_without_incident(conn, signal_id, f"ignored: {decision.reason}")
                 return 1
             if isinstance(decision, NewIncident):
-                incident, transition = open_incident(signal, decision)
+                incident, transition = open_incident(signal, decision, now, drill)
                 incident_id = insert_incident(conn, incident)
                 incident = replace(incident, id=incident_id)
             else:
@@ -207,8 +216,12 @@ class AlertService:
         moment = now or datetime.now(UTC)
         sent = 0
         with self._connection() as conn:
+            self._expire(conn, moment)
             with conn.transaction():
-                steps = [(i, step) for i in unacknowledged(conn) if (step := due(i, self.policy, moment))]
+                shelves = alarm_repo.active_shelves(conn, moment)
+                # A shelved source's open incidents wait silently with it (never a panic: shelves_incident).
+                steps = [(i, step) for i in unacknowledged(conn) if (step := due(i, self.policy, moment))
+                         and not shelves_incident(shelves, i, moment)]
             for incident, step in steps:
                 event: EventKind = "raised" if step.kind == "notify" else "escalated"
                 with conn.transaction():
@@ -233,6 +246,18 @@ class AlertService:
                 sent += 1
         return sent
 
+    def _expire(self, conn: psycopg.Connection, now: datetime) -> None:
+        """Stamp and audit the shelves and drill modes that ran out: once each, by the stage that stamps them."""
+        with conn.transaction():
+            shelves, drills = alarm_repo.expire(conn, now)
+            for shelf in shelves:
+                audit_repo.append(conn, AuditRecord(now, SYSTEM_ACTOR, "shelf.expired", f"shelf:{shelf.id}", {
+                    "school_id": shelf.school_id, "source_id": shelf.source_id, "type": shelf.type,
+                    "suppressed": shelf.suppressed, "until": shelf.until.isoformat()}))
+            for mode in drills:
+                audit_repo.append(conn, AuditRecord(now, SYSTEM_ACTOR, "drill_mode.expired",
+                                                    f"school:{mode.school_id}", {"until": mode.until.isoformat()}))
+
     def act(self, incident_id: int, action: Action, actor: str, note: str | None = None,
             outcome: Outcome | None = None, source: str | None = None) -> Incident:
         """Make a person's move on an incident (acknowledge, respond, resolve...); raises InvalidTransition."""
@@ -246,7 +271,7 @@ class AlertService:
             severity=incident.severity.value, status=incident.status.value,
             title=incident.title, event=event, at=at, opened_at=incident.opened_at,
             lon=incident.lon, lat=incident.lat, message=incident.title, level=level, recipients=people,
-            drill=incident.type == DRILL_TYPE)
+            drill=incident.drill or incident.type == DRILL_TYPE)
 
     def _audit(self, conn: psycopg.Connection, transition: Transition, incident: Incident) -> None:
         audit_transition(conn, transition, incident)

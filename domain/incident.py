@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -146,6 +146,11 @@ class Evidence:
         _require_aware("time", self.time)
 
 
+CHATTER_COUNT = 3
+"""Condition changes that make a source chattering when they fall within :data:`CHATTER_WINDOW`."""
+CHATTER_WINDOW = timedelta(minutes=1)
+
+
 @dataclass(frozen=True, slots=True)
 class Incident:
     """One real situation, however many signals reported it.
@@ -178,12 +183,34 @@ class Incident:
     event_seq: int = 0
     reminders: int = 0  # reminders sent while nobody acknowledged: deliveries, not transitions
     cleared_at: datetime | None = None  # its condition returned to normal (server time); None while it holds
+    raised_at: datetime | None = None
+    """Server time the alert stage raised it: the SLA and escalation clock. ``opened_at`` is the device time of
+    its first signal (a fact, which a backlog or a wrong device clock may put minutes away). Defaults to
+    ``opened_at`` for values built by hand."""
+    drill: bool = False  # raised by a drill or while its school was in drill mode: never mixed with real ones
+    toggles: int = 0  # times its condition cleared or came back
+    recent_toggles: tuple[datetime, ...] = ()  # server times of the latest toggles (at most CHATTER_COUNT)
 
     def __post_init__(self) -> None:
-        """Refuse naive times."""
+        """Refuse naive times; date the raise at the opening when none is given."""
+        if self.raised_at is None:
+            object.__setattr__(self, "raised_at", self.opened_at)
         for name in ("opened_at", "updated_at", "last_signal_at", "acknowledged_at", "resolved_at",
-                     "last_notified_at", "cleared_at"):
+                     "last_notified_at", "cleared_at", "raised_at"):
             _require_aware(name, getattr(self, name))
+        for moment in self.recent_toggles:
+            _require_aware("recent_toggles", moment)
+
+    @property
+    def raised(self) -> datetime:
+        """When the alert stage raised it (server time), never None."""
+        return self.raised_at or self.opened_at
+
+    @property
+    def chattering(self) -> bool:
+        """Its condition toggled :data:`CHATTER_COUNT` times within :data:`CHATTER_WINDOW` (ISA-18.2 chattering)."""
+        recent = self.recent_toggles[-CHATTER_COUNT:]
+        return len(recent) >= CHATTER_COUNT and recent[-1] - recent[0] <= CHATTER_WINDOW
 
     def label(self) -> str:
         """Name the incident in messages: its id once stored, else its type."""

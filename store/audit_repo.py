@@ -35,17 +35,20 @@ def append(conn: psycopg.Connection, record: AuditRecord) -> int:
     """
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_APPEND_LOCK,))
-        row = conn.execute("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+        row = conn.execute("SELECT hash, at FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
         prev_hash = GENESIS if row is None else bytes(row[0])
+        # Records are in commit order (the lock) and their times never go backwards: a writer that read the
+        # clock before another took the lock, or a process whose clock runs behind, records the head's time.
+        at = record.at if row is None else max(record.at, row[1])
         # Hash the detail in the form jsonb gives back (it rewrites some numbers), so verify agrees later.
         stored_detail = conn.execute("SELECT %s::jsonb", (Jsonb(dict(record.detail)),)).fetchone()
         assert stored_detail is not None  # a SELECT of one value always returns one row
-        normalised = AuditRecord(record.at, record.actor, record.action, record.target, stored_detail[0])
+        normalised = AuditRecord(at, record.actor, record.action, record.target, stored_detail[0])
         digest = chain_hash(prev_hash, normalised)
         inserted = conn.execute(
             "INSERT INTO audit_log (at, actor, action, target, detail, prev_hash, hash)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (record.at, record.actor, record.action, record.target, Jsonb(stored_detail[0]), prev_hash, digest),
+            (at, record.actor, record.action, record.target, Jsonb(stored_detail[0]), prev_hash, digest),
         ).fetchone()
         assert inserted is not None  # INSERT ... RETURNING of one row
         return int(inserted[0])

@@ -195,23 +195,25 @@ def response_times(
 
     Acknowledged means the first move a person made (acknowledge, respond, or resolving a false alarm
     straight away), read from the incident's timeline: ``acknowledged_at`` is reset by a reopen, which would
-    make a reopened incident look promptly handled. Resolved is the first resolve, for the same reason.
+    make a reopened incident look promptly handled. Resolved is the first resolve, for the same reason. Times run
+    from ``raised_at`` (server time, like the moves), not the device time of the first signal; drills are left
+    out.
     """
     rows = conn.execute(
         "WITH firsts AS ("
-        "  SELECT i.id, i.school_id, i.opened_at, s.timezone,"
+        "  SELECT i.id, i.school_id, i.opened_at, i.raised_at, s.timezone,"
         "    (SELECT min(e.time) FROM incident_events e WHERE e.incident_id = i.id"
         "       AND e.kind IN ('acknowledge', 'respond', 'resolve')) AS acked,"
         "    (SELECT min(e.time) FROM incident_events e WHERE e.incident_id = i.id AND e.kind = 'resolve')"
         "       AS resolved"
         "  FROM incidents i JOIN org_units u ON u.id = i.school_id JOIN schools s ON s.id = i.school_id"
         "  WHERE campusguard_within(u.path, %(scope)s) AND i.opened_at >= %(since)s AND i.opened_at < %(until)s"
-        "    AND (%(schools)s::text[] IS NULL OR i.school_id = ANY(%(schools)s)))"
+        "    AND NOT i.drill AND (%(schools)s::text[] IS NULL OR i.school_id = ANY(%(schools)s)))"
         " SELECT school_id, date_trunc('week', opened_at AT TIME ZONE timezone)::date AS week, count(*),"
-        "  count(acked), percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM acked - opened_at)),"
-        "  percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM acked - opened_at)),"
-        "  count(resolved), percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM resolved - opened_at)),"
-        "  percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM resolved - opened_at))"
+        "  count(acked), percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM acked - raised_at)),"
+        "  percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM acked - raised_at)),"
+        "  count(resolved), percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM resolved - raised_at)),"
+        "  percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM resolved - raised_at))"
         " FROM firsts GROUP BY school_id, week ORDER BY school_id, week",
         {"scope": scope_path, "since": since, "until": until, "schools": list(schools) or None},
     ).fetchall()

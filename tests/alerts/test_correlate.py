@@ -27,7 +27,7 @@ def sig(kind: str, source: str, seconds: float = 0, lat: float | None = LAT, sid
 def opened(signal: Signal, ident: int = 1) -> Incident:
     decision = correlate([], signal, RULES)
     assert isinstance(decision, NewIncident)
-    return replace(open_incident(signal, decision)[0], id=ident)
+    return replace(open_incident(signal, decision, signal.time)[0], id=ident)
 
 
 def test_distance_is_haversine_metres() -> None:
@@ -43,7 +43,7 @@ def test_a_panic_and_a_person_down_30_m_and_20_s_apart_are_one_incident() -> Non
     assert (decision.evidence.kind, decision.evidence.signal_id, decision.evidence.source_id) == (
         "panic", press.signal_id, "btn-1")
     assert isinstance(decision, NewIncident)
-    incident, raised = open_incident(press, decision)
+    incident, raised = open_incident(press, decision, press.time)
     assert (incident.status, incident.occurrences, incident.lon, incident.lat, raised.kind, raised.seq) == (
         Status.RAISED, 1, LON, LAT, "raised", 1)
     incident = replace(incident, id=5)
@@ -51,7 +51,7 @@ def test_a_panic_and_a_person_down_30_m_and_20_s_apart_are_one_incident() -> Non
     merge = correlate([incident], fall, RULES)
     assert isinstance(merge, Merge)
     assert (merge.incident_id, merge.severity, merge.realert, merge.ends) == (5, Severity.CRITICAL, False, False)
-    merged, t = fold(incident, fall, merge)
+    merged, t = fold(incident, fall, merge, fall.time)
     assert [e.kind for e in merged.evidence] == ["panic", "person_down"]
     assert merged.evidence[1].ref == "snap/cam-hall.jpg"
     assert (merged.occurrences, merged.last_signal_at, merged.event_seq, t.kind, t.seq) == (
@@ -78,9 +78,10 @@ def test_a_merge_raises_severity_to_the_max_and_asks_to_realert() -> None:
     smoke = sig("smoke", "smoke-1", 120)
     merge = correlate([cooking], smoke, RULES)
     assert isinstance(merge, Merge) and (merge.severity, merge.realert) == (Severity.CRITICAL, True)
-    merged, t = fold(cooking, smoke, merge)
+    merged, t = fold(cooking, smoke, merge, smoke.time)
     assert merged.severity is Severity.CRITICAL
-    assert dict(t.detail) == {"signal_id": smoke.signal_id, "kind": "smoke", "severity_from": "high",
+    assert dict(t.detail) == {"signal_id": smoke.signal_id, "kind": "smoke", "signal_at": smoke.time.isoformat(),
+                              "severity_from": "high",
                               "severity_to": "critical"}
     # The other way round the severity stays critical and nobody is paged again.
     fire = opened(sig("smoke", "smoke-1"))
@@ -93,7 +94,7 @@ def test_the_same_button_again_is_a_repeat_and_a_redelivery_is_ignored() -> None
     incident = opened(first, 9)
     again = sig("panic", "btn-1", 15)
     assert correlate([incident], again, RULES) == Repeat(9)
-    repeated, t = fold(incident, again, Repeat(9))
+    repeated, t = fold(incident, again, Repeat(9), again.time)
     assert (repeated.occurrences, len(repeated.evidence), repeated.severity, t.kind) == (
         2, 1, Severity.CRITICAL, "repeat")
     assert correlate([repeated], again, RULES) == Ignore(f"signal {again.signal_id} is already in incident 9")
@@ -119,7 +120,7 @@ def test_signals_without_a_position_count_as_near() -> None:
     fall = sig("person_down", "cam-hall", 20)
     merge = correlate([incident], fall, RULES)
     assert isinstance(merge, Merge)
-    merged, _ = fold(incident, fall, merge)
+    merged, _ = fold(incident, fall, merge, fall.time)
     assert (merged.lon, merged.lat) == (LON, LAT)  # the first located evidence places it
 
 
@@ -129,7 +130,7 @@ def test_ending_signals_attach_as_evidence_and_resolve_nothing() -> None:
     online = sig("online", "btn-1", 3 * 86_400, lat=None)  # days later: endings have no window
     decision = correlate([offline], online, RULES)
     assert isinstance(decision, Merge) and decision.ends and decision.incident_id == 3
-    ended, t = fold(offline, online, decision)
+    ended, t = fold(offline, online, decision, online.time)
     assert (ended.status, ended.occurrences, len(ended.evidence), t.kind) == (Status.RAISED, 1, 2, "ended")
     assert ended.evidence[1].summary == "online (ends device_offline)"
     assert ended.last_signal_at == T0  # an ending does not keep the situation's merge window open
@@ -146,4 +147,50 @@ def test_ignored_signals_say_why() -> None:
 def test_fold_refuses_a_decision_for_another_incident() -> None:
     incident = opened(sig("panic", "btn-1"), 4)
     with pytest.raises(ValueError, match="decision is for incident 5, not 4"):
-        fold(incident, sig("panic", "btn-1", 3), Repeat(5))
+        fold(incident, sig("panic", "btn-1", 3), Repeat(5), T0)
+
+
+def test_device_time_dates_the_situation_and_server_time_dates_the_decisions() -> None:
+    # A press buffered for ten minutes (a dead zone), or from a button whose clock is ten minutes behind.
+    press = sig("panic", "btn-1")
+    server = T0 + timedelta(minutes=10)
+    decision = correlate([], press, RULES)
+    assert isinstance(decision, NewIncident)
+    incident, raised = open_incident(press, decision, server)
+    assert (incident.opened_at, incident.raised_at, incident.updated_at, raised.time) == (T0, server, server, server)
+    assert raised.detail["signal_at"] == T0.isoformat()
+    # A later press with an earlier device time still moves the record forward, never back.
+    incident = replace(incident, id=1)
+    early = sig("panic", "btn-1", -30)
+    later, t = fold(incident, early, Repeat(1), server + timedelta(seconds=5))
+    assert (later.opened_at, later.updated_at, later.raised_at, t.time) == (
+        T0 - timedelta(seconds=30), server + timedelta(seconds=5), server, server + timedelta(seconds=5))
+
+
+def test_a_source_toggling_three_times_a_minute_is_one_chattering_incident() -> None:
+    offline = opened(sig("offline", "btn-1", lat=None, device_kind="panic_button"), 3)
+    incident, at = offline, T0
+    kinds = ["online", "offline", "online", "offline"]
+    for step, kind in enumerate(kinds, start=1):
+        at = T0 + timedelta(seconds=15 * step)
+        signal = sig(kind, "btn-1", 15 * step, lat=None, device_kind="panic_button")
+        decision = correlate([incident], signal, RULES)
+        assert isinstance(decision, Merge | Repeat), decision
+        incident, t = fold(incident, signal, decision, at)
+        if step == 3:
+            assert t.detail["chattering"] == 3
+    assert (incident.id, incident.toggles, incident.chattering, incident.cleared_at) == (3, 4, True, None)
+    # The same toggles spread over minutes are a condition coming and going, not chattering.
+    slow = replace(offline, recent_toggles=(T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)), toggles=3)
+    assert not slow.chattering
+
+
+def test_drill_mode_signals_never_join_real_incidents_and_real_never_join_drills() -> None:
+    real = opened(sig("panic", "btn-1"), 1)
+    press = sig("panic", "btn-1", 20)
+    drilled = correlate([real], press, RULES, drill=True)
+    assert isinstance(drilled, NewIncident)
+    drill_incident = replace(open_incident(press, drilled, press.time, drill=True)[0], id=2)
+    assert drill_incident.drill and not real.drill
+    assert correlate([real, drill_incident], sig("panic", "btn-1", 40), RULES) == Repeat(1)
+    assert correlate([real, drill_incident], sig("panic", "btn-1", 40), RULES, drill=True) == Repeat(2)

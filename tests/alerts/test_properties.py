@@ -81,12 +81,12 @@ def test_no_signal_is_lost_or_counted_twice(stream: list[Signal], redeliver: lis
         accepted.append(signal.signal_id)
         if isinstance(decision, NewIncident):
             ident = len(incidents) + 1
-            incidents[ident] = replace(open_incident(signal, decision)[0], id=ident)
+            incidents[ident] = replace(open_incident(signal, decision, signal.time)[0], id=ident)
             counted += 1
         else:
             target = incidents[decision.incident_id]
             assert target.status.is_open and target.school_id == signal.school_id
-            incidents[decision.incident_id] = fold(target, signal, decision)[0]
+            incidents[decision.incident_id] = fold(target, signal, decision, signal.time)[0]
             if isinstance(decision, Merge) and decision.ends:
                 ended += 1
             else:

@@ -3,72 +3,27 @@
 from __future__ import annotations
 
 import json
-import queue
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import psycopg
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.escalation import EscalationPolicy
 from alerts.lifecycle import Action, InvalidTransition
-from alerts.notifiers import build_notifier
 from alerts.rules import Rule, load_rules
 from alerts.service import AlertService
 from campusguard.drill import run_drill
-from domain.broker import parse_broker_url
 from domain.incident import Outcome, Status
 from store import audit_repo
 from tests.support.ingest import ingest_settings, prepare_database, running_worker, scalar, wait_for
 from tests.support.mqtt import PrivateBroker
 from tests.support.postgres import PrivateCluster
+from tests.support.siren import Siren
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture
-def db(fresh_database_url: str) -> str:
-    prepare_database(fresh_database_url)
-    return fresh_database_url
-
-
-class Siren:
-    """A siren gateway: subscribes to the alert topics and keeps what it hears."""
-
-    def __init__(self, url: str) -> None:
-        endpoint = parse_broker_url(url)
-        self.heard: queue.Queue[dict[str, object]] = queue.Queue()
-        subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"siren-{uuid.uuid4().hex[:6]}")
-        self.client.on_connect = lambda c, *_: c.subscribe("campusguard/alerts/v1/#", qos=1)
-        self.client.on_subscribe = lambda *_: subscribed.set()
-        self.client.on_message = lambda _c, _u, m: self.heard.put(json.loads(m.payload))
-        self.client.connect(endpoint.host, endpoint.port)
-        self.client.loop_start()
-        subscribed.wait(10)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-@pytest.fixture
-def siren(private_mqtt: PrivateBroker) -> Iterator[Siren]:
-    s = Siren(private_mqtt.url)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def service(db: str, private_mqtt: PrivateBroker) -> AlertService:
-    notifier = build_notifier({"type": "mqtt", "url": private_mqtt.url})
-    return AlertService(db, load_rules(), EscalationPolicy(), [notifier])
 
 
 def panic_event(db: str, device: str, at: datetime) -> None:
@@ -113,7 +68,7 @@ def test_two_nearby_presses_are_one_incident_with_two_pieces_of_evidence(service
 def test_unacknowledged_escalates_and_acknowledged_stops(service: AlertService, siren: Siren, db: str) -> None:
     panic_event(db, "antelope-park-office-panic-1", NOW)
     service.decide_pending()
-    opened = scalar(db, "SELECT opened_at FROM incidents")
+    opened = scalar(db, "SELECT raised_at FROM incidents")
     assert isinstance(opened, datetime)
     service.escalate_due(opened + timedelta(seconds=1))
     assert service.escalate_due(opened + timedelta(seconds=30)) == 0  # within the 60 s SLA, nothing more
@@ -139,7 +94,7 @@ def test_reminders_are_counted_deliveries_not_timeline_lines_or_audit_records(
     # timeline line and an audit record (142 of 269 audit records in a short demo).
     panic_event(db, "antelope-park-office-panic-1", NOW)
     service.decide_pending()
-    opened = scalar(db, "SELECT opened_at FROM incidents")
+    opened = scalar(db, "SELECT raised_at FROM incidents")
     assert isinstance(opened, datetime)
     assert service.escalate_due(opened + timedelta(seconds=1)) == 1  # the first notice
     audited = count(db, "SELECT count(*) FROM audit_log")
@@ -168,7 +123,7 @@ def test_a_condition_that_clears_stops_escalating_and_waits_for_a_person(service
                                                                           db: str) -> None:
     geo_event(db, "geo.child_check_missed", NOW)
     service.decide_pending()
-    opened = scalar(db, "SELECT opened_at FROM incidents")
+    opened = scalar(db, "SELECT raised_at FROM incidents")
     assert isinstance(opened, datetime)
     assert service.escalate_due(opened + timedelta(seconds=1)) == 1  # the first notice
     geo_event(db, "geo.child_check_completed", NOW + timedelta(seconds=20))  # done, late
