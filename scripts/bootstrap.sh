@@ -30,6 +30,8 @@ compgen -G '/usr/share/postgresql/*/extension/postgis.control' >/dev/null || mis
     || missing+=(gir1.2-gst-rtsp-server-1.0)
 compgen -G '/usr/lib/*/gstreamer-1.0/libgstrtp.so' >/dev/null || missing+=(gstreamer1.0-plugins-good)
 have gst-launch-1.0 || missing+=(gstreamer1.0-tools)
+# A real courtyard filmed by a camera (OpenCV's sample vtest.avi, PETS 2009): the vision tests' real scene.
+[[ -e /usr/share/doc/opencv-doc/examples/data/vtest.avi ]] || missing+=(opencv-doc)
 
 if ((${#missing[@]} == 0)); then
     exit 0

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import psycopg
 
@@ -107,3 +108,65 @@ def last_person_seen(conn: psycopg.Connection, camera_ids: Iterable[str], zone: 
     row = conn.execute("SELECT max(time) FROM detections WHERE camera_id = ANY(%s) AND zone = %s"
                        " AND label = 'person' AND time >= %s", (list(camera_ids), zone, since)).fetchone()
     return row[0] if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class SceneRow:
+    """A fixed thing a camera learned as part of its scene (box normalised to 0..1); forgotten once un-learned."""
+
+    id: int
+    camera_id: str
+    label: str
+    box: tuple[float, float, float, float]
+    learned_at: datetime
+    forgotten_at: datetime | None = None
+    forgotten_by: str | None = None
+
+
+_SCENE_COLUMNS = "id, camera_id, label, box, learned_at, forgotten_at, forgotten_by"
+
+
+def _scene_row(row: tuple[Any, ...]) -> SceneRow:
+    id_, camera_id, label, box, learned_at, forgotten_at, forgotten_by = row
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return SceneRow(int(id_), str(camera_id), str(label), (x1, y1, x2, y2), learned_at, forgotten_at, forgotten_by)
+
+
+def store_scene_object(conn: psycopg.Connection, camera_id: str, label: str,
+                       box: tuple[float, float, float, float], learned_at: datetime) -> int:
+    """Keep an object a camera learned as scene; return its id."""
+    row = conn.execute("INSERT INTO vision_scene_objects (camera_id, label, box, learned_at) VALUES (%s, %s, %s, %s)"
+                       " RETURNING id", (camera_id, label, list(box), learned_at)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def live_scene(conn: psycopg.Connection, camera_ids: Iterable[str]) -> list[SceneRow]:
+    """Return the scene objects the cameras mask now (not forgotten), oldest first."""
+    return [_scene_row(row) for row in conn.execute(
+        f"SELECT {_SCENE_COLUMNS} FROM vision_scene_objects WHERE camera_id = ANY(%s) AND forgotten_at IS NULL"
+        " ORDER BY id", (list(camera_ids),)).fetchall()]
+
+
+def camera_scene(conn: psycopg.Connection, camera_id: str, *, forgotten: bool = False) -> list[SceneRow]:
+    """One camera's scene objects, the forgotten ones too when asked, oldest first."""
+    return [_scene_row(row) for row in conn.execute(
+        f"SELECT {_SCENE_COLUMNS} FROM vision_scene_objects WHERE camera_id = %s"
+        " AND (%s OR forgotten_at IS NULL) ORDER BY id", (camera_id, forgotten)).fetchall()]
+
+
+def camera_school(conn: psycopg.Connection, camera_id: str) -> str | None:
+    """Return the school a camera belongs to (for scoping); None for an unknown camera or one of no school."""
+    row = conn.execute("SELECT school_id FROM devices WHERE id = %s AND kind = 'camera'", (camera_id,)).fetchone()
+    return str(row[0]) if row and row[0] is not None else None
+
+
+def forget_scene(conn: psycopg.Connection, camera_id: str, object_ids: Iterable[int] | None, by: str,
+                 at: datetime) -> list[int]:
+    """Un-learn a camera's scene objects (all of them when ``object_ids`` is None); return the ids forgotten."""
+    ids = None if object_ids is None else list(object_ids)
+    rows = conn.execute(
+        "UPDATE vision_scene_objects SET forgotten_at = %s, forgotten_by = %s WHERE camera_id = %s"
+        " AND forgotten_at IS NULL AND (%s::bigint[] IS NULL OR id = ANY(%s::bigint[])) RETURNING id",
+        (at, by, camera_id, ids, ids)).fetchall()
+    return sorted(int(row[0]) for row in rows)

@@ -65,6 +65,86 @@ class RuleParams(BaseModel):
         return self
 
 
+class PersonShape(BaseModel):
+    """The box a person may have where this applies: a sign post is too thin, a far-away cone too small."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_height: Annotated[
+        float, Field(ge=0, le=1, description="Least box height, as a share of the frame's height.")
+    ] = 0.02
+    min_aspect: Annotated[
+        float, Field(ge=0, description="Least width/height of the box (a standing person is about 0.4).")
+    ] = 0.15
+    max_aspect: Annotated[
+        float, Field(gt=0, description="Most width/height of the box; a person lying on the floor is wide, so "
+                     "only a zone where nobody lies (a gate) should set this low.")
+    ] = 4.0
+
+    @model_validator(mode="after")
+    def _order(self) -> PersonShape:
+        if self.max_aspect < self.min_aspect:
+            raise ValueError("max_aspect must be at least min_aspect")
+        return self
+
+
+class ConfirmParams(BaseModel):
+    """When a tracked detection counts as a person (or any object) for the zone rules: evidence over time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    confirm_score: Annotated[
+        float, Field(ge=0, le=1, description="A track is confirmed once the median of its recent detection "
+                     "scores reaches this (Frigate's 'threshold'); once confirmed it stays so.")
+    ] = 0.5
+    score_window: Annotated[
+        int, Field(ge=1, le=64, description="How many of a track's latest scores the median is taken over.")
+    ] = 10
+    min_hits: Annotated[
+        int, Field(ge=1, description="Least scores a reported track needs before its median is judged: odd, so "
+                   "the median is a score it had, not the mean of a weak and a lucky one.")
+    ] = 3
+    fresh_s: Annotated[
+        float, Field(ge=0, description="Only tracks matched to a detection this long before the latest detector "
+                     "call are counted (0: in that call, so a count never exceeds what the detector saw): a track "
+                     "the tracker keeps alive after its person left, or an identity switch's ghost, counts nothing.")
+    ] = 0.0
+    shape: PersonShape = Field(default_factory=PersonShape, description="A person's box anywhere on a camera.")
+    zone_shapes: dict[str, PersonShape] = Field(
+        default_factory=dict, description="Per zone name (or 'camera_id/zone name', which wins): a person whose "
+        "foot point is in that zone must also have this shape.")
+
+
+class SceneParams(BaseModel):
+    """Learning fixed things the detector takes for people (a cone, a sign post) as part of a camera's scene."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    learn: Annotated[bool, Field(description="Learn still things as scene and mask them.")] = True
+    learn_s: Annotated[
+        float, Field(gt=0, description="Seconds a track must stand exactly still, from its first sighting, to be "
+                     "learned as scene. Longer than any rule's hold (loitering's 120 s), so a real person still "
+                     "from the start has raised what they would raise first.")
+    ] = 300.0
+    still_shift: Annotated[
+        float, Field(gt=0, description="Largest centre shift from its first box, in box diagonals, that is still.")
+    ] = 0.12
+    still_resize: Annotated[
+        float, Field(gt=0, description="Largest size change from its first box (log of the diagonals' ratio).")
+    ] = 0.2
+    mask_iou: Annotated[
+        float, Field(gt=0, le=1, description="A detection whose box overlaps a learned object's this much (IoU) "
+                     "is that object, whatever label the detector gives it this time.")
+    ] = 0.5
+    labels: tuple[str, ...] = Field(
+        ("person", "cat", "dog", "bird", "sheep", "cow", "horse", "bear"),
+        description="Labels that should move by themselves; only these are learned or masked (a knife lying "
+        "still on a table is never masked).")
+    reload_s: Annotated[
+        float, Field(gt=0, description="How often a worker rereads its cameras' scene (to see an un-learn).")
+    ] = 10.0
+
+
 class DetectorConfigBase(BaseModel):
     """Settings every backend has; a backend's config adds ``type`` and its own fields."""
 
@@ -123,6 +203,8 @@ class VisionSettings(BaseModel):
         DetectorConfig, Field(description='Object detector; {"type": "nanodet"} (shipped) or {"type": "yolo", ...}.')
     ] = Field(default_factory=NanoDetConfig)
     rules: RuleParams = Field(default_factory=RuleParams)
+    confirm: ConfirmParams = Field(default_factory=ConfirmParams)
+    scene: SceneParams = Field(default_factory=SceneParams)
     pose: Annotated[bool, Field(description="Judge fallen people by body pose (MoveNet), not only box shape.")] = True
     blur_faces: Annotated[bool, Field(description="Find faces in snapshots and keep a blurred copy to show.")] = True
     gated: Annotated[bool, Field(description="Detect only frames with motion or due a periodic check.")] = True
@@ -140,8 +222,10 @@ class VisionSettings(BaseModel):
         float, Field(gt=0, description="Longest time without detecting while something is tracked and still.")
     ] = 1.0
     moving_refresh_s: Annotated[
-        float, Field(gt=0, description="Longest time without detecting while only tracked things move.")
-    ] = 0.6
+        float, Field(gt=0, description="Longest time without detecting while only tracked things move (0.15: every "
+                     "frame at 5 fps, every other at 10; at 0.6 a real courtyard's gated recall fell 14 points "
+                     "below every-frame detection, docs/vision.md).")
+    ] = 0.15
     sighting_every_s: Annotated[
         float, Field(gt=0, description="How often a tracked object is written to the detections table.")
     ] = 5.0

@@ -88,7 +88,8 @@ class TrackedObject:
     """A detection followed across frames under a stable id.
 
     ``lying`` is the pose stage's verdict for a person (None when no pose was judged for this frame); ``since``
-    is when the tracker first confirmed the object.
+    is when the tracker first confirmed the object; ``seen`` when a detection last matched it (None: unknown,
+    taken as now), which tells a person in the picture from a track the tracker keeps alive after they left.
     """
 
     track_id: int
@@ -97,6 +98,7 @@ class TrackedObject:
     box: Box
     since: datetime
     lying: bool | None = None
+    seen: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

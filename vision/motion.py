@@ -6,12 +6,13 @@ changed (frame differencing: a person who stops is no longer "motion" one frame 
 background average would keep reporting them for seconds while it learns them). :func:`should_detect` then
 decides:
 
-- motion **outside** every tracked object (someone new, or something the tracker does not know): detect now;
+- motion **outside** every tracked object (someone new, or something the tracker does not know), or at a
+  person not yet confirmed (``vision/evidence.py``): detect now;
 - motion only **where tracked objects are** (the people already followed are walking): detect every
-  ``moving_refresh_s``, enough for the tracker to follow a walking person without a call per frame;
-- no motion: detect every ``track_refresh_s`` while something is tracked, so a still person (someone lying
-  on the floor, a loiterer) keeps their track and the rules' timers keep running, and every ``full_check_s``
-  when nothing is, for whatever appeared without moving enough to be noticed.
+  ``moving_refresh_s``, enough for the tracker to follow a walking person;
+- no motion: detect every ``track_refresh_s`` while a person or an animal is tracked, so a still person
+  (someone lying on the floor, a loiterer) keeps their track and the rules' timers keep running, and every
+  ``full_check_s`` when not, for whatever appeared without moving enough to be noticed.
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ class GateParams:
     """Longest time without a detection when nothing is tracked."""
     track_refresh_s: float = 1.0
     """Longest time without a detection while something is tracked."""
-    moving_refresh_s: float = 0.6
-    """Longest time without a detection while only tracked objects move."""
+    moving_refresh_s: float = 0.15
+    """Longest time without a detection while only tracked objects move: short, because between detector calls
+    the rules see only predicted boxes and a new person's evidence (``vision/evidence.py``) accrues only per call;
+    the gate's saving is on the still scene, which is most of a campus camera's day."""
     track_margin: float = 0.5
     """A changed region belongs to a tracked object when its centre is in the object's box grown by this share."""
 
@@ -91,11 +94,18 @@ class MotionGate:
 
 
 def should_detect(motion: Motion, now: datetime, last_detection: datetime | None, tracked: Sequence[Box],
-                  params: GateParams) -> bool:
-    """Decide whether this frame goes to the detector (pure; see the module docstring)."""
-    if last_detection is None or any(not _belongs(region, tracked, params.track_margin) for region in motion.regions):
+                  params: GateParams, watched: bool | None = None, unconfirmed: Sequence[Box] = ()) -> bool:
+    """Decide whether this frame goes to the detector (pure; see the module docstring).
+
+    ``watched`` tells whether anything tracked is followed by a rule over time (a person, an animal: None takes
+    any tracked thing as one); only then does a still scene need ``track_refresh_s`` (a parked car does not).
+    Motion at an ``unconfirmed`` box (a newcomer whose evidence is still being gathered) is detected at once, as
+    motion of something untracked is: until confirmed the rules do not count them, so every call counts.
+    """
+    if last_detection is None or any(not _belongs(region, tracked, params.track_margin)
+                                     or _belongs(region, unconfirmed, 0.0) for region in motion.regions):
         return True
-    still = params.track_refresh_s if tracked else params.full_check_s
+    still = params.track_refresh_s if (bool(tracked) if watched is None else watched) else params.full_check_s
     limit = params.moving_refresh_s if motion.regions else still
     return now - last_detection >= timedelta(seconds=limit)
 

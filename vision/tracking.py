@@ -53,6 +53,7 @@ class _Seen:
 
     score: float
     lying: bool | None
+    at: datetime
 
 
 def centre_distances(candidates: npt.NDArray[np.float64], tracks: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -98,7 +99,7 @@ class ObjectTracker:
         """
         verdicts = lying if lying is not None else [None] * len(detections)
         found = [NorfairDetection(np.array([[d.box.x1, d.box.y1], [d.box.x2, d.box.y2]], dtype=np.float64),
-                                  label=d.label, data=_Seen(d.score, v))
+                                  label=d.label, data=_Seen(d.score, v, at))
                  for d, v in zip(detections, verdicts, strict=True)]
         tracked = self._tracker.update(detections=found)
         alive = {obj.id for obj in self._tracker.tracked_objects if obj.id is not None}
@@ -118,7 +119,7 @@ class ObjectTracker:
             box = Box(x1, y1, x2, y2)
             self._follow(int(obj.id), box, at)
             out.append(TrackedObject(int(obj.id), str(obj.label), seen.score, box, since,
-                                     seen.lying if matched_now else None))
+                                     seen.lying if matched_now else None, seen.at))
         self._last, self._last_at = tuple(out), at
         return self._last
 

@@ -28,7 +28,7 @@ from vision.messages import VisionEvent
 from vision.motion import GateParams
 from vision.pipeline import CameraPipeline, FrameResult, PipelineParams
 from vision.pose import PoseEstimator
-from vision.sink import EventSink
+from vision.sink import EventSink, SceneReader
 from vision.source import CameraSource, Health, SourceParams, judge_health
 from vision.zones import CameraRules, compile_camera
 
@@ -67,8 +67,10 @@ class VisionWorker:
         self._params = PipelineParams(
             gate=GateParams(full_check_s=vision.full_check_s, track_refresh_s=vision.track_refresh_s,
                             moving_refresh_s=vision.moving_refresh_s),
-            rules=vision.rules, gated=vision.gated)
+            rules=vision.rules, confirm=vision.confirm, scene=vision.scene, gated=vision.gated)
         self._sink = EventSink(settings.database_url, self._faces, vision.sighting_every_s)
+        self._scene = SceneReader(settings.database_url, tuple(a.camera.id for a in self._cameras),
+                                  vision.scene.reload_s)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -78,8 +80,9 @@ class VisionWorker:
         return self._sink
 
     def start(self) -> VisionWorker:
-        """Start the sink and one thread per camera."""
+        """Start the sink, the scene reader and one thread per camera."""
         self._sink.start()
+        self._scene.start()
         for assignment in self._cameras:
             thread = threading.Thread(target=self._run_camera, args=(assignment,), daemon=True,
                                       name=f"vision-{assignment.camera.id}")
@@ -93,6 +96,7 @@ class VisionWorker:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=30)
+        self._scene.stop()
         self._sink.stop()
 
     def run(self) -> None:
@@ -104,6 +108,7 @@ class VisionWorker:
         camera, vision = assignment.camera, self._settings.vision
         rules = compile_camera(camera, assignment.school)
         pipeline = CameraPipeline(rules, self._detector, self._params, self._pose)
+        scene_version = -1
         source = CameraSource(camera.id, camera.rtsp_url,
                               SourceParams(max_width=vision.max_width, read_timeout_s=vision.read_timeout_s)).start()
         started = datetime.now(UTC)
@@ -118,6 +123,9 @@ class VisionWorker:
                     self._sink.put_event(VisionEvent(camera.id, edge, now, detail={
                         "reason": f"no frame for {vision.stall_s:.0f} s" if edge == "camera_offline"
                         else "frames again"}), None)
+                if self._scene.version != scene_version:  # learned scene read anew (an un-learn, a restart)
+                    scene_version = self._scene.version
+                    pipeline.scene.replace(self._scene.scene.get(camera.id, ()))
                 if frame is None:
                     continue
                 try:
@@ -132,5 +140,6 @@ class VisionWorker:
     def _hand_over(self, result: FrameResult, rules: CameraRules) -> None:
         for event in result.events:
             self._sink.put_event(event, result.frame.image)
+        self._sink.put_learned(result.learned)
         if result.detected:
             self._sink.put_sightings(result, rules)

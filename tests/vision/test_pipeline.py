@@ -94,3 +94,21 @@ def test_the_motion_gate_skips_still_frames(scene: str) -> None:
     _, every, _ = run_scene(scene, [], WEDNESDAY_10AM, gated=False)
     assert every.detections == frames
     assert gated.detections < frames / 2, f"{gated.detections} detector calls for {frames} frames"
+
+
+def test_a_looping_clips_continuing_situation_is_one_finding_not_one_per_loop() -> None:
+    # The demo's corridor clip loops every 30 s: someone collapses at 10 s and lies there to the end. With the
+    # shipped thresholds that is one person_down for the camera, not one per loop; later loops are the alert
+    # stage's repeats of the same incident, never new situations.
+    clip = SCENES["corridor_person_down"]
+    rules = compile_camera(camera([], "corridor"), school())
+    pipeline = CameraPipeline(rules, detector(), PipelineParams(), pose())
+    frames = list(render(clip))
+    events: list[VisionEvent] = []
+    for loop in range(3):
+        for index, image in enumerate(frames):
+            number = loop * len(frames) + index
+            at = WEDNESDAY_10AM + dt.timedelta(seconds=number / clip.fps)
+            events.extend(pipeline.process(Frame(rules.camera_id, number, at, image)).events)
+    assert kinds(events) == ["person_down"]
+    assert events[0].camera_id == rules.camera_id
