@@ -313,6 +313,21 @@ def _demo_cameras(settings: Settings, site: Path,
     return list(DEMO_CAMERAS), server, site_with_cameras(site, settings.data_dir / "demo-site.yaml", urls)
 
 
+def _demo_timetable(settings: Settings, site: Path) -> tuple[datetime, Path]:
+    """Write the first service day laid around now (what the simulator lays too, given the same start)."""
+    import yaml
+
+    from campusguard.simulate.cycles import lay_cycle, leads, write_site
+    from campusguard.simulate.district import DistrictPlan
+    from domain.site.validate import load_site as read_site
+
+    started = datetime.now(UTC)
+    day = lay_cycle(yaml.safe_load(site.read_text(encoding="utf-8")), leads(DistrictPlan(read_site(site))), started, 0)
+    out = settings.data_dir / "demo-timetable.yaml"
+    write_site(day.document, out)
+    return started, out
+
+
 def _demo_logins(settings: Settings, school: str | None) -> list[tuple[str, str, str]]:
     """Give a district officer, a guard of ``school`` and the auditor passwords kept in the data dir.
 
@@ -405,8 +420,6 @@ def serve() -> None:
 @app.command()
 def demo(
     site: Annotated[Path, typer.Option(help="Site file to load.")] = EXAMPLE_SITE,
-    speedup: Annotated[float, typer.Option(min=1.0, help="Simulated buses catch up with real time this fast.")]
-    = 20.0,
     cameras: Annotated[bool, typer.Option("--cameras/--no-cameras", help="Serve two generated camera clips over "
                                           "RTSP and run a vision worker on them.")] = True,
     rtsp_port: Annotated[int, typer.Option(help="Port of the demo's RTSP camera server.")] = 8554,
@@ -419,8 +432,11 @@ def demo(
     settings = _settings(mode=Mode.DEMO, site_file=site)
     _echo("[1/5] database: migrating")
     _migrate(settings)
-    camera_ids, server, site_to_load = _demo_cameras(settings, site, rtsp_port) if cameras else ([], None, site)
-    _echo(f"[3/5] site: loading {site_to_load.name}")
+    camera_ids, server, site_file = _demo_cameras(settings, site, rtsp_port) if cameras else ([], None, site)
+    # One clock: the district runs at real time, its service day laid around now and repeated by the simulator,
+    # which writes each day's timetable here (the stages' site file) and loads it.
+    started, site_to_load = _demo_timetable(settings, site_file)
+    _echo(f"[3/5] site: loading {site_to_load.name} (the timetable of {site_file.name}, laid around now)")
     _load(settings, site_to_load)
     password = settings.admin_password.get_secret_value() if settings.admin_password else ""
     env = {**os.environ, "CAMPUSGUARD_MODE": "demo", "CAMPUSGUARD_SITE_FILE": str(site_to_load),
@@ -429,7 +445,8 @@ def demo(
     # Demo alerts go out over MQTT, where a siren gateway (or `mosquitto_sub -t 'campusguard/alerts/v1/#'`) hears them.
     env["CAMPUSGUARD_ALERTS__NOTIFIERS"] = json.dumps([{"type": "mqtt", "url": settings.mqtt_url}])
     commands = [["ingest", "--workers", "1"], ["geo"], ["alerts"],
-                ["simulate", "--site", str(site_to_load), "--speedup", str(speedup)]]
+                ["simulate", "--site", str(site_file), "--repeat", "--site-out", str(site_to_load), "--load",
+                 "--start", started.isoformat()]]
     if camera_ids:
         commands.append(["vision", *(f"--camera={c}" for c in camera_ids)])
     _echo(f"[4/5] stages: {', '.join(c[0] for c in commands)}")

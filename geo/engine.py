@@ -70,6 +70,8 @@ class DeviceGeoState:
     stop: StopState = NOT_STOPPED
     schedule: ScheduleState = NO_TRIP
     child_check: ChildCheckState = UNKNOWN_CHECK
+    timetable: tuple[object, ...] | None = None
+    """The bus plan's timetable the route and schedule states were built against (see :meth:`GeoEngine._apply`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,23 +225,29 @@ class GeoEngine:
         plan = self.plans.get(subject)
         if plan is None:
             return replace(state, last_time=position.time, speed_ref=speed_ref, fences=fences), events
+        prior_route, prior_schedule = state.route, state.schedule
+        if state.timetable is not None and state.timetable != plan.timetable:
+            # The site file was reloaded with another timetable (``make demo`` lays a new service day every
+            # cycle): the trip it judged is over. Keeping its "route finished in this window" and its stops
+            # reached would skip the next trip in the same window, or judge it against the old times.
+            prior_route, prior_schedule = replace(prior_route, finished=None), NO_TRIP
         service = plan.service(position.time)
         in_service = service is not None
         route, found_route = step_route(
-            state.route, facts, position, plan.corridor_m, plan.length_m, service, rules, subject
+            prior_route, facts, position, plan.corridor_m, plan.length_m, service, rules, subject
         )
         limit = zone_limit(facts.fences, self.index.by_id, plan.speed_limit_kmh)
         overspeed, found_speed = step_overspeed(state.overspeed, speed, limit, position, in_service, rules, subject)
         after, found_after = step_after_hours(state.after_hours, speed, position, in_service, rules, subject)
         stop, found_stop = step_stop(state.stop, facts, position, in_service, rules, subject)
-        schedule, found_late = step_schedule(state.schedule, plan, facts, position, service, rules, subject)
+        schedule, found_late = step_schedule(prior_schedule, plan, facts, position, service, rules, subject)
         depot = plan.depot_fence_id
         at_depot = depot is not None and depot in facts.fences.inside
         away = depot is not None and depot not in facts.fences.near
         child, found_child = step_child_check(state.child_check, at_depot, away, position, rules, subject)
         events += [*found_route, *found_speed, *found_after, *found_stop, *found_late, *found_child]
         return DeviceGeoState(subject, position.time, speed_ref, fences, route, overspeed, after, stop, schedule,
-                              child), events
+                              child, plan.timetable), events
 
     def _speed(
         self, state: DeviceGeoState, position: Position, facts: FixFacts

@@ -65,6 +65,9 @@ class BusPlan:
     windows: tuple[ServiceWindow, ...]
     scheduled_windows: frozenset[int]
     """Indices of the windows the stop schedule falls in (the other windows run unscheduled trips)."""
+    timetable: tuple[object, ...] = ()
+    """The stop times and windows as the site file gave them: when a reloaded site changes them, a trip
+    judged against the old ones is over (the engine starts the next afresh)."""
 
     def service(self, when: dt.datetime) -> tuple[dt.date, int] | None:
         """Return (local date, window index) of the service window holding ``when``, or None outside all.
@@ -118,4 +121,5 @@ def plan_bus(bus: Bus, school: School, projection: LocalProjection) -> BusPlan:
         allowed_m=shapely.MultiPoint(places),
         windows=windows,
         scheduled_windows=scheduled,
+        timetable=(tuple(stop.scheduled for stop in stops), windows),
     )

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -64,7 +65,7 @@ class GeoService:
         self.settings = settings
         self._tick_s = tick_s
         # Fences drawn through the API reach the rules at the next tick (states carry over: fence ids are stable).
-        self._rebuild = rebuild
+        self._rebuild = rebuild  # and so does a site file that changed (the demo lays a new service day)
         self.engine = engine
         self.states: dict[str, DeviceGeoState] = {}
         self._last_fix: dict[str, LastFix] = {}  # per subject: where its device clock was, and when we heard
@@ -227,18 +228,33 @@ def build_engine(settings: GeoProcess) -> GeoEngine:
 def build_service(settings: GeoProcess, shards: list[int] | None = None) -> GeoService:
     """Build the service; it rebuilds its engine when the stored fences change."""
     owned = shards if shards is not None else list(range(settings.geo_shards))
-    seen = [_fences_signature(settings.database_url)]
+    seen = [(_fences_signature(settings.database_url), _file_signature(settings.site_file))]
 
     def rebuild() -> GeoEngine | None:
-        signature = _fences_signature(settings.database_url)
+        signature = (_fences_signature(settings.database_url), _file_signature(settings.site_file))
         if signature == seen[0]:
             return None
+        try:
+            engine = build_engine(settings)
+        except Exception:
+            # A site file caught half-written, or edited into an invalid one, leaves the rules as they were.
+            log.exception("geo: the site file or the stored fences changed but cannot be read; keeping the old")
+            return None
         seen[0] = signature
-        log.info("geo: stored fences changed; rebuilding the fence index")
-        return build_engine(settings)
+        log.info("geo: the site file or the stored fences changed; rebuilt the fences and bus plans")
+        return engine
 
     return GeoService(settings, build_engine(settings), owned, f"campusguard-geo-{'-'.join(map(str, owned))}",
                       rebuild=rebuild)
+
+
+def _file_signature(path: Path | None) -> tuple[int, int] | None:
+    """When and how big the site file last was: an edited file (the demo's next service day) is reloaded."""
+    try:
+        stat = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return None if stat is None else (stat.st_mtime_ns, stat.st_size)
 
 
 def _fences_signature(database_url: str) -> tuple[object, ...]:

@@ -10,11 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from campusguard.simulate.cycles import Cycle
 
 EXAMPLE_SITE = Path(__file__).resolve().parents[2] / "examples" / "district.yaml"
 
@@ -46,6 +50,20 @@ def _start(text: str | None) -> dt.datetime | None:
     return parsed.astimezone(dt.UTC)
 
 
+def _database_loader() -> Callable[[Cycle], None]:
+    """Load each day's timetable into the database, so the pages show the times the buses keep."""
+    from campusguard.settings import Settings
+    from store.db import connect
+    from store.site_repo import load_site
+
+    url = Settings().database_url
+
+    def load(cycle: Cycle) -> None:
+        with connect(url) as conn:
+            load_site(conn, cycle.plan.site, actor="simulate", source=f"service day {cycle.index + 1}")
+    return load
+
+
 def simulate(
     site: Annotated[Path | None, typer.Option(help="Site file (default: settings.site_file, else the example).")]
     = None,
@@ -65,14 +83,29 @@ def simulate(
     scenario: Annotated[bool, typer.Option("--scenario/--no-scenario", help="Script the late, deviating, speeding, "
                                            "silent and no-child-check buses.")] = True,
     bus: Annotated[list[str] | None, typer.Option(help="Simulate only these buses (repeatable).")] = None,
+    repeat: Annotated[bool, typer.Option("--repeat/--no-repeat", help="Real time, one clock: lay each service day "
+                                         "around its start (the first at --start, default now) and repeat it "
+                                         "forever. Needs --site-out.")] = False,
+    site_out: Annotated[Path | None, typer.Option(help="With --repeat: write each day's timetable here (the "
+                                                  "stages' site file); with --load, also load it into the "
+                                                  "database.")] = None,
+    load: Annotated[bool, typer.Option("--load/--no-load", help="With --repeat: load each day's timetable into "
+                                       "the database (settings.database_url).")] = False,
+    imperfect: Annotated[bool, typer.Option("--imperfect/--perfect", help="Devices as real ones are: multipath, "
+                                            "dropouts with backlogs, reordering, duplicates.")] = False,
 ) -> None:
     """Run a simulated district through the real ingest paths: buses, a guard's phone, panic buttons."""
+    from campusguard.simulate.imperfect import REAL_DEVICES, Imperfections
     from campusguard.simulate.runner import SimOptions, run_simulation
     from domain.site import SiteInvalid
 
     site_file, mqtt, http = _defaults(site, mqtt_url, http_url)
+    if repeat and site_out is None:
+        raise typer.BadParameter("--repeat needs --site-out: the stages must read the timetable the buses keep")
     options = SimOptions(site_file, mqtt, http, speedup, seed, _start(start), None, duration, scenario, panics,
-                         panic_every, frozenset(bus) if bus else None)
+                         panic_every, frozenset(bus) if bus else None, repeat=repeat, site_out=site_out,
+                         on_cycle=_database_loader() if load else None,
+                         imperfections=REAL_DEVICES if imperfect else Imperfections())
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -7,12 +7,13 @@ km/h of noise, never below zero; a standing bus reports 0 and keeps its last hea
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import random
 from collections.abc import Iterator
 
-from campusguard.simulate.district import PARKED_EVERY_S, BusEntry, DistrictPlan, grid, press_for
+from campusguard.simulate.district import AFTER_TRIP_S, PARKED_EVERY_S, BusEntry, DistrictPlan, grid, press_for
 from campusguard.simulate.model import DeviceRef, SimFix, SimReport
 from campusguard.simulate.trips import TripPlan
 from geo.projection import LocalProjection
@@ -65,12 +66,32 @@ def bus_reports(plan: DistrictPlan, entry: BusEntry, start: dt.datetime, end: dt
             yield noisy_fix(device, when, x, y, speed, heading, plan.projection, rng, battery)
     for day in {start.astimezone(zone).date(), end.astimezone(zone).date()}:
         trip = plan.trip(entry.bus.id, day)
-        if trip is not None and trip.child_check_at is not None and start < trip.child_check_at <= end:
+        if (trip is not None and trip.child_check_at is not None and start < trip.child_check_at <= end
+                and not silent(trip, trip.child_check_at)):
             x, y, _, _ = trip.at(trip.child_check_at)
             lon, lat = plan.projection.inverse([x], [y])
             press = press_for(entry, trip, round(float(lon[0]), 7), round(float(lat[0]), 7))
             if press is not None:
                 yield press
+
+
+def backlog(plan: DistrictPlan, entry: BusEntry, day: dt.date) -> list[SimReport]:
+    """Return what the silent bus's tracker kept while its uplink was down on a local date, oldest first.
+
+    The tracker went quiet at ``silent_from`` (its uplink, not its memory); when the link is back (the next
+    service day, in a repeated run) it uploads everything it kept, the driver's walk-through among it, as
+    fleet trackers do. The live run never sent any of it.
+    """
+    trip = plan.trip(entry.bus.id, day)
+    if trip is None or trip.silent_from is None:
+        return []
+    heard = dataclasses.replace(trip, silent_from=None)
+    plan._trips[(entry.bus.id, day)] = heard
+    try:
+        kept = list(bus_reports(plan, entry, trip.silent_from, trip.end + dt.timedelta(seconds=AFTER_TRIP_S)))
+    finally:
+        plan._trips[(entry.bus.id, day)] = trip
+    return sorted(kept, key=lambda r: r.time)
 
 
 def _parked(plan: DistrictPlan, entry: BusEntry) -> tuple[float, float, float, float]:

@@ -237,7 +237,9 @@ def plan_trip(bus: Bus, school: School, day: dt.date, role: Role, rng: random.Ra
     depot_arrival = child_check = None
     if depot is not None:
         depot_arrival = build.drive(departure(depot, coords, route.corridor_m))
-        if role not in (Role.NO_CHILD_CHECK, Role.SILENT):
+        if role is not Role.NO_CHILD_CHECK:
+            # The silent bus's driver does the walk-through too; the press waits in the tracker's buffer
+            # with its fixes until the uplink is back (``reports.backlog``).
             child_check = depot_arrival + rng.uniform(60.0, 300.0)
 
     def at(seconds: float | None) -> dt.datetime | None:
