@@ -20,6 +20,7 @@ from command_ui.deps import CurrentUser
 from command_ui.incident_hub import IncidentHub
 from command_ui.live_hub import PositionHub
 from command_ui.routers import (
+    alarms,
     audit,
     auth,
     basemap,
@@ -32,6 +33,7 @@ from command_ui.routers import (
     responders,
     sites,
     snapshots,
+    vision_scene,
 )
 from command_ui.routers.responders import OwnPositions
 
@@ -94,6 +96,8 @@ def create_app(settings: WebProcess) -> FastAPI:
     app.include_router(basemap.router)
     app.include_router(snapshots.router)
     app.include_router(responders.router)
+    app.include_router(vision_scene.router)
+    app.include_router(alarms.router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi(user: CurrentUser) -> dict[str, Any]:

@@ -8,7 +8,7 @@ written once by the alert stage.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -119,3 +119,50 @@ def expire(conn: psycopg.Connection, now: datetime) -> tuple[list[Shelf], list[D
         drills = cur.execute(f"UPDATE drill_modes SET ended_at = until, ended_by = %s WHERE ended_at IS NULL"
                              f" AND until <= %s RETURNING {_DRILL}", (EXPIRED, now)).fetchall()
     return [_shelf(r) for r in shelves], [_drill(r) for r in drills]
+
+
+# --- Alarm health and the live board ----------------------------------------------------------------------
+
+_ALARM_ROWS = (
+    "SELECT i.id, i.school_id, i.type, i.severity,"
+    " ARRAY(SELECT DISTINCT e->>'source_id' FROM jsonb_array_elements(i.evidence) e WHERE e ? 'source_id'),"
+    " i.raised_at, fa.time, fa.actor, i.outcome, i.drill"
+    " FROM incidents i JOIN org_units u ON u.id = i.school_id"
+    # The first move a person made, from the timeline (acknowledged_at is reset by a reopen); bounded below by
+    # the raise so the partitioned timeline is pruned.
+    " LEFT JOIN LATERAL (SELECT e.time, e.actor FROM incident_events e WHERE e.incident_id = i.id"
+    "   AND e.time >= i.raised_at - interval '1 minute' AND e.kind IN ('acknowledge', 'respond', 'resolve')"
+    "   ORDER BY e.seq LIMIT 1) fa ON true"
+    " WHERE campusguard_within(u.path, %(scope)s) AND (%(school)s::text IS NULL OR i.school_id = %(school)s)"
+)
+
+
+def alarm_rows(conn: psycopg.Connection, scope: str, since: datetime, until: datetime,
+               school_id: str | None = None) -> list[tuple[Any, ...]]:
+    """Incidents raised in ``[since, until)`` under ``scope``, as tuples in AlarmRow's field order.
+
+    (id, school, type, severity, sources, raised_at, first action time, first actor, outcome, drill)
+    """
+    return conn.execute(_ALARM_ROWS + " AND i.raised_at >= %(since)s AND i.raised_at < %(until)s ORDER BY i.id",
+                        {"scope": scope, "school": school_id, "since": since, "until": until}).fetchall()
+
+
+def operators(conn: psycopg.Connection, scope: str) -> dict[str, int]:
+    """Active guards per school under ``scope``: the operators who answer its alarms."""
+    rows = conn.execute("SELECT s.id, count(g.id) FROM schools s JOIN org_units u ON u.id = s.id"
+                        " LEFT JOIN users g ON g.scope_id = s.id AND g.role = 'guard' AND g.active"
+                        " WHERE campusguard_within(u.path, %s) GROUP BY s.id", (scope,)).fetchall()
+    return {school: int(n) for school, n in rows}
+
+
+def board_rows(conn: psycopg.Connection, scope: str, now: datetime, flood_window: timedelta
+               ) -> list[dict[str, Any]]:
+    """Open incidents under ``scope``, and any raised within ``flood_window`` before ``now`` (for flood counts)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute("SELECT i.id, i.school_id, i.type, i.severity, i.status, i.title, i.raised_at, i.opened_at,"
+                    " i.cleared_at, i.drill, i.toggles, i.occurrences"
+                    " FROM incidents i JOIN org_units u ON u.id = i.school_id"
+                    " WHERE campusguard_within(u.path, %s)"
+                    " AND (i.status NOT IN ('resolved', 'closed') OR i.raised_at > %s) ORDER BY i.id",
+                    (scope, now - flood_window))
+        return cur.fetchall()

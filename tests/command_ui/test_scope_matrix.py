@@ -193,15 +193,23 @@ def test_every_route_refuses_the_anonymous_and_every_role_is_asked(client: TestC
                "/api/v1/buses", "/api/v1/devices", "/api/v1/geofences", "/api/v1/audit", "/api/v1/audit/export.csv",
                "/api/v1/audit/verify", "/api/v1/map/basemap", "/api/v1/auth/me", "/health", "/api/v1/auth/login",
                "/api/v1/auth/logout", "/api/v1/auth/me/locale", "/api/v1/snapshots/{snapshot_id}.jpg",
-               "/api/v1/incidents/{incident_id}/responders", "/api/v1/me/position"}
+               "/api/v1/incidents/{incident_id}/responders", "/api/v1/me/position",
+               "/api/v1/alarms/shelves", "/api/v1/alarms/shelves/{shelf_id}", "/api/v1/alarms/drill-mode",
+               "/api/v1/alarms/drill-mode/{school_id}", "/api/v1/alarms/board", "/api/v1/alarms/health",
+               "/api/v1/cameras/{camera_id}/scene", "/api/v1/cameras/{camera_id}/scene/{object_id}/forget",
+               "/api/v1/cameras/{camera_id}/scene/clear"}
     # A new route must join the matrix (or this list, with a reason) before it ships. Snapshots' scoping is
     # tested end to end in tests/vision/test_worker.py; here they are asked like every route. A person's own
-    # position writes only their own tracker, whatever their scope (tests/command_ui/test_responders.py).
+    # position writes only their own tracker, whatever their scope (tests/command_ui/test_responders.py). Alarm
+    # management's roles and scope are tested in tests/command_ui/test_alarms.py, a camera's learned scene in
+    # tests/vision/test_scene_store.py.
     unknown = {p for p in schema["paths"] if p not in covered}
     assert not unknown, f"routes missing from the role matrix: {unknown}"
     for path in covered - {"/health", "/api/v1/auth/login"}:
         concrete = path.replace("{incident_id}", str(district.incidents[OWN])).replace("{bus_id}", "bus-01")
-        concrete = concrete.replace("{fence_id}", "x").replace("{snapshot_id}", "1")
+        concrete = concrete.replace("{fence_id}", "x").replace("{snapshot_id}", "1").replace("{shelf_id}", "1")
+        concrete = concrete.replace("{school_id}", "antelope-park-es").replace("{camera_id}", "antelope-park-cam-gate")
+        concrete = concrete.replace("{object_id}", "1")
         for method in schema["paths"][path]:
             assert client.request(method.upper(), concrete).status_code == 401, f"{method} {path}"
 
