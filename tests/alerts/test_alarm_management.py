@@ -72,7 +72,6 @@ def test_a_shelved_source_is_silenced_but_its_panics_never_are(service: AlertSer
     assert scalar(db, "SELECT ended_by FROM shelves") == "expired"
     service.escalate_due(now + timedelta(seconds=32))
     assert count(db, "SELECT count(*) FROM audit_log WHERE action = 'shelf.expired'") == 1
-    device_event(db, BUTTON, "offline", datetime.now(UTC) + timedelta(seconds=40))
     with psycopg.connect(db) as conn:  # what the stage sees once the shelf has run out
         assert alarm_repo.active_shelves(conn, now + timedelta(seconds=31)) == []
 
