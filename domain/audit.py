@@ -56,6 +56,9 @@ class AuditFilter:
     target: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    # The reader's organisation path: only records about things inside it. The whole tree (domain.scope.owns_tree)
+    # also reads the records about nothing in the tree (site loads, unknown names' failed logins).
+    scope: str = "/"
 
 
 class BreakReason(StrEnum):

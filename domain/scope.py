@@ -15,3 +15,14 @@ def within(path: str | None, scope: str) -> bool:
     if not scope.endswith("/"):
         raise ValueError(f"a scope path ends in '/', got {scope!r}")
     return path.startswith(scope) if path is not None else scope == ROOT
+
+
+def owns_tree(scope: str) -> bool:
+    """Tell whether a scope is the whole tree: the root, or the organisation unit at its top (``/city/``).
+
+    Records about nothing in the tree (a site load, a failed login under a name nobody has) are read by these
+    scopes only: a county's officer has no business with them.
+    """
+    if not scope.endswith("/"):
+        raise ValueError(f"a scope path ends in '/', got {scope!r}")
+    return scope == ROOT or scope.count("/") == 2

@@ -17,6 +17,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from domain.audit import GENESIS, AuditFilter, AuditRecord, StoredAudit, VerifyResult, chain_hash, verify_chain
+from domain.scope import ROOT, owns_tree
 
 # Any constant works; it only has to be the same in every process that appends (and differ from migrate's).
 _APPEND_LOCK = 0x63676175  # "cgau"
@@ -70,15 +71,19 @@ def search(
     target: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    scope: str = "/",
     limit: int = 100,
     offset: int = 0,
 ) -> list[StoredAudit]:
-    """Find records by exact actor, action, target and by time (``since`` inclusive, ``until`` not), oldest first."""
+    """Find records by exact actor, action, target and by time (``since`` inclusive, ``until`` not), oldest first.
+
+    Only records inside ``scope`` (an organisation path; ``"/"`` is the whole tree) are found.
+    """
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
     if offset < 0:
         raise ValueError(f"offset must not be negative, got {offset}")
-    where, params = _where(AuditFilter(actor, action, target, since, until))
+    where, params = _where(AuditFilter(actor, action, target, since, until, scope))
     query = sql.SQL("SELECT {} FROM audit_log {} ORDER BY id LIMIT %s OFFSET %s").format(_COLUMNS, where)
     rows = conn.execute(query, [*params, limit, offset]).fetchall()
     return [_stored(row) for row in rows]
@@ -93,9 +98,10 @@ def export_csv(
     target: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    scope: str = "/",
 ) -> int:
     """Write the matching records as CSV (with both hashes, so the export can be re-verified) and return how many."""
-    where, params = _where(AuditFilter(actor, action, target, since, until))
+    where, params = _where(AuditFilter(actor, action, target, since, until, scope))
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
     count = 0
@@ -136,6 +142,12 @@ def _where(filters: AuditFilter) -> tuple[sql.Composable, list[Any]]:
     if filters.until is not None:
         clauses.append(sql.SQL("at < %s"))
         params.append(filters.until)
+    if filters.scope != ROOT:
+        # campusguard_within is STRICT: a NULL path (a record about nothing in the tree) is never within a scope,
+        # and only the whole tree's readers get those records back.
+        unscoped = sql.SQL(" OR scope_path IS NULL") if owns_tree(filters.scope) else sql.SQL("")
+        clauses.append(sql.SQL("(campusguard_within(scope_path, %s){})").format(unscoped))
+        params.append(filters.scope)
     if not clauses:
         return sql.SQL(""), params
     return sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses), params

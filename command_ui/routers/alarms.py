@@ -101,11 +101,15 @@ def _drill_out(mode: DrillMode) -> DrillModeOut:
 
 
 def _check_school(conn: psycopg.Connection, user: User, school_id: str) -> None:
+    # A school of another district and one that does not exist answer alike: the error tells nobody which ids
+    # exist outside their scope.
+    if not _in_scope(conn, user, school_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"you may not manage alarms of school {school_id!r}")
+
+
+def _in_scope(conn: psycopg.Connection, user: User, school_id: str) -> bool:
     path = queries.unit_path(conn, school_id)
-    if path is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no school {school_id!r}")
-    if not user.sees(path):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"school {school_id!r} is outside your scope")
+    return path is not None and user.sees(path)
 
 
 # --- shelves --------------------------------------------------------------------------------------------------
@@ -142,9 +146,8 @@ def shelve(body: ShelfIn, conn: ConnDep, user: AlarmManager) -> ShelfOut:
 def unshelve(shelf_id: int, conn: ConnDep, user: AlarmManager) -> None:
     """End a shelf now: the source alerts again."""
     shelf = alarm_repo.get_shelf(conn, shelf_id)
-    if shelf is None:
+    if shelf is None or not _in_scope(conn, user, shelf.school_id):  # another school's reads like none
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no shelf {shelf_id}")
-    _check_school(conn, user, shelf.school_id)
     now = dt.datetime.now(dt.UTC)
     with conn.transaction():
         if not alarm_repo.end_shelf(conn, shelf_id, user.id, now):

@@ -1,4 +1,12 @@
-"""The audit trail: search it, export it as CSV, and check that nobody edited or deleted a record."""
+"""The audit trail: search it, export it as CSV, and check that nobody edited or deleted a record.
+
+Reads follow the reader's scope like every other read: a district's administrator finds the records about
+their district's schools, people and incidents, and only a reader of the whole tree (the root, or the
+organisation's top unit) also finds records
+about nothing in it (site loads, failed logins under unknown names). The chain check walks every record (a
+chain cannot be checked in part) and answers whether it holds, how many records it has and where it breaks:
+nothing of what a record says.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +30,7 @@ def search_audit(conn: ConnDep, user: AuditReader, actor: str | None = None, act
                  offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
     """Search the audit records matching the filters, oldest first."""
     found = audit_repo.search(conn, actor=actor, action=action, target=target, since=since, until=until,
-                              limit=limit, offset=offset)
+                              scope=user.scope_path, limit=limit, offset=offset)
     return [{"id": s.id, "at": s.record.at, "actor": s.record.actor, "action": s.record.action,
              "target": s.record.target, "detail": dict(s.record.detail),
              "hash": s.hash.hex() if s.hash else None} for s in found]
@@ -34,7 +42,8 @@ def export_audit(conn: ConnDep, user: AuditReader, actor: str | None = None, act
                  until: datetime | None = None) -> PlainTextResponse:
     """Export the matching records as CSV, with their hashes, for an auditor's own tools."""
     out = io.StringIO()
-    audit_repo.export_csv(conn, out, actor=actor, action=action, target=target, since=since, until=until)
+    audit_repo.export_csv(conn, out, actor=actor, action=action, target=target, since=since, until=until,
+                          scope=user.scope_path)
     return PlainTextResponse(out.getvalue(), media_type="text/csv",
                              headers={"Content-Disposition": "attachment; filename=audit.csv"})
 

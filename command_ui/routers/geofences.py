@@ -52,8 +52,9 @@ def put_geofence(fence_id: FenceId, body: GeofenceIn, conn: ConnDep, user: Geofe
     """Create or redraw a fence; 201 when it is new."""
     _check_scope(conn, user, body.school_id)
     existing = next((f for f in queries.geofences(conn) if f["id"] == fence_id), None)
-    if existing is not None:
-        _check_scope(conn, user, existing["school_id"])
+    if existing is not None and not _may_edit(conn, user, existing["school_id"]):
+        # Fence ids are one namespace: the id is taken, and that is all a caller of another school learns.
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"geofence id {fence_id!r} is taken; choose another")
     fence = {"id": fence_id, "school_id": body.school_id, "kind": body.kind, "name": body.name,
              "geometry": body.geometry.model_dump(mode="json"), "speed_limit_kmh": body.speed_limit_kmh}
     try:
@@ -64,7 +65,9 @@ def put_geofence(fence_id: FenceId, body: GeofenceIn, conn: ConnDep, user: Geofe
     except PermissionError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
     except psycopg.errors.ForeignKeyViolation:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"no school {body.school_id!r}") from None
+        # An organisation unit inside the caller's scope that is not a school (a township, a county).
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            detail=f"{body.school_id!r} is not a school") from None
     if created:
         response.status_code = status.HTTP_201_CREATED
     return Feature(id=fence_id, geometry=fence["geometry"],
@@ -75,22 +78,31 @@ def put_geofence(fence_id: FenceId, body: GeofenceIn, conn: ConnDep, user: Geofe
 def delete_geofence(fence_id: FenceId, conn: ConnDep, user: GeofenceEditor) -> None:
     """Remove a fence drawn through the API."""
     existing = next((f for f in queries.geofences(conn) if f["id"] == fence_id), None)
-    if existing is not None:
-        _check_scope(conn, user, existing["school_id"])
     with conn.transaction():
-        if not queries.retire_geofence(conn, fence_id):
+        # Another school's fence reads exactly like one that does not exist.
+        if existing is None or not _may_edit(conn, user, existing["school_id"]) \
+                or not queries.retire_geofence(conn, fence_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no API-drawn geofence {fence_id!r}")
         audit_repo.append(conn, AuditRecord(datetime.now(UTC), user.id, "geofence.remove", f"geofence:{fence_id}"))
 
 
 def _check_scope(conn: psycopg.Connection, user: User, school_id: str | None) -> None:
-    """Refuse a fence of a school outside the caller's scope, or of no school for a school-level caller."""
+    """Refuse a fence of a school the caller may not draw for, or of no school for a school-level caller.
+
+    A school that does not exist and a school outside the caller's scope get the same answer, word for word:
+    an error must not tell a school admin which ids other districts use.
+    """
     if school_id is None:
         if user.scope_path != "/" and user.role != "district_admin":
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only district administrators draw shared fences")
         return
+    if not _may_edit(conn, user, school_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"you may not draw fences for school {school_id!r}")
+
+
+def _may_edit(conn: psycopg.Connection, user: User, school_id: str | None) -> bool:
+    """Tell whether the caller may change fences of ``school_id`` (None: shared fences, district level)."""
+    if school_id is None:
+        return user.scope_path == "/" or user.role == "district_admin"
     path = queries.unit_path(conn, school_id)
-    if path is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"no school {school_id!r}")
-    if not user.sees(path):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"school {school_id!r} is outside your scope")
+    return path is not None and user.sees(path)
