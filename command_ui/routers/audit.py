@@ -2,10 +2,9 @@
 
 Reads follow the reader's scope like every other read: a district's administrator finds the records about
 their district's schools, people and incidents, and only a reader of the whole tree (the root, or the
-organisation's top unit) also finds records
-about nothing in it (site loads, failed logins under unknown names). The chain check walks every record (a
-chain cannot be checked in part) and answers whether it holds, how many records it has and where it breaks:
-nothing of what a record says.
+organisation's top unit) also finds records about nothing in it (site loads, failed logins under unknown
+names). The chain check walks every record (a chain cannot be checked in part) and answers whether it holds,
+how many records it has and where it breaks: nothing of what a record says.
 """
 
 from __future__ import annotations
