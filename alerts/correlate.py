@@ -33,6 +33,8 @@ from alerts.rules import Rule, RuleSet
 from domain.incident import CHATTER_COUNT, SYSTEM_ACTOR, Evidence, Incident, Severity, Signal, Status, Transition
 
 EARTH_RADIUS_M = 6_371_008.8
+# How long an unanswered incident keeps absorbing its own source's repeats past its rule's window.
+STANDING = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +153,18 @@ def correlate(incidents: Iterable[Incident], signal: Signal, rules: RuleSet, dri
         return Merge(_id(target), evidence_of(signal, f"{signal.kind} (ends {rule.ends})"), target.severity,
                      realert=False, ends=True)
     severity = rule.severity or Severity.INFO
+    # A standing alarm: the same source reporting the same thing while its incident still waits for a person
+    # (raised, nobody has acknowledged it) is that alarm sounding on. A looping or lingering scene is one
+    # incident with repeats (ISA-18.2), never a fresh critical every window; the waiting incident's reminders
+    # and escalation carry on. Bounded by STANDING since its last signal (each repeat renews it), and never for
+    # a panic: a press after the window pages afresh. Once someone acknowledged it, the window decides again.
+    kind = rule.type or signal.kind
+    for incident in open_:
+        if incident.status is Status.RAISED and incident.type == kind and kind != "panic" \
+                and incident.drill == drill and severity <= incident.severity \
+                and signal.time - incident.last_signal_at <= STANDING \
+                and any(e.source_id == signal.source_id and e.kind == signal.kind for e in incident.evidence):
+            return Repeat(_id(incident))
     candidates = [i for i in _candidates(open_, signal, rule, rules) if i.drill == drill]
     for incident in candidates:
         same = any(e.source_id == signal.source_id and e.kind == signal.kind for e in incident.evidence)

@@ -22,7 +22,7 @@ from command_ui.deps import ConnDep, CurrentUser, User, require
 from command_ui.routers.reports import LONGEST, ReportReader
 from domain.alarms import DrillMode, Shelf
 from domain.audit import AuditRecord
-from domain.incident import CHATTER_COUNT, Severity
+from domain.incident import Severity
 from store import alarm_repo, audit_repo, queries
 
 router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"])
@@ -211,7 +211,7 @@ class BoardIncidentOut(_Out):
     cleared_at: dt.datetime | None
     drill: bool
     stale: bool = Field(description="Open for more than 24 hours.")
-    chattering: bool = Field(description="Its condition toggled 3 times or more (one incident, counted).")
+    chattering: bool = Field(description="Its condition toggled 3 times within a minute (one incident, counted).")
     toggles: int
     occurrences: int
 
@@ -262,7 +262,7 @@ def board(conn: ConnDep, user: CurrentUser) -> BoardOut:
     incidents = [BoardIncidentOut(
         id=r["id"], school_id=r["school_id"], type=r["type"], severity=r["severity"], status=r["status"],
         title=r["title"], raised_at=r["raised_at"], cleared_at=r["cleared_at"], drill=r["drill"],
-        stale=alarm_health.is_stale(r["raised_at"], now), chattering=r["toggles"] >= CHATTER_COUNT,
+        stale=alarm_health.is_stale(r["raised_at"], now), chattering=r["chattering"],
         toggles=r["toggles"], occurrences=r["occurrences"]) for r in open_]
     # Drills group apart and sort last: never mixed with real alarms.
     grouped: dict[tuple[bool, str, str], list[dict[str, Any]]] = defaultdict(list)

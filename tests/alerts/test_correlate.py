@@ -72,6 +72,26 @@ def test_too_far_or_too_late_or_another_group_opens_a_new_incident() -> None:
     assert isinstance(correlate([resolved], sig("person_down", "cam-hall", 5), RULES), NewIncident)
 
 
+def test_a_looping_scene_is_one_incident_while_nobody_has_answered_it() -> None:
+    # The demo's corridor clip shows its fall every six minutes: before, each loop past the 5-minute window
+    # opened a fresh critical beside the first, still unanswered one.
+    fall = opened(sig("person_down", "cam-corridor"))
+    again = sig("person_down", "cam-corridor", 6 * 60)
+    assert correlate([fall], again, RULES) == Repeat(1)
+    standing = replace(fall, last_signal_at=again.time)  # each repeat renews the standing alarm
+    assert correlate([standing], sig("person_down", "cam-corridor", 12 * 60), RULES) == Repeat(1)
+    # Bounded: an hour after its last signal, or a panic after its window, is raised afresh.
+    assert isinstance(correlate([fall], sig("person_down", "cam-corridor", 3601), RULES), NewIncident)
+    press = opened(sig("panic", "btn-1"))
+    assert isinstance(correlate([press], sig("panic", "btn-1", 6 * 60), RULES), NewIncident)
+    # Once a person took it on, a fall past the window is a new situation of its own.
+    answered = replace(fall, status=Status.ACKNOWLEDGED)
+    assert isinstance(correlate([answered], again, RULES), NewIncident)
+    # Another camera, or another kind, is never folded this way.
+    assert isinstance(correlate([fall], sig("person_down", "cam-yard", 6 * 60, lat=LAT + 0.01), RULES), NewIncident)
+    assert isinstance(correlate([fall], sig("crowding", "cam-corridor", 6 * 60), RULES), NewIncident)
+
+
 def test_a_merge_raises_severity_to_the_max_and_asks_to_realert() -> None:
     cooking = opened(sig("unattended_cooking", "temp-1", zone_id="kitchen"))
     assert cooking.severity is Severity.HIGH
