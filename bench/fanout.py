@@ -174,8 +174,11 @@ def private_postgres(max_connections: int) -> Iterator[tuple[str, int]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def prepare(url: str, site: Site, screens: Screens) -> list[tuple[str, bool]]:
-    """Migrate, load the bench site and open one session per screen; return (token, watches positions) each."""
+def prepare(url: str, site: Site, screens: Screens, key: bytes) -> list[tuple[str, bool]]:
+    """Migrate, load the bench site and open one session per screen; return (token, watches positions) each.
+
+    ``key`` is the server's secret key: sessions are stored under a hash keyed by it.
+    """
     now = datetime.now(UTC)
     out = []
     with psycopg.connect(url) as conn:
@@ -187,7 +190,8 @@ def prepare(url: str, site: Site, screens: Screens) -> list[tuple[str, bool]]:
                          [r[0] for r in conn.execute("SELECT id FROM users WHERE role = %s ORDER BY id", (role,))])
                 for n in range(count):
                     token = secrets.token_urlsafe(32)
-                    create_session(conn, token, users[n % len(users)], now, now + timedelta(hours=2), "bench")
+                    create_session(conn, token, users[n % len(users)], now, now + timedelta(hours=2), "bench",
+                                   key=key)
                     out.append((token, watches))
     return out
 
@@ -439,8 +443,8 @@ def run_phases(mixes: tuple[Screens, ...]) -> list[Phase]:
 def run_phase(work: Path, site: Site, screens: Screens) -> Phase:
     """Start database, broker, server, ingest and fleet; measure with these screens open; stop them all."""
     with private_postgres(100) as (url, postmaster), _broker() as broker:
-        tokens = prepare(url, site, screens)
         env = _worker_env(url, broker.url, work, INGEST_WORKERS, secrets.token_hex(3))
+        tokens = prepare(url, site, screens, env["CAMPUSGUARD_SECRET_KEY"].encode())
         http_port = free_port()
         env.update(CAMPUSGUARD_HTTP_HOST="127.0.0.1", CAMPUSGUARD_HTTP_PORT=str(http_port),
                    CAMPUSGUARD_COOKIE_SECURE="false")

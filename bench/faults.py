@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -312,7 +313,7 @@ def _run(case: Case, messages: int, rate: float, workers: int, url: str, cluster
          broker: MosquittoBroker, root: Path, outcome: Outcome) -> None:
     env = dict(os.environ, CAMPUSGUARD_MODE="production", CAMPUSGUARD_DATABASE_URL=url,
                CAMPUSGUARD_MQTT_URL=broker.url, CAMPUSGUARD_DATA_DIR=str(root / "data"),
-               CAMPUSGUARD_SECRET_KEY="f" * 40, CAMPUSGUARD_ADMIN_PASSWORD="f" * 16,
+               CAMPUSGUARD_SECRET_KEY=secrets.token_hex(32), CAMPUSGUARD_ADMIN_PASSWORD=secrets.token_hex(12),
                CAMPUSGUARD_INGEST__METRICS_PORT="0", CAMPUSGUARD_INGEST__HTTP_PORT="0",
                CAMPUSGUARD_INGEST__FEED_GEO="false")
     for name in ("CAMPUSGUARD_INGEST__WORKERS", "CAMPUSGUARD_INGEST__SUBSCRIPTION"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -158,7 +159,7 @@ def _register(url: str) -> None:
 def _worker_env(url: str, mqtt_url: str, data_dir: Path, workers: int, tag: str) -> dict[str, str]:
     return dict(os.environ, CAMPUSGUARD_MODE="production", CAMPUSGUARD_DATABASE_URL=url,
                 CAMPUSGUARD_MQTT_URL=mqtt_url, CAMPUSGUARD_DATA_DIR=str(data_dir),
-                CAMPUSGUARD_SECRET_KEY="b" * 40, CAMPUSGUARD_ADMIN_PASSWORD="b" * 16,
+                CAMPUSGUARD_SECRET_KEY=secrets.token_hex(32), CAMPUSGUARD_ADMIN_PASSWORD=secrets.token_hex(12),
                 CAMPUSGUARD_INGEST__WORKERS=str(workers), CAMPUSGUARD_INGEST__CLIENT_ID=f"bench-{tag}",
                 CAMPUSGUARD_INGEST__SHARE_GROUP=f"bench{tag}", CAMPUSGUARD_INGEST__HTTP_PORT="0",
                 CAMPUSGUARD_INGEST__METRICS_PORT=str(free_port()))

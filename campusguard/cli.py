@@ -261,7 +261,7 @@ def users_set_password(
     user: Annotated[str, typer.Argument(help="User id from the site file.")],
     password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
 ) -> None:
-    """Set a person's password (argon2); the change is audited."""
+    """Set a person's password (argon2); the change ends their sessions and is audited."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
         "Password", hide_input=True, confirmation_prompt=True)
     if len(password) < 10:
@@ -281,12 +281,17 @@ def _set_password(conn: psycopg.Connection, user: str, password: str, actor: str
     from command_ui.routers.auth import HASHER
     from domain.audit import AuditRecord
     from store import audit_repo
-    from store.auth_repo import set_password_hash
+    from store.auth_repo import open_sessions, set_password_hash
 
+    now = datetime.now(UTC)
     with conn.transaction():
+        ended = open_sessions(conn, user, now)
+        # The new hash ends every session of the person (migration 0028's trigger), and their open live
+        # sockets close: whoever held the old password, or a session opened with it, is out.
         if not set_password_hash(conn, user, HASHER.hash(password)):
             return False
-        audit_repo.append(conn, AuditRecord(datetime.now(UTC), actor, "user.password_set", f"user:{user}"))
+        audit_repo.append(conn, AuditRecord(now, actor, "user.password_set", f"user:{user}",
+                                            {"sessions_ended": ended}))
     return True
 
 

@@ -7,6 +7,7 @@ own jobs do the rest on its path).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -37,8 +38,24 @@ def run_app(settings: Settings) -> None:
     scheduler.add_job(maintenance_pass, "interval", seconds=settings.rollup_refresh_seconds,
                       args=[settings], max_instances=1, coalesce=True)
     scheduler.start()
+    server = uvicorn.Server(server_config(settings))
     try:
-        uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
-                    log_level="info", ws_per_message_deflate=settings.http_ws_deflate)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
     finally:
         scheduler.shutdown(wait=False)
+    if not server.started:
+        raise SystemExit(3)  # as uvicorn.run: the port was taken, or the app failed to start
+
+
+def server_config(settings: Settings) -> uvicorn.Config:
+    """How uvicorn serves the app: the bound address, websocket compression, and whose forwarded headers count.
+
+    ``X-Forwarded-For`` decides the address every audit record and the sign-in throttle see, so it is believed
+    only from the proxies in ``trusted_proxies``; none by default, where uvicorn on its own would believe
+    127.0.0.1 (and read ``FORWARDED_ALLOW_IPS`` from the environment, past the settings).
+    """
+    trusted = [entry for entry in settings.trusted_proxies.split(",") if entry]
+    return uvicorn.Config(create_app(settings), host=settings.http_host, port=settings.http_port,
+                          log_level="info", ws_per_message_deflate=settings.http_ws_deflate,
+                          proxy_headers=bool(trusted), forwarded_allow_ips=trusted)

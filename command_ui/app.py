@@ -9,14 +9,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool
 
 from campusguard import __version__
+from command_ui.body_limit import BodyLimit
 from command_ui.config import WebProcess
 from command_ui.deps import CurrentUser
+from command_ui.errors import ERROR_RESPONSES, install_error_handlers, refuse_nul
 from command_ui.incident_hub import IncidentHub
 from command_ui.live_hub import PositionHub
 from command_ui.routers import (
@@ -36,11 +38,13 @@ from command_ui.routers import (
     vision_scene,
 )
 from command_ui.routers.responders import OwnPositions
+from command_ui.security_headers import SecurityHeaders
 
 STATIC = Path(__file__).resolve().parent / "static"
 # Leaflet comes from npm (tools/ui), never from a CDN: the map must work on a closed network.
 LEAFLET = Path(__file__).resolve().parents[1] / "tools" / "ui" / "node_modules" / "leaflet" / "dist"
-PAGES = {"/": "map.html", "/guard": "guard.html", "/login": "login.html", "/history": "history.html"}
+PAGES = {"/": "map.html", "/guard": "guard.html", "/login": "login.html", "/history": "history.html",
+         "/alarms": "alarms.html"}
 
 
 def _page(path: Path) -> Callable[[], FileResponse]:
@@ -77,13 +81,20 @@ def create_app(settings: WebProcess) -> FastAPI:
 
     # The schema is served behind authentication below; FastAPI's own /docs page would load its scripts
     # from a CDN, which a command centre must not depend on, so it is off.
+    # Every error answers with one documented body (command_ui/errors.py); no text with NUL gets past the door.
     app = FastAPI(title="campusguard", version=__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None)
+                  docs_url=None, redoc_url=None, openapi_url=None,
+                  responses=ERROR_RESPONSES, dependencies=[Depends(refuse_nul)])
+    install_error_handlers(app)
     app.state.settings = settings
     app.state.pool = pool
     app.state.hub = hub
     app.state.incidents = incident_feed
     app.state.own_positions = own_positions
+    # A body over the limit is refused before anything reads it (command_ui/body_limit.py).
+    app.add_middleware(BodyLimit, max_bytes=settings.web.max_body_bytes)
+    # CSP and friends on every answer; a foreign page's POST or websocket refused (command_ui/security_headers.py).
+    app.add_middleware(SecurityHeaders, tile_url=settings.map.tiles_url, allowed_origins=settings.web.allowed_origins)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(sites.router)

@@ -12,6 +12,10 @@ would then skip 8 for good. So the cursors skipped over are kept as holes and as
 until they appear or ``HOLE_WAIT_S`` passes (a rolled-back transaction leaves a hole that never fills).
 
 Queues are not bounded: an incident change is never dropped, and there are few of them next to positions.
+
+The same connection LISTENs on ``campusguard_sessions``: a person's session ended (a logout, a password, role or
+scope change, retirement). The hub wakes that person's sockets (:class:`SessionWatch`), each checks its own
+session again and closes if it is gone; one listening connection per process serves both.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -26,7 +31,7 @@ from typing import Any, Literal
 import psycopg
 
 from domain.scope import within
-from store.channels import INCIDENT_CHANNEL, listen_async
+from store.channels import INCIDENT_CHANNEL, SESSION_CHANNEL, listen_async
 from store.db import keep_running
 from store.live_repo import changes, missing_cursors, newest_cursor
 
@@ -86,6 +91,38 @@ class IncidentSubscription:
         return True
 
 
+class SessionWatch:
+    """The live sockets of each person, woken when a notification says one of that person's sessions ended."""
+
+    def __init__(self) -> None:
+        self._sockets: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+
+    def watch(self, user_id: str) -> asyncio.Event:
+        """Register a socket of ``user_id``; the event is set when it should check its session again."""
+        woken = asyncio.Event()
+        self._sockets[user_id].add(woken)
+        return woken
+
+    def unwatch(self, user_id: str, woken: asyncio.Event) -> None:
+        """Forget a socket."""
+        sockets = self._sockets.get(user_id)
+        if sockets is not None:
+            sockets.discard(woken)
+            if not sockets:
+                del self._sockets[user_id]
+
+    def ended(self, user_id: str) -> None:
+        """Wake every socket of a person whose session ended (which one: each socket checks its own)."""
+        for woken in self._sockets.get(user_id, ()):
+            woken.set()
+
+    def wake_all(self) -> None:
+        """Wake every socket: notifications may have been missed while the listener was reconnecting."""
+        for sockets in self._sockets.values():
+            for woken in sockets:
+                woken.set()
+
+
 class IncidentHub:
     """Reads incident changes once per process; :meth:`run` until cancelled."""
 
@@ -97,6 +134,7 @@ class IncidentHub:
         self._subscribers: set[IncidentSubscription] = set()
         self._started: float | None = None  # when run() began (monotonic)
         self.last_read: float | None = None  # when the last read succeeded (monotonic)
+        self.sessions = SessionWatch()
 
     def state(self, now: float | None = None) -> Literal["ok", "starting", "stale"]:
         """Say whether screens are being fed: a read within STALE_S, or still starting, or stale.
@@ -127,14 +165,17 @@ class IncidentHub:
         async for attempt in keep_running("live incidents"):
             with attempt:
                 async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
-                    await listen_async(conn, INCIDENT_CHANNEL)
+                    await listen_async(conn, INCIDENT_CHANNEL, SESSION_CHANNEL)
                     if not self.ready.is_set():
                         await self._start(conn)
+                    else:
+                        self.sessions.wake_all()  # a session may have ended while nobody was listening
                     while True:
                         await self.read(conn)
                         wait = HOLE_RECHECK_S if self._holes else RECHECK_S
-                        async for _ in conn.notifies(timeout=wait, stop_after=1):
-                            pass
+                        async for notify in conn.notifies(timeout=wait, stop_after=1):
+                            if notify.channel == SESSION_CHANNEL:
+                                self.sessions.ended(notify.payload)
 
     async def _start(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Begin after the newest change, taking the missing cursors just below it as holes.

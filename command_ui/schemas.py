@@ -1,14 +1,48 @@
-"""Response models of the API: GeoJSON (RFC 7946, WGS-84 lon/lat) features for spatial resources."""
+"""Response models of the API: GeoJSON (RFC 7946, WGS-84 lon/lat) features for spatial resources.
+
+Also the parameter types the routers share, bounded to what can be stored and computed: a row id fits
+PostgreSQL's bigint, and days and instants lie between 1970 and 2999, so that no day's end, window or offset
+overflows Python's calendar (which ends with 9999) or the database's, and such input is a 422, not a 500.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 Lon = Annotated[float, Field(ge=-180, le=180, description="WGS-84 longitude.")]
 Lat = Annotated[float, Field(ge=-90, le=90, description="WGS-84 latitude.")]
+
+ROW_ID_MAX = 2**63 - 1
+"""The largest id a bigint column holds: a larger one names no row, and psycopg could not even send it."""
+RowId = Annotated[int, Path(ge=1, le=ROW_ID_MAX, description="Row id.")]
+"""A path parameter naming a row by its numeric id."""
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
+
+
+def _day_in_range(day: date) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"must lie between {FIRST_DAY} and {LAST_DAY}")
+    return day
+
+
+def _instant_in_range(moment: datetime) -> datetime:
+    try:
+        in_range = FIRST_DAY <= moment.astimezone(UTC).date() <= LAST_DAY
+    except OverflowError:  # 0001-01-01 at +14:00 is in the year 0 in UTC, which Python has not
+        in_range = False
+    if not in_range:
+        raise ValueError(f"must lie between {FIRST_DAY} and {LAST_DAY} (UTC)")
+    return moment
+
+
+Day = Annotated[date, AfterValidator(_day_in_range)]
+"""A calendar day between 1970 and 2999."""
+Instant = Annotated[AwareDatetime, AfterValidator(_instant_in_range)]
+"""A moment with its UTC offset, between 1970 and 2999."""
 
 
 class _Out(BaseModel):

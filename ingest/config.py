@@ -5,10 +5,15 @@ A plain pydantic model: the composition root reads it from the environment; noth
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator
+
+# Everywhere, in both address families: the OsmAnd protocol has no credentials, so docs/ingest.md asks every
+# deployer to narrow this to the networks their trackers report from.
+ANYWHERE: tuple[IPv4Network | IPv6Network, ...] = (IPv4Network("0.0.0.0/0"), IPv6Network("::/0"))
 
 
 class IngestSettings(BaseModel):
@@ -35,6 +40,17 @@ class IngestSettings(BaseModel):
     http_port: Annotated[
         int, Field(ge=0, le=65535, description="Port of the OsmAnd HTTP listener (Traccar Client); 0 turns it off.")
     ] = 5055
+    http_max_request_bytes: Annotated[
+        int, Field(ge=512, le=1 << 20,
+                   description="Largest OsmAnd request URL, and separately body, in bytes: a longer one is refused "
+                               "(414, 413) as it is read, before it is buffered. A real request is under 1.5 KiB."),
+    ] = 4096
+    http_allow: Annotated[
+        list[IPvAnyNetwork],
+        Field(min_length=1,
+              description="Networks (CIDRs) the OsmAnd listener takes requests from, by the connection's address; "
+                          "any other gets 403 and is dead-lettered. Default: anywhere. Set it (docs/ingest.md)."),
+    ] = Field(default_factory=lambda: list(ANYWHERE))
     metrics_port: Annotated[
         int, Field(ge=0, le=65535, description="First Prometheus metrics port (worker n uses port + n); 0 is off.")
     ] = 9108

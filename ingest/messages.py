@@ -38,10 +38,17 @@ class RejectReason(StrEnum):
     BAD_ENCODING = "bad_encoding"
 
 
-class Rejection(Exception):  # noqa: N818 - it is not an error of ours but a verdict on the input
-    """A payload refused by a decoder, with the reason and a message for the operator."""
+class OriginReason(StrEnum):
+    """Why a message was refused for where it came from rather than for what it says; no decoder gives these."""
 
-    def __init__(self, reason: RejectReason, message: str) -> None:
+    SCHOOL_MISMATCH = "school_mismatch"  # our schema's {school} is not the device's school (ingest/route.py)
+    SOURCE_NOT_ALLOWED = "source_not_allowed"  # an OsmAnd request from outside ingest.http_allow
+
+
+class Rejection(Exception):  # noqa: N818 - it is not an error of ours but a verdict on the input
+    """A payload refused by a decoder or a listener, with the reason and a message for the operator."""
+
+    def __init__(self, reason: RejectReason | OriginReason, message: str) -> None:
         """Keep the reason apart from the text so that callers can count by reason."""
         super().__init__(f"{reason.value}: {message}")
         self.reason = reason

@@ -11,6 +11,8 @@ OUTCOMES = Counter(
     ["outcome"],  # stored, duplicate, unregistered, panic
 )
 DEAD_LETTERS = Counter("campusguard_ingest_dead_letters_total", "Envelopes refused", ["reason"])
+HTTP_REFUSED = Counter("campusguard_ingest_http_refused_total",
+                       "OsmAnd requests refused at the listener before they were read", ["reason"])
 BATCH_SIZE = Histogram("campusguard_ingest_batch_size", "Envelopes per committed batch",
                        buckets=(1, 10, 50, 100, 500, 1000, 2000, 5000, 10000))
 LAG = Histogram("campusguard_ingest_lag_seconds", "Arrival to database commit",

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from domain.messages import DeadLetter, DeviceEvent, PanicPressed, Position, SensorReading
 from ingest.decoders import Limits, decode_osmand_request, decoder_for_topic
-from ingest.directory import Directory
-from ingest.messages import ButtonPress, Decoded, Fix, Heartbeat, Reading, Rejection, RejectReason
+from ingest.decoders.campusguard import topic_school
+from ingest.directory import DeviceInfo, Directory
+from ingest.messages import ButtonPress, Decoded, Fix, Heartbeat, OriginReason, Reading, Rejection, RejectReason
 from ingest.spool import Envelope, Spooled
 from store.ingest_repo import Touch, UnregisteredHit
 
@@ -38,13 +39,33 @@ class Routed:
     by_source: dict[str, int] = field(default_factory=dict)
 
 
+def osmand_topic(query: str, content_type: str, refused: Rejection | None = None) -> str:
+    """Write the topic of an OsmAnd request's envelope: its query, content type and any verdict, a line each.
+
+    A request the listener refused carries the verdict, so the writer dead-letters it with that reason
+    (see :func:`decode`). A URL and a header cannot hold a line break, and verdicts are ours.
+    """
+    lines = [query, content_type]
+    if refused is not None:
+        lines.append(f"{refused.reason.value} {refused.message}".replace("\n", " "))
+    return "\n".join(lines)
+
+
 def decode(envelope: Envelope, limits: Limits) -> list[Decoded]:
     """Decode one envelope with the decoder its listener and topic call for; raises Rejection."""
+    if envelope.source == VIA_OSMAND_HTTP:
+        # A third line is the listener's verdict on a request it refused (older envelopes have two lines).
+        query, _, rest = envelope.topic.partition("\n")
+        content_type, _, verdict = rest.partition("\n")
+        if verdict:
+            reason, _, message = verdict.partition(" ")
+            known = {r.value: r for r in (*RejectReason, *OriginReason)}
+            # A reason of a newer version, read by an older writer, is still dead-lettered.
+            raise Rejection(known.get(reason, RejectReason.UNSUPPORTED_MESSAGE), message)
     if len(envelope.payload) > limits.max_payload_bytes:
         raise Rejection(RejectReason.OVERSIZED,
                         f"{len(envelope.payload)} bytes is over the {limits.max_payload_bytes}-byte limit")
     if envelope.source == VIA_OSMAND_HTTP:
-        query, _, content_type = envelope.topic.partition("\n")
         return decode_osmand_request("POST" if envelope.payload else "GET", query, content_type or None,
                                      envelope.payload, envelope.received_at, limits)
     decoder = decoder_for_topic(envelope.topic)
@@ -79,9 +100,33 @@ def route_batch(batch: Sequence[Spooled], directory: Directory, limits: Limits,
             out.dead_letters.append(DeadLetter(envelope.received_at, envelope.source, envelope.topic,
                                                rejection.reason.value, rejection.message, envelope.payload))
             continue
+        misfiled = _misfiled(envelope, messages, directory)
+        if misfiled is not None:
+            mismatch, device = misfiled
+            # Never stored, but for a panic: that is still raised, for the device's own school (docs/mqtt.md).
+            messages = [m for m in messages if isinstance(m, ButtonPress) and device.is_panic(m.action)]
+            note = f"; its panic was raised for {device.school_id} all the same" if messages else ""
+            out.dead_letters.append(DeadLetter(envelope.received_at, envelope.source, envelope.topic,
+                                               mismatch.reason.value, mismatch.message + note, envelope.payload))
         for message in messages:
             _route_one(message, envelope, directory, out)
     return out
+
+
+def _misfiled(envelope: Envelope, messages: Sequence[Decoded],
+              directory: Directory) -> tuple[Rejection, DeviceInfo] | None:
+    """Find a message of our schema under another school's topic than its device's own."""
+    school = topic_school(envelope.topic) if envelope.source == VIA_MQTT else None
+    if school is None:
+        return None
+    for message in messages:
+        device = directory.lookup(message.source, message.external_id)
+        # A device of no school (the phone of someone scoped above schools) has no topic of its own to check.
+        if device is not None and device.school_id is not None and device.school_id != school:
+            return Rejection(OriginReason.SCHOOL_MISMATCH,
+                             f"device {device.device_id} belongs to {device.school_id}, not to {school} of the "
+                             f"topic"), device
+    return None
 
 
 def _route_one(message: Decoded, envelope: Envelope, directory: Directory, out: Routed) -> None:

@@ -124,11 +124,12 @@ class Worker:
                 panics=self.panics, limits=self.limits, on_spooled=wakeup)
             if options.serve_http and ingest.http_port:
                 # Imported here: only the receiver serves HTTP; a writer need not load FastAPI and uvicorn.
-                from ingest.http_source import HttpListener, osmand_app
+                from ingest.http_source import HttpListener, RequestPolicy, osmand_app
 
+                policy = RequestPolicy(ingest.http_max_request_bytes, tuple(ingest.http_allow))
                 app = osmand_app(spool=sink, directory=self._directory, panics=self.panics, limits=self.limits,
-                                 on_spooled=wakeup)
-                self.http = HttpListener(app, ingest.http_host, ingest.http_port)
+                                 policy=policy, on_spooled=wakeup)
+                self.http = HttpListener(app, ingest.http_host, ingest.http_port, ingest.http_max_request_bytes)
 
     def _feed_geo(self, routed: Routed) -> None:
         items = feed_items(routed.positions, routed.events, self._directory[0].owners,

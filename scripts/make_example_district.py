@@ -234,6 +234,17 @@ def stops(
     return result
 
 
+def osmand_id(bus_id: str) -> str:
+    """Make an OsmAnd tracker's device id: 80 random-looking bits, not a counter (``402104``).
+
+    The id is all the OsmAnd protocol has for a credential: whoever knows it can move the bus or raise its
+    alarm, so a guessable one is an open door (docs/ingest.md). Drawn from a generator of its own, seeded by the
+    bus, so the file stays reproducible and no other draw moves. These are published: a deployment makes its
+    own (``openssl rand -hex 10``).
+    """
+    return f"{random.Random(f'{SEED}-osmand-{bus_id}').getrandbits(80):020x}"  # noqa: S311 - published example
+
+
 def people_pool(rng: random.Random) -> list[tuple[str, str]]:
     """Return distinct (id, full name) pairs in a seeded order."""
     names = [(f"{f.lower()}-{s.lower()}", f"{f} {s}") for f in FIRST for s in LAST]
@@ -304,7 +315,7 @@ def build() -> dict[str, Any]:
             bus_id = f"bus-{bus_number:02d}"
             trackers: list[dict[str, Any]] = [{"id": f"{bus_id}-gps", "source": "campusguard"}]
             if bus_number % 4 == 0:
-                trackers.append({"id": f"{bus_id}-osmand", "source": "osmand", "external_id": str(402100 + bus_number)})
+                trackers.append({"id": f"{bus_id}-osmand", "source": "osmand", "external_id": osmand_id(bus_id)})
             if bus_number % 5 == 0:
                 trackers.append(
                     {"id": f"{bus_id}-driver", "source": "owntracks", "external_id": f"driver{bus_number:02d}/android"}

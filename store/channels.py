@@ -19,6 +19,12 @@ GEO_CHANNEL = "campusguard_geo_events"
 """The geo stage stored events (fence, route, speed, child check)."""
 INCIDENT_CHANNEL = "campusguard_incidents"
 """An incident changed (the alert stage, a person through the API): the live feed reads it."""
+SESSION_CHANNEL = "campusguard_sessions"
+"""A person's sessions ended or changed (payload: their user id): their live sockets check theirs again.
+
+Announced by :func:`announce_session_end` (a logout) and by the ``users_end_sessions`` trigger of migration 0028
+(a password, role, scope or retirement), which names it in SQL.
+"""
 
 
 def listen(conn: psycopg.Connection, *channels: str) -> None:
@@ -36,3 +42,8 @@ async def listen_async(conn: psycopg.AsyncConnection[Any], *channels: str) -> No
 def announce_incident(conn: psycopg.Connection, incident_id: int) -> None:
     """Tell the live feeds an incident changed; delivered when the caller's transaction commits."""
     conn.execute("SELECT pg_notify(%s, %s)", (INCIDENT_CHANNEL, str(incident_id)))
+
+
+def announce_session_end(conn: psycopg.Connection, user_id: str) -> None:
+    """Tell the live feeds a person's session ended; delivered when the caller's transaction commits."""
+    conn.execute("SELECT pg_notify(%s, %s)", (SESSION_CHANNEL, user_id))

@@ -15,6 +15,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from domain.incident import CHATTER_COUNT, CHATTER_WINDOW
+
 
 def schools(conn: psycopg.Connection, scope_path: str = "/") -> list[dict[str, Any]]:
     """Schools under an organisation path, with their unit path."""
@@ -106,9 +108,15 @@ def _opt(value: Any) -> float | None:
 
 # --- Incident history: filters, keyset pages, export, response times --------------------------------------
 
+# Chattering as domain.incident.Incident.chattering defines it (its last CHATTER_COUNT toggles within
+# CHATTER_WINDOW), computed in the statement so lists, the CSV and the live feed carry a flag, not the toggle times.
+CHATTERING = (f"(cardinality(i.recent_toggles) >= {CHATTER_COUNT}"
+              " AND i.recent_toggles[cardinality(i.recent_toggles)]"
+              f" - i.recent_toggles[cardinality(i.recent_toggles) - {CHATTER_COUNT - 1}]"
+              f" <= make_interval(secs => {CHATTER_WINDOW.total_seconds()})) AS chattering")
 _INCIDENT_COLUMNS = ("i.id, i.school_id, i.type, i.severity, i.status, i.outcome, i.title, i.lon, i.lat,"
                      " i.occurrences, i.opened_at, i.updated_at, i.acknowledged_at, i.resolved_at,"
-                     " i.escalation_level")
+                     f" i.escalation_level, i.raised_at, i.cleared_at, i.drill, i.toggles, {CHATTERING}")
 # Every filter is "NULL means any", so one statement serves every combination and stays a prepared plan.
 _INCIDENT_WHERE = (
     " WHERE campusguard_within(u.path, %(scope)s)"
@@ -164,11 +172,17 @@ def incident_page(
     return rows, int(total["total"]) if total else 0
 
 
-def incidents_for_export(conn: psycopg.Connection, scope_path: str, found: IncidentFilter) -> Iterator[tuple[Any, ...]]:
-    """Every matching incident, newest first, with its school's name and timezone, streamed row by row."""
-    with conn.cursor() as cur:
+def incidents_for_export(conn: psycopg.Connection, scope_path: str,
+                         found: IncidentFilter) -> Iterator[dict[str, Any]]:
+    """Every matching incident, newest first, with its school's name and timezone, streamed row by row.
+
+    Rows are read by column name (``school_name``, ``timezone`` and the list's columns), never by position: a
+    column added to the list must not shift the CSV's fields.
+    """
+    with conn.cursor(row_factory=dict_row) as cur:
         yield from cur.stream(
-            f"SELECT {_INCIDENT_COLUMNS}, s.name, s.timezone FROM incidents i JOIN org_units u ON u.id = i.school_id"
+            f"SELECT {_INCIDENT_COLUMNS}, s.name AS school_name, s.timezone FROM incidents i"
+            " JOIN org_units u ON u.id = i.school_id"
             f" JOIN schools s ON s.id = i.school_id{_INCIDENT_WHERE} ORDER BY i.opened_at DESC, i.id DESC",
             found.params(scope_path))
 
@@ -320,7 +334,7 @@ def unit_path(conn: psycopg.Connection, unit_id: str) -> str | None:
 def incident_detail(conn: psycopg.Connection, incident_id: int, scope: str) -> dict[str, Any] | None:
     """One incident in ``scope`` with its evidence, its timeline and every notification delivery; None if none."""
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(f"SELECT {_INCIDENT_COLUMNS}, i.evidence, i.reminders, i.cleared_at FROM incidents i"
+        cur.execute(f"SELECT {_INCIDENT_COLUMNS}, i.evidence, i.reminders FROM incidents i"
                     " JOIN org_units u ON u.id = i.school_id"
                     " WHERE i.id = %s AND campusguard_within(u.path, %s)", (incident_id, scope))
         incident = cur.fetchone()

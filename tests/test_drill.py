@@ -21,6 +21,7 @@ from command_ui.app import create_app
 from command_ui.deps import SESSION_COOKIE
 from tests.support.ingest import ingest_settings, prepare_database, running_worker, scalar
 from tests.support.mqtt import PrivateBroker
+from tests.support.secrets import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY
 
 PASSWORD = "a long enough password"
 SCHOOL = "antelope-park-es"
@@ -44,7 +45,8 @@ def db(fresh_database_url: str) -> str:
 
 @pytest.fixture
 def api(db: str, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(mode=Mode.PRODUCTION, database_url=db, secret_key="k" * 40, admin_password="p" * 16,
+    settings = Settings(mode=Mode.PRODUCTION, database_url=db,
+                        secret_key=TEST_SECRET_KEY, admin_password=TEST_ADMIN_PASSWORD,
                         data_dir=tmp_path / "api", cookie_secure=False)
     with TestClient(create_app(settings)) as client:
         yield client

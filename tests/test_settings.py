@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from campusguard.settings import Mode, Settings
+from campusguard.runtime import server_config
+from campusguard.settings import Mode, Settings, estimated_bits
 
 
 def test_production_refuses_to_start_without_secrets(tmp_path: Path) -> None:
@@ -18,6 +20,38 @@ def test_production_refuses_to_start_without_secrets(tmp_path: Path) -> None:
 def test_production_refuses_weak_secrets(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="SECRET_KEY must be set to at least 32"):
         Settings(mode=Mode.PRODUCTION, data_dir=tmp_path, secret_key="short", admin_password="x" * 20)
+
+
+@pytest.mark.parametrize(("secret_key", "admin_password", "refused"), [
+    ("k" * 40, "Rq7-vX2m-Lp9s", "CAMPUSGUARD_SECRET_KEY is too predictable"),
+    (secrets.token_hex(32), "aaaaaaaaaaaa", "CAMPUSGUARD_ADMIN_PASSWORD is too predictable"),
+    (secrets.token_hex(32), "abcdabcdabcd", "CAMPUSGUARD_ADMIN_PASSWORD is too predictable"),
+    (secrets.token_hex(32), "Rq7-vX2m", "CAMPUSGUARD_ADMIN_PASSWORD must be set to at least 12"),
+])
+def test_production_refuses_predictable_secrets(tmp_path: Path, secret_key: str, admin_password: str,
+                                                refused: str) -> None:
+    with pytest.raises(ValidationError, match=refused):
+        Settings(mode=Mode.PRODUCTION, data_dir=tmp_path, secret_key=secret_key, admin_password=admin_password)
+
+
+def test_generated_secrets_are_strong_enough_for_production(tmp_path: Path) -> None:
+    # What the docs say to use (openssl rand -hex 32), and what the demo generates, pass.
+    Settings(mode=Mode.PRODUCTION, data_dir=tmp_path, secret_key=secrets.token_hex(32),
+             admin_password=secrets.token_hex(32))
+    demo = Settings(mode=Mode.DEMO, data_dir=tmp_path)
+    Settings(mode=Mode.PRODUCTION, data_dir=tmp_path, secret_key=demo.secret_key, admin_password=demo.admin_password)
+    assert estimated_bits("aaaaaaaaaaaa") == 0 and estimated_bits("0123456789abcdef") == 64
+
+
+def test_forwarded_headers_are_believed_from_no_one_unless_configured(tmp_path: Path) -> None:
+    default = Settings(mode=Mode.DEMO, data_dir=tmp_path)
+    assert default.trusted_proxies == ""
+    config = server_config(default)
+    assert config.proxy_headers is False and config.forwarded_allow_ips == []
+    proxied = server_config(Settings(mode=Mode.DEMO, data_dir=tmp_path, trusted_proxies="10.0.0.7, 172.16.0.0/12"))
+    assert proxied.proxy_headers is True and proxied.forwarded_allow_ips == ["10.0.0.7", "172.16.0.0/12"]
+    with pytest.raises(ValidationError, match="neither an IP address nor a network"):
+        Settings(mode=Mode.DEMO, data_dir=tmp_path, trusted_proxies="proxy.internal")
 
 
 def test_environment_overrides_with_the_campusguard_prefix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

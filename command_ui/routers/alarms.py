@@ -20,6 +20,7 @@ from alerts import alarm_health
 from alerts.shelving import MAX_DRILL_MODE, MAX_SHELF, ShelfRefused, check_request
 from command_ui.deps import ConnDep, CurrentUser, User, require
 from command_ui.routers.reports import LONGEST, ReportReader
+from command_ui.schemas import Instant, RowId
 from domain.alarms import DrillMode, Shelf
 from domain.audit import AuditRecord
 from domain.incident import Severity
@@ -143,7 +144,7 @@ def shelve(body: ShelfIn, conn: ConnDep, user: AlarmManager) -> ShelfOut:
 
 
 @router.delete("/shelves/{shelf_id}", status_code=status.HTTP_204_NO_CONTENT)
-def unshelve(shelf_id: int, conn: ConnDep, user: AlarmManager) -> None:
+def unshelve(shelf_id: RowId, conn: ConnDep, user: AlarmManager) -> None:
     """End a shelf now: the source alerts again."""
     shelf = alarm_repo.get_shelf(conn, shelf_id)
     if shelf is None or not _in_scope(conn, user, shelf.school_id):  # another school's reads like none
@@ -330,8 +331,8 @@ class AlarmHealthOut(_Out):
 @router.get("/health")
 def alarm_health_report(
         conn: ConnDep, user: ReportReader,
-        since: Annotated[dt.datetime | None, Query(description="Start (default: 7 days before until).")] = None,
-        until: Annotated[dt.datetime | None, Query(description="End, exclusive (default: now).")] = None,
+        since: Annotated[Instant | None, Query(description="Start (default: 7 days before until).")] = None,
+        until: Annotated[Instant | None, Query(description="End, exclusive (default: now).")] = None,
         school: Annotated[str | None, Query(max_length=64, description="One school only.")] = None,
 ) -> AlarmHealthOut:
     """Alarms per operator-hour, floods, the noisiest rules and sources, false alarms, time to acknowledge."""

@@ -10,23 +10,24 @@ how many records it has and where it breaks: nothing of what a record says.
 from __future__ import annotations
 
 import io
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 
 from command_ui.deps import AuditReader, ConnDep
+from command_ui.schemas import Instant
 from store import audit_repo
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+MAX_OFFSET = 1_000_000_000  # far past any trail; beyond PostgreSQL's bigint it was a 500
 
 
 @router.get("")
 def search_audit(conn: ConnDep, user: AuditReader, actor: str | None = None, action: str | None = None,
-                 target: str | None = None, since: datetime | None = None, until: datetime | None = None,
+                 target: str | None = None, since: Instant | None = None, until: Instant | None = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                 offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+                 offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> list[dict[str, Any]]:
     """Search the audit records matching the filters, oldest first."""
     found = audit_repo.search(conn, actor=actor, action=action, target=target, since=since, until=until,
                               scope=user.scope_path, limit=limit, offset=offset)
@@ -35,10 +36,11 @@ def search_audit(conn: ConnDep, user: AuditReader, actor: str | None = None, act
              "hash": s.hash.hex() if s.hash else None} for s in found]
 
 
-@router.get("/export.csv", response_class=PlainTextResponse)
+@router.get("/export.csv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}, "description": "The matching records as CSV."}})
 def export_audit(conn: ConnDep, user: AuditReader, actor: str | None = None, action: str | None = None,
-                 target: str | None = None, since: datetime | None = None,
-                 until: datetime | None = None) -> PlainTextResponse:
+                 target: str | None = None, since: Instant | None = None,
+                 until: Instant | None = None) -> PlainTextResponse:
     """Export the matching records as CSV, with their hashes, for an auditor's own tools."""
     out = io.StringIO()
     audit_repo.export_csv(conn, out, actor=actor, action=action, target=target, since=since, until=until,

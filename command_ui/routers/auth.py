@@ -1,8 +1,13 @@
 """Sign in and out.
 
-Passwords are argon2 hashes; the session is a random token in an HttpOnly cookie of which only the hash is
-stored. Failed logins are audited and, past ``login_attempts`` per name or address in 15 minutes, refused with
-429 before the password is even checked. Every login, failure and logout is audited.
+Passwords are argon2 hashes; the session is a random token in an HttpOnly cookie of which only a keyed hash is
+stored (store/auth_repo.py). Failed logins are throttled per (name, address) with growing delays, and per
+address across names only loosely (command_ui/throttle.py): a throttled pair gets 429 with ``Retry-After``
+before its password is even checked, and the same person's right password from another address still works.
+Every login, failure, throttle and logout is audited.
+
+A session ends at logout, and also when the person's password, role or scope changes or they are retired
+(migration 0028's trigger); their open live sockets close with 4401 (command_ui/routers/live.py).
 
 A signed-in person may also keep the language they pick (``PUT /me/locale``): their own account only, audited
 like any other configuration change, and kept apart from the site file's choice so a site reload keeps it.
@@ -19,23 +24,16 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from command_ui.deps import SESSION_COOKIE, ConnDep, CurrentUser, SettingsDep
+from command_ui import throttle
+from command_ui.deps import SESSION_COOKIE, ConnDep, CurrentUser, SettingsDep, client_address, session_key
 from domain.audit import AuditRecord
 from store import audit_repo
-from store.auth_repo import (
-    account,
-    create_session,
-    end_session,
-    recent_failures,
-    set_chosen_locale,
-    set_password_hash,
-)
+from store.auth_repo import account, create_session, end_session, set_chosen_locale, set_password_hash
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 HASHER = PasswordHasher()
 # Verified when the name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
-WINDOW = timedelta(minutes=15)
 Locale = Literal["en", "zh-CN"]
 
 
@@ -79,28 +77,23 @@ def _verify(stored: str | None, password: str) -> bool:
 def login(body: LoginIn, request: Request, response: Response, conn: ConnDep, settings: SettingsDep) -> Me:
     """Sign in; sets the session cookie."""
     now = datetime.now(UTC)
-    client = request.client.host if request.client else None
-    with conn.transaction():
-        if recent_failures(conn, body.username, client, now - WINDOW) >= settings.login_attempts:
-            audit_repo.append(conn, AuditRecord(now, body.username, "auth.login_throttled", f"user:{body.username}",
-                                                {"client": client}))
-            throttled = True
-        else:
-            throttled = False
-    if throttled:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, detail="too many failed logins; wait 15 minutes")
+    client = client_address(request)
+    waiting = throttle.check(conn, body.username, client, now, pair_limit=settings.login_attempts,
+                             address_limit=settings.login_address_failures)
+    if waiting is not None:
+        raise throttle.refuse(conn, body.username, client, now, waiting, "login")
     found = account(conn, body.username)
     ok = _verify(found.password_hash if found else None, body.password) and found is not None and found.active
     if not ok or found is None:
-        audit_repo.append(conn, AuditRecord(now, body.username, "auth.login_failed", f"user:{body.username}",
-                                            {"client": client}))
+        throttle.failed(conn, body.username, client, now, "login")
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong name or password")
+    throttle.succeeded(conn, body.username, client)
     if found.password_hash and HASHER.check_needs_rehash(found.password_hash):
         set_password_hash(conn, found.id, HASHER.hash(body.password))
     token = secrets.token_urlsafe(32)
     expires = now + timedelta(hours=settings.session_hours)
     with conn.transaction():
-        create_session(conn, token, found.id, now, expires, client)
+        create_session(conn, token, found.id, now, expires, client or None, key=session_key(settings))
         audit_repo.append(conn, AuditRecord(now, found.id, "auth.login", f"user:{found.id}", {"client": client}))
     secure = settings.secure_cookies
     response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_hours * 3600, httponly=True,
@@ -109,12 +102,12 @@ def login(body: LoginIn, request: Request, response: Response, conn: ConnDep, se
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(request: Request, response: Response, conn: ConnDep, user: CurrentUser) -> None:
-    """Sign out: the session ends on the server, not only in the browser."""
+def logout(request: Request, response: Response, conn: ConnDep, settings: SettingsDep, user: CurrentUser) -> None:
+    """Sign out: the session ends on the server, not only in the browser, and a live socket opened with it closes."""
     token = request.cookies.get(SESSION_COOKIE)
     with conn.transaction():
         if token:
-            end_session(conn, token)
+            end_session(conn, token, key=session_key(settings))
         audit_repo.append(conn, AuditRecord(datetime.now(UTC), user.id, "auth.logout", f"user:{user.id}"))
     response.delete_cookie(SESSION_COOKIE, path="/")
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from command_ui.bus_eta import live_etas, plan_from_rows, window_start
 from command_ui.deps import ConnDep, CurrentUser
+from command_ui.schemas import Day
 from domain.messages import Position
 from geo.config import GeoRules
 from store import queries
@@ -104,7 +105,7 @@ class TrackOut(_Out):
 @router.get("/{bus_id}/track")
 def bus_track(
     bus_id: str, conn: ConnDep, user: CurrentUser,
-    day: Annotated[dt.date | None, Query(alias="date", description="Local date; today's when left out.")] = None,
+    day: Annotated[Day | None, Query(alias="date", description="Local date; today's when left out.")] = None,
 ) -> TrackOut:
     """Positions of the bus over one local day as a LineString with per-vertex times, to draw or replay."""
     bus = _bus(conn, user.scope_path, bus_id)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from command_ui.deps import ConnDep, CurrentUser, GeofenceEditor, User
 from command_ui.schemas import Feature, FeatureCollection
 from domain.audit import AuditRecord
+from domain.scope import ROOT
 from domain.site.geometry import Polygon
 from store import audit_repo, queries
 
@@ -27,13 +28,17 @@ FenceId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description
 class GeofenceIn(BaseModel):
     """A fence drawn by an administrator."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # An example a client (and the API sweep) can send as it is: a shared fence, drawn by a district admin.
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{
+        "name": "Construction site", "kind": "restricted", "school_id": None, "geometry": {"type": "Polygon",
+        "coordinates": [[[-96.69, 40.8], [-96.68, 40.8], [-96.68, 40.81], [-96.69, 40.8]]]}}]})
 
     name: Annotated[str, Field(min_length=1, max_length=200, description="Name shown with alerts.")]
     kind: Annotated[Literal["restricted", "custom"], Field(description="restricted raises on entry.")] = "restricted"
     school_id: Annotated[str | None, Field(description="The school it belongs to, if any.")] = None
     geometry: Annotated[Polygon, Field(description="GeoJSON Polygon, WGS-84 lon/lat.")]
-    speed_limit_kmh: Annotated[float | None, Field(gt=0, le=130, description="Speed limit inside.")] = None
+    # At least 1: a slower limit means nothing, and 5e-324 km/h underflowed the column (real) into a 500.
+    speed_limit_kmh: Annotated[float | None, Field(ge=1, le=130, description="Speed limit inside.")] = None
 
 
 @router.get("")
@@ -46,7 +51,8 @@ def list_geofences(conn: ConnDep, user: CurrentUser) -> FeatureCollection:
     ])
 
 
-@router.put("/{fence_id}", status_code=status.HTTP_200_OK)
+@router.put("/{fence_id}", status_code=status.HTTP_200_OK,
+            responses={201: {"model": Feature, "description": "The fence is new."}})
 def put_geofence(fence_id: FenceId, body: GeofenceIn, conn: ConnDep, user: GeofenceEditor,
                  response: Response) -> Feature:
     """Create or redraw a fence; 201 when it is new."""
@@ -96,6 +102,9 @@ def _check_scope(conn: psycopg.Connection, user: User, school_id: str | None) ->
         if user.scope_path != "/" and user.role != "district_admin":
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only district administrators draw shared fences")
         return
+    if user.scope_path == ROOT and queries.unit_path(conn, school_id) is None:
+        # The root sees every id there is: telling it an id is wrong gives nothing away.
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"no school {school_id!r}")
     if not _may_edit(conn, user, school_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"you may not draw fences for school {school_id!r}")
 

@@ -22,6 +22,7 @@ from alerts.lifecycle import Action, InvalidTransition
 from alerts.service import act, seen
 from command_ui.deps import ConnDep, CurrentUser, IncidentActor
 from command_ui.routers.reports import ReportReader
+from command_ui.schemas import Instant, RowId
 from domain.incident import Outcome, Severity, Status
 from store import queries
 
@@ -57,6 +58,11 @@ class IncidentOut(BaseModel):
     acknowledged_at: datetime | None
     resolved_at: datetime | None
     escalation_level: int
+    raised_at: datetime = Field(description="When the alert stage raised it (server time): staleness runs from it.")
+    cleared_at: datetime | None = Field(description="When its condition returned to normal; None while it holds.")
+    drill: bool = Field(description="Raised by a drill or while its school was in drill mode.")
+    toggles: int = Field(description="Times its condition cleared or came back.")
+    chattering: bool = Field(description="Its last 3 toggles fell within a minute (ISA-18.2 chattering).")
 
 
 def incident_filter(
@@ -65,13 +71,10 @@ def incident_filter(
     incident_type: Annotated[list[str] | None, Query(alias="type", description="Any of these types.")] = None,
     severity: Annotated[list[Severity] | None, Query(description="Any of these severities.")] = None,
     outcome: Annotated[list[Outcome] | None, Query(description="Any of these outcomes.")] = None,
-    since: Annotated[datetime | None, Query(description="Opened at or after (ISO 8601 with offset).")] = None,
-    until: Annotated[datetime | None, Query(description="Opened before (ISO 8601 with offset).")] = None,
+    since: Annotated[Instant | None, Query(description="Opened at or after (ISO 8601 with offset).")] = None,
+    until: Annotated[Instant | None, Query(description="Opened before (ISO 8601 with offset).")] = None,
 ) -> queries.IncidentFilter:
     """Read a history search from the query string; every filter is repeatable and optional."""
-    for moment in (since, until):
-        if moment is not None and moment.tzinfo is None:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="give times with their UTC offset")
     return queries.IncidentFilter(
         schools=tuple(school or ()), types=tuple(incident_type or ()),
         severities=tuple(s.value for s in severity or ()), statuses=tuple(s.value for s in status_in or ()),
@@ -123,21 +126,23 @@ def export_incidents(conn: ConnDep, user: ReportReader, found: FilterDep) -> Str
 
 _CSV_COLUMNS = ("id", "school_id", "school", "type", "severity", "status", "outcome", "title", "lon", "lat",
                 "occurrences", "opened_at", "opened_local", "acknowledged_at", "resolved_at", "updated_at",
-                "escalation_level")
+                "escalation_level", "raised_at", "cleared_at", "drill", "toggles", "chattering")
 
 
-def _csv_lines(rows: list[tuple[Any, ...]]) -> Iterator[str]:
+def _csv_lines(rows: list[dict[str, Any]]) -> Iterator[str]:
     # A BOM so that spreadsheet programs read the UTF-8 (school names in Chinese) as UTF-8.
     out = io.StringIO()
     writer = csv.writer(out)
     out.write("\ufeff")
     writer.writerow(_CSV_COLUMNS)
-    for (incident_id, school_id, kind, severity, state, outcome, title, lon, lat, occurrences, opened, updated,
-         acked, resolved, level, school_name, timezone) in rows:
-        local = opened.astimezone(ZoneInfo(timezone)).isoformat()
-        writer.writerow((incident_id, school_id, _safe(school_name), kind, severity, state, outcome or "",
-                         _safe(title), lon, lat, occurrences, _iso(opened), local, _iso(acked), _iso(resolved),
-                         _iso(updated), level))
+    for row in rows:
+        opened = row["opened_at"]
+        writer.writerow((
+            row["id"], row["school_id"], _safe(row["school_name"]), row["type"], row["severity"], row["status"],
+            row["outcome"] or "", _safe(row["title"]), row["lon"], row["lat"], row["occurrences"], _iso(opened),
+            opened.astimezone(ZoneInfo(row["timezone"])).isoformat(), _iso(row["acknowledged_at"]),
+            _iso(row["resolved_at"]), _iso(row["updated_at"]), row["escalation_level"], _iso(row["raised_at"]),
+            _iso(row["cleared_at"]), str(row["drill"]).lower(), row["toggles"], str(row["chattering"]).lower()))
         yield out.getvalue()
         out.seek(0)
         out.truncate()
@@ -171,7 +176,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 
 @router.get("/{incident_id}")
-def read_incident(incident_id: int, conn: ConnDep, user: CurrentUser) -> dict[str, Any]:
+def read_incident(incident_id: RowId, conn: ConnDep, user: CurrentUser) -> dict[str, Any]:
     """One incident with its evidence, its timeline and every notification delivery."""
     incident = queries.incident_detail(conn, incident_id, user.scope_path)
     if incident is None:
@@ -180,7 +185,7 @@ def read_incident(incident_id: int, conn: ConnDep, user: CurrentUser) -> dict[st
 
 
 @router.post("/{incident_id}/actions")
-def act_on_incident(incident_id: int, body: ActionIn, request: Request, conn: ConnDep,
+def act_on_incident(incident_id: RowId, body: ActionIn, request: Request, conn: ConnDep,
                     user: IncidentActor) -> dict[str, Any]:
     """Acknowledge, respond, resolve, close or reopen; 409 with the reason when the lifecycle refuses."""
     read_incident(incident_id, conn, user)  # 404 outside the caller's scope, before anything changes
@@ -194,7 +199,7 @@ def act_on_incident(incident_id: int, body: ActionIn, request: Request, conn: Co
 
 
 @router.post("/{incident_id}/seen")
-def incident_seen(incident_id: int, conn: ConnDep, user: CurrentUser) -> dict[str, Any]:
+def incident_seen(incident_id: RowId, conn: ConnDep, user: CurrentUser) -> dict[str, Any]:
     """Receipt: the caller has the incident on screen (recorded once per person)."""
     read_incident(incident_id, conn, user)
     changed = seen(conn, incident_id, user.id)

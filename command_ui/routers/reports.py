@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from command_ui.deps import ConnDep, User, require
+from command_ui.schemas import Instant
 from command_ui.uptime import school_uptime
 from store import queries
 
@@ -79,8 +80,8 @@ def _window(since: dt.datetime | None, until: dt.datetime | None) -> tuple[dt.da
     return start, end
 
 
-Since = Annotated[dt.datetime | None, Query(description=f"Window start; {DEFAULT_DAYS} days before until by default.")]
-Until = Annotated[dt.datetime | None, Query(description="Window end; now by default.")]
+Since = Annotated[Instant | None, Query(description=f"Window start; {DEFAULT_DAYS} days before until by default.")]
+Until = Annotated[Instant | None, Query(description="Window end; now by default.")]
 Schools = Annotated[list[str] | None, Query(alias="school", description="Only these schools (repeatable).")]
 
 

@@ -19,7 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from alerts.correlate import distance_m
 from command_ui.deps import ConnDep, CurrentUser
-from command_ui.schemas import Lat, Lon, Responder
+from command_ui.schemas import Lat, Lon, Responder, RowId
 from domain.messages import Position
 from store.responders_repo import incident_place, own_tracker, people_near
 from store.writer import POSITIONS, TimeSeriesWriter
@@ -44,7 +44,7 @@ class OwnFix(BaseModel):
 
 
 @router.get("/incidents/{incident_id}/responders")
-def nearest_responders(incident_id: int, conn: ConnDep, user: CurrentUser) -> list[Responder]:
+def nearest_responders(incident_id: RowId, conn: ConnDep, user: CurrentUser) -> list[Responder]:
     """List the people who could answer the incident, nearest first (at most NEAREST)."""
     place = incident_place(conn, incident_id, user.scope_path)
     if place is None:

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from command_ui.deps import SEE_FACES, ConnDep, CurrentUser
+from command_ui.schemas import RowId
 from domain.audit import AuditRecord
 from store import audit_repo, queries, vision_repo
 
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/api/v1/snapshots", tags=["snapshots"])
 
 @router.get("/{snapshot_id}.jpg", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}, "description": "The JPEG."}})
-def read_snapshot(snapshot_id: int, request: Request, conn: ConnDep, user: CurrentUser,
+def read_snapshot(snapshot_id: RowId, request: Request, conn: ConnDep, user: CurrentUser,
                   faces: Annotated[bool, Query(description="Unblurred faces, for roles allowed them.")] = False,
                   ) -> Response:
     """One snapshot as JPEG, faces blurred unless asked for and allowed; every view is audited."""

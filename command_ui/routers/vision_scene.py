@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from command_ui.deps import EDIT_GEOFENCES, ConnDep, CurrentUser, User, require
+from command_ui.schemas import RowId
 from domain.audit import AuditRecord
 from store import audit_repo, queries, vision_repo
 
@@ -73,7 +74,7 @@ def list_scene(camera_id: CameraId, conn: ConnDep, user: CurrentUser,
 
 
 @router.post("/{camera_id}/scene/{object_id}/forget")
-def forget_object(camera_id: CameraId, object_id: int, conn: ConnDep, user: SceneEditor) -> ForgetOut:
+def forget_object(camera_id: CameraId, object_id: RowId, conn: ConnDep, user: SceneEditor) -> ForgetOut:
     """Un-learn one object: the worker counts what the detector sees there again (and may learn it anew)."""
     return _forget(conn, user, camera_id, [object_id])
 

@@ -1,7 +1,8 @@
 """Our own MQTT schema: ``campusguard/v1/{school}/{kind}/{device}`` with JSON payloads (see docs/mqtt.md).
 
 Kinds are ``gps``, ``panic``, ``heartbeat`` and ``sensor``. The ``{device}`` level is our device id and becomes
-the ``external_id``; ``{school}`` is checked by the pipeline against the device's school.
+the ``external_id``; ``{school}`` is checked by the pipeline against the device's school (``ingest/route.py``,
+which knows the devices; a decoder does not).
 
 A panic is decoded as leniently as safety asks: once the topic, the JSON object and ``ts`` are sound, a bad
 or missing fix, battery or action never costs the press; they are dropped (or the action defaults) instead.
@@ -61,6 +62,12 @@ def decode(topic: str, payload: bytes, received_at: datetime, limits: Limits) ->
         detail = MappingProxyType({key: value for key, value in body.items() if key not in ("ts", "batt")})
         return [Heartbeat(NAME, device, time, battery, received_at, detail)]
     return list(_sensor(device, time, body, received_at))
+
+
+def topic_school(topic: str) -> str | None:
+    """Return the ``{school}`` level of a topic of our schema, or None for any other topic."""
+    levels = topic.split("/")
+    return levels[2] if len(levels) == 5 and levels[:2] == ["campusguard", "v1"] else None
 
 
 def _parse_topic(topic: str) -> tuple[str, str]:

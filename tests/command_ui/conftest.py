@@ -15,6 +15,7 @@ from campusguard.settings import Mode, Settings
 from command_ui.app import create_app
 from tests.support.ingest import prepare_database
 from tests.support.postgres import scratch_database
+from tests.support.secrets import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY
 
 PASSWORD = "a long enough password"
 
@@ -28,7 +29,7 @@ def url(service_urls: object) -> Iterator[str]:
 
 @pytest.fixture
 def client(url: str, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(mode=Mode.PRODUCTION, database_url=url, secret_key="k" * 40, admin_password="p" * 16,
-                        data_dir=tmp_path, cookie_secure=False)
+    settings = Settings(mode=Mode.PRODUCTION, database_url=url, secret_key=TEST_SECRET_KEY,
+                        admin_password=TEST_ADMIN_PASSWORD, data_dir=tmp_path, cookie_secure=False)
     with TestClient(create_app(settings)) as test_client:
         yield test_client

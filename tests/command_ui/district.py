@@ -21,6 +21,7 @@ from campusguard.settings import Mode, Settings
 from command_ui.app import create_app
 from command_ui.deps import SESSION_COOKIE
 from store.partitions import PARTITIONED_TABLES, ensure_partitions
+from tests.support.secrets import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY
 
 PASSWORD = "a long enough password"
 CHICAGO = ZoneInfo("America/Chicago")
@@ -100,8 +101,8 @@ def drive_bus_01(conn: psycopg.Connection, day: dt.date, start: dt.time, end: dt
 @contextmanager
 def api(url: str, data_dir: Path) -> Iterator[TestClient]:
     """The app on a database, through a test client that keeps no cookies of its own between sign-ins."""
-    settings = Settings(mode=Mode.PRODUCTION, database_url=url, secret_key="k" * 40, admin_password="p" * 16,
-                        data_dir=data_dir, cookie_secure=False)
+    settings = Settings(mode=Mode.PRODUCTION, database_url=url, secret_key=TEST_SECRET_KEY,
+                        admin_password=TEST_ADMIN_PASSWORD, data_dir=data_dir, cookie_secure=False)
     with TestClient(create_app(settings)) as client:
         yield client
 

@@ -16,6 +16,7 @@ from store.config import RetentionSettings, StorageBackend
 from store.migrate import migrate
 from store.site_repo import load_site
 from tests.support.ingest import wait_for
+from tests.support.secrets import TEST_SECRET_KEY
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "district.yaml"
 PASSWORD = "correct horse battery staple"
@@ -34,7 +35,7 @@ def loaded_url(service_urls: object, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="module")
 def client(loaded_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = Settings(mode=Mode.PRODUCTION, database_url=loaded_url, secret_key="k" * 40,
+    settings = Settings(mode=Mode.PRODUCTION, database_url=loaded_url, secret_key=TEST_SECRET_KEY,
                         admin_password=PASSWORD, data_dir=tmp_path_factory.mktemp("data"))
     with TestClient(create_app(settings)) as test_client:
         yield test_client

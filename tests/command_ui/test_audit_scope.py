@@ -24,6 +24,7 @@ from store import audit_repo
 from tests.command_ui.district import PASSWORD, add_incident, api, sign_in
 from tests.support.ingest import prepare_database
 from tests.support.postgres import scratch_database
+from tests.support.secrets import TEST_ADMIN_PASSWORD
 
 OWN, FOREIGN = "antelope-park-es", "walton-road-es"  # Salt Creek's school, East Prairie's school
 FOREIGN_GUARD, FOREIGN_CAMERA = "priya-haddad", "walton-road-cam-gate"
@@ -108,7 +109,7 @@ def test_the_city_auditor_reads_every_record(client: TestClient, seeded: Seeded)
     assert {f"incident:{seeded.own_incident}", f"incident:{seeded.foreign_incident}",
             f"snapshot:{seeded.foreign_snapshot}", f"user:{FOREIGN_GUARD}", "user:nobody-here"} <= seen
     # The built-in admin (the root) too, and a filter cannot widen a scoped reader's view.
-    assert client.get("/api/v1/audit?limit=1000", auth=("admin", "p" * 16)).json()
+    assert client.get("/api/v1/audit?limit=1000", auth=("admin", TEST_ADMIN_PASSWORD)).json()
     narrowed = client.get(f"/api/v1/audit?target=incident:{seeded.foreign_incident}",
                           headers=sign_in(client, OWN_ADMIN))
     assert narrowed.status_code == 200 and narrowed.json() == []

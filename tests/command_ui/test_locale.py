@@ -15,15 +15,16 @@ from domain.site.validate import load_site as read_site
 from store import audit_repo
 from store.site_repo import load_site
 from tests.support.ingest import EXAMPLE
+from tests.support.secrets import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY
 
 PASSWORD = "a long enough password"
-ADMIN_PASSWORD = "p" * 16
+ADMIN_PASSWORD = TEST_ADMIN_PASSWORD
 
 
 @pytest.fixture
 def client(url: str, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(mode=Mode.PRODUCTION, database_url=url, secret_key="k" * 40, admin_password=ADMIN_PASSWORD,
-                        data_dir=tmp_path, cookie_secure=False)
+    settings = Settings(mode=Mode.PRODUCTION, database_url=url, secret_key=TEST_SECRET_KEY,
+                        admin_password=ADMIN_PASSWORD, data_dir=tmp_path, cookie_secure=False)
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 

@@ -23,6 +23,7 @@ from tests.command_ui.district import PASSWORD, add_incident, api, cover_past, s
 from tests.support.ingest import prepare_database
 from tests.support.live import next_fixes, watch
 from tests.support.postgres import scratch_database
+from tests.support.secrets import TEST_ADMIN_PASSWORD
 
 OWN, SIBLING, FOREIGN = "antelope-park-es", "holdrege-es", "walton-road-es"
 SCHOOLS = {OWN: ("bus-01", "Antelope Park Elementary"), SIBLING: ("bus-04", "Holdrege Elementary"),
@@ -185,7 +186,7 @@ def test_collections_hold_exactly_the_roles_schools(client: TestClient, sessions
 @pytest.mark.parametrize("role", list(PEOPLE))
 def test_every_route_refuses_the_anonymous_and_every_role_is_asked(client: TestClient, role: str,
                                                                   district: District) -> None:
-    schema = client.get("/api/v1/openapi.json", auth=("admin", "p" * 16)).json()
+    schema = client.get("/api/v1/openapi.json", auth=("admin", TEST_ADMIN_PASSWORD)).json()
     covered = {"/api/v1/incidents/{incident_id}", "/api/v1/incidents/{incident_id}/seen",
                "/api/v1/incidents/{incident_id}/actions", "/api/v1/incidents", "/api/v1/incidents/export.csv",
                "/api/v1/buses/{bus_id}/eta", "/api/v1/buses/{bus_id}/track", "/api/v1/reports/response-times",

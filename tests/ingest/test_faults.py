@@ -29,6 +29,7 @@ from tests.support.ingest import (
 )
 from tests.support.mqtt import PrivateBroker
 from tests.support.postgres import PrivateCluster
+from tests.support.secrets import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +102,7 @@ def _worker_process(settings: Settings) -> subprocess.Popen[bytes]:
     env = dict(os.environ,
                CAMPUSGUARD_MODE="production", CAMPUSGUARD_DATABASE_URL=settings.database_url,
                CAMPUSGUARD_MQTT_URL=settings.mqtt_url, CAMPUSGUARD_DATA_DIR=str(settings.data_dir),
-               CAMPUSGUARD_SECRET_KEY="s" * 40, CAMPUSGUARD_ADMIN_PASSWORD="p" * 16,
+               CAMPUSGUARD_SECRET_KEY=TEST_SECRET_KEY, CAMPUSGUARD_ADMIN_PASSWORD=TEST_ADMIN_PASSWORD,
                CAMPUSGUARD_INGEST__CLIENT_ID=ingest.client_id, CAMPUSGUARD_INGEST__SHARE_GROUP=ingest.share_group,
                CAMPUSGUARD_INGEST__METRICS_PORT="0", CAMPUSGUARD_INGEST__HTTP_PORT="0")
     return subprocess.Popen([sys.executable, "-m", "campusguard", "ingest-worker", "--index", "0"], env=env)

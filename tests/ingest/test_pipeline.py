@@ -70,9 +70,9 @@ def test_every_format_reaches_its_table(worker: Worker, settings: Settings, db: 
          json.dumps({"temperature": -18.5, "humidity": 40, "battery": 90, "linkquality": 120}).encode()),
         ("zigbee2mqtt/antelope-park/principal_badge", json.dumps({"action": "single", "battery": 88}).encode()),
     ])
-    query = f"id=402104&lat=40.79&lon=-96.63&timestamp={int(NOW.timestamp())}&speed=10&bearing=90&batt=87"
+    query = f"id=19d28517282c40f9f30b&lat=40.79&lon=-96.63&timestamp={int(NOW.timestamp())}&speed=10&bearing=90&batt=87"
     assert httpx.get(f"http://127.0.0.1:{port}/?{query}").status_code == 200
-    traccar_json = {"device_id": "402104", "location": {
+    traccar_json = {"device_id": "19d28517282c40f9f30b", "location": {
         "timestamp": (NOW + timedelta(seconds=5)).isoformat(), "coords": {
             "latitude": 40.791, "longitude": -96.631, "speed": 5.0, "heading": 90, "accuracy": 4}}}
     assert httpx.post(f"http://127.0.0.1:{port}/", json=traccar_json).status_code == 200

@@ -20,9 +20,10 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from devtools.devservices import free_port
+from tests.support.secrets import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY
 
-SECRET_KEY = "s" * 40
-ADMIN_PASSWORD = "p" * 16
+SECRET_KEY = TEST_SECRET_KEY
+ADMIN_PASSWORD = TEST_ADMIN_PASSWORD
 
 
 def campusguard_env(database_url: str, mqtt_url: str, data_dir: Path, **extra: str) -> dict[str, str]:

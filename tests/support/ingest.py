@@ -24,6 +24,7 @@ from ingest.worker import Worker, WorkerOptions
 from store.config import RetentionSettings, StorageBackend
 from store.migrate import migrate
 from store.site_repo import load_site
+from tests.support.secrets import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "district.yaml"
 
@@ -46,7 +47,7 @@ def ingest_settings(database_url: str, mqtt_url: str, data_dir: Path, **ingest: 
                                   "http_port": free_port(), "metrics_port": 0, "flush_ms": 20}
     options.update(ingest)
     return Settings(mode=Mode.PRODUCTION, database_url=database_url, mqtt_url=mqtt_url, data_dir=data_dir,
-                    secret_key="s" * 40, admin_password="p" * 16,
+                    secret_key=TEST_SECRET_KEY, admin_password=TEST_ADMIN_PASSWORD,
                     ingest=IngestSettings(**options))  # type: ignore[arg-type]
 
 

@@ -28,6 +28,7 @@ from command_ui.app import create_app
 from command_ui.routers.auth import HASHER
 from devtools.devservices import free_port
 from tests.support.ingest import prepare_database, wait_for
+from tests.support.secrets import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -79,8 +80,8 @@ def site(fresh_database_url: str, tmp_path: Path) -> Iterator[Site]:
     prepare_database(fresh_database_url)
     with psycopg.connect(fresh_database_url) as conn:
         conn.execute("UPDATE users SET password_hash = %s", (HASHER.hash(PASSWORD),))
-    settings = Settings(mode=Mode.PRODUCTION, database_url=fresh_database_url, secret_key="k" * 40,
-                        admin_password="p" * 16, data_dir=tmp_path, cookie_secure=False)
+    settings = Settings(mode=Mode.PRODUCTION, database_url=fresh_database_url, secret_key=TEST_SECRET_KEY,
+                        admin_password=TEST_ADMIN_PASSWORD, data_dir=tmp_path, cookie_secure=False)
     app = create_app(settings)
     _serve_pages(app)
     port = free_port()

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from campusguard.settings import Mode, Settings
 from command_ui.app import create_app
 from tests.support.ingest import prepare_database
+from tests.support.secrets import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY
 from vision.config import SceneParams
 from vision.scene import SceneLearner, SceneObject
 from vision.sink import EventSink, SceneReader
@@ -56,7 +57,8 @@ def test_learned_scene_survives_a_restart_and_an_un_learn_reaches_the_worker(fre
     learner.replace(stored)
     assert len(learner.objects) == 2
 
-    settings = Settings(mode=Mode.PRODUCTION, database_url=url, secret_key="k" * 40, admin_password="p" * 16,
+    settings = Settings(mode=Mode.PRODUCTION, database_url=url,
+                        secret_key=TEST_SECRET_KEY, admin_password=TEST_ADMIN_PASSWORD,
                         data_dir=tmp_path, cookie_secure=False)
     path = f"/api/v1/cameras/{GATE}/scene"
     with TestClient(create_app(settings)) as client, psycopg.connect(url) as conn:

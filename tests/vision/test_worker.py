@@ -33,6 +33,7 @@ from domain.site.common import SchoolHours
 from domain.site.validate import load_site as read_site
 from tests.support.ingest import EXAMPLE, prepare_database, wait_for
 from tests.support.rtsp import RtspServer, unavailable_reason
+from tests.support.secrets import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY
 from vision.config import VisionSettings
 from vision.rules import RuleParams
 from vision.worker import CameraAssignment, VisionWorker
@@ -81,7 +82,8 @@ def url(fresh_database_url: str) -> str:
 @pytest.fixture
 def settings(url: str, tmp_path: Path) -> Settings:
     rules = RuleParams(intrusion_min_s=1.0, fallen_s=2.0, cooldown_s=600.0, loiter_s=600.0)
-    return Settings(mode=Mode.PRODUCTION, database_url=url, secret_key="k" * 40, admin_password="p" * 16,
+    return Settings(mode=Mode.PRODUCTION, database_url=url,
+                    secret_key=TEST_SECRET_KEY, admin_password=TEST_ADMIN_PASSWORD,
                     data_dir=tmp_path, cookie_secure=False,
                     vision=VisionSettings(stall_s=8.0, read_timeout_s=1.0, rules=rules, sighting_every_s=1.0))
 

@@ -49,6 +49,8 @@ export const api = {
   post: (path, body) => request("POST", path, body),
   /** PUT a JSON body; returns the JSON answer (null for 204). */
   put: (path, body) => request("PUT", path, body),
+  /** DELETE a resource; returns the JSON answer (null for 204). */
+  delete: (path) => request("DELETE", path),
 };
 
 /** Who is signed in ({id, role, scope_path}); goes to the sign-in page when nobody is. */

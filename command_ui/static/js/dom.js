@@ -6,7 +6,7 @@
 /**
  * Make an element.
  * @param {string} tag element name
- * @param {Record<string, unknown>} [attrs] attributes; "class", "dataset", "on<event>" and booleans handled
+ * @param {Record<string, unknown>} [attrs] attributes; "class", "style", "dataset", "on<event>" and booleans handled
  * @param {...(Node|string|number|null|undefined|false)} children text or nodes; empty values are skipped
  * @returns {HTMLElement}
  */
@@ -15,6 +15,8 @@ export function h(tag, attrs = {}, ...children) {
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "class") el.className = String(value);
+    // Through the CSSOM: the Content-Security-Policy (style-src 'self') refuses a style attribute set as markup.
+    else if (key === "style") el.style.cssText = String(value);
     else if (key === "dataset") Object.assign(el.dataset, value);
     else if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
     else if (value === true) el.setAttribute(key, "");

@@ -11,7 +11,7 @@ import { h, replaceChildren } from "./dom.js";
 import { formatTime } from "./format.js";
 import { t } from "./i18n.js";
 import { showIncident } from "./incident-detail.js";
-import { OUTCOMES, SEVERITIES, STATUSES, loadSchools } from "./incidents.js";
+import { OUTCOMES, SEVERITIES, STATUSES, alarmBadges, loadSchools } from "./incidents.js";
 import { showError, startPage } from "./shell.js";
 
 /** Roles that read reports and export incident lists (mirrors command_ui.routers.reports.READ_REPORTS). */
@@ -82,7 +82,7 @@ function row(i) {
     h("td", {}, i.type),
     h("td", {}, h("span", { class: `badge sev-${i.severity}` }, t(`severity.${i.severity}`))),
     h("td", {}, t(`status.${i.status}`), i.outcome ? ` (${t(`outcome.${i.outcome}`)})` : ""),
-    h("td", {}, i.title));
+    h("td", {}, i.title, " ", h("span", { class: "badges" }, alarmBadges(i, school?.timezone))));
 }
 
 /** Fetch one page; returns the next page's path from the Link header, or null on the last page. */

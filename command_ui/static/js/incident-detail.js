@@ -8,7 +8,7 @@ import { ApiError, api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatDistance, formatTime } from "./format.js";
 import { t } from "./i18n.js";
-import { OPEN, OUTCOMES, movesFrom } from "./incidents.js";
+import { OPEN, OUTCOMES, alarmBadges, movesFrom } from "./incidents.js";
 
 /**
  * Fetch and draw an incident into `container`.
@@ -28,7 +28,8 @@ export async function showIncident(container, id, options) {
       h("span", { class: `badge sev-${incident.severity}` }, t(`severity.${incident.severity}`)),
       h("span", { class: `badge status-${incident.status}`, "data-testid": "detail-status" },
         t(`status.${incident.status}`)),
-      incident.outcome && h("span", { class: "badge" }, t(`outcome.${incident.outcome}`))),
+      incident.outcome && h("span", { class: "badge" }, t(`outcome.${incident.outcome}`)),
+      alarmBadges(incident, zone)),
     facts([
       [t("incident.school"), school?.name ?? incident.school_id],
       [t("incident.opened"), formatTime(incident.opened_at, zone, true)],

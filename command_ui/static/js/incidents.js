@@ -1,4 +1,11 @@
-/** What every page knows about incidents: which are open, how urgent, which moves a status allows. */
+/**
+ * What every page knows about incidents: which are open, how urgent, which moves a status allows, and the
+ * alarm-management badges (cleared but unacknowledged, chattering, stale, drill) every list shows alike.
+ */
+
+import { h } from "./dom.js";
+import { formatClock } from "./format.js";
+import { t } from "./i18n.js";
 
 /** Statuses of an incident somebody still has to deal with. */
 export const OPEN = new Set(["raised", "acknowledged", "responding"]);
@@ -26,10 +33,38 @@ export function movesFrom(status) {
   return MOVES[status] ?? [];
 }
 
-/** Sort most urgent first, then newest first. */
+/** Sort real alarms before drills, then most urgent first, then newest first (as the alarm board does). */
 export function byUrgency(a, b) {
+  const drill = Number(Boolean(a.drill)) - Number(Boolean(b.drill));
   const severity = SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity);
-  return severity || Date.parse(b.opened_at) - Date.parse(a.opened_at);
+  return drill || severity || Date.parse(b.opened_at) - Date.parse(a.opened_at);
+}
+
+/** Open longer than this is stale (mirrors alerts.alarm_health.STALE_AFTER). */
+export const STALE_AFTER_MS = 24 * 3600 * 1000;
+
+/** Whether an incident is stale: still open more than a day after it was raised (server time). */
+export function isStale(incident, now = Date.now()) {
+  if (typeof incident.stale === "boolean") return incident.stale;  // the alarm board says so itself
+  const raised = Date.parse(incident.raised_at ?? incident.opened_at);
+  return OPEN.has(incident.status) && now - raised > STALE_AFTER_MS;
+}
+
+/**
+ * The alarm-management badges of an incident (ISA-18.2): its condition cleared while nobody has acknowledged
+ * it, chattering with its toggle count, stale, a drill. Each carries data-badge for tests and styles.
+ * @param {object} incident from the list, the detail, the live feed or the board
+ * @param {string|undefined} timeZone the school's zone, for the time it cleared
+ */
+export function alarmBadges(incident, timeZone, now = Date.now()) {
+  const badge = (kind, text) => h("span", { class: `badge alarm-${kind}`, "data-badge": kind }, text);
+  return [
+    incident.cleared_at && incident.status === "raised"
+      && badge("cleared", t("badge.cleared", { time: formatClock(incident.cleared_at, timeZone) })),
+    incident.chattering && badge("chattering", t("badge.chattering", { count: incident.toggles ?? 0 })),
+    isStale(incident, now) && badge("stale", t("badge.stale")),
+    incident.drill && badge("drill", t("badge.drill")),
+  ].filter(Boolean);
 }
 
 /**

@@ -3,10 +3,18 @@
 import { ApiError, api } from "./api.js";
 import { adoptAccountLanguage, t, translatePage } from "./i18n.js";
 
-/** Only a path on this site may be a ?next= target (never another origin). */
+/**
+ * Only a page of this site may be a ?next= target (never another origin). Resolved as the browser would:
+ * "/\evil.example" looks like a path but leads to another site, as "//evil.example" does.
+ */
 function nextPath(role) {
   const next = new URLSearchParams(location.search).get("next");
-  if (next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/login")) return next;
+  if (next && next.startsWith("/")) {
+    const target = new URL(next, location.origin);
+    if (target.origin === location.origin && !target.pathname.startsWith("/login")) {
+      return target.pathname + target.search + target.hash;
+    }
+  }
   return role === "guard" ? "/guard" : "/";
 }
 

@@ -4,6 +4,7 @@
  */
 
 import * as L from "/vendor/leaflet/leaflet-src.esm.js";
+import { h } from "./dom.js";
 import { wgs84ToGcj02 } from "./gcj02.js";
 import { t } from "./i18n.js";
 
@@ -36,6 +37,14 @@ export function watchBox(bounds) {
     wrap(bounds.getEast() + margin), Math.min(90, bounds.getNorth() + margin)];
 }
 
+/**
+ * A tooltip's or popup's content as a text node in a <span>: Leaflet parses a string given to bindTooltip or
+ * bindPopup as HTML, and names come from the site file and from whoever drew a geofence.
+ */
+export function label(text) {
+  return h("span", { class: "label-text" }, text);
+}
+
 /** L.geoJSON options placing GeoJSON (always WGS-84) on the current basemap. */
 const onBasemap = { coordsToLatLng: (c) => toLatLng(c[0], c[1]) };
 
@@ -49,7 +58,7 @@ export function campusLayer(features, labels = false) {
   return L.geoJSON({ type: "FeatureCollection", features }, {
     ...onBasemap,
     style: { className: "campus", color: "#1d4ed8", weight: 2, fillOpacity: 0.2 },
-    onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name, labels
+    onEachFeature: (f, layer) => layer.bindTooltip(label(f.properties.name ?? f.id), labels
       ? { permanent: true, direction: "right", offset: [8, 0], className: "school-label" }
       : { sticky: true }),
   });
@@ -60,7 +69,7 @@ export function geofenceLayer(collection) {
   return L.geoJSON(collection, {
     ...onBasemap,
     style: { className: "geofence", color: "#b45309", weight: 1.5, dashArray: "4 4", fillOpacity: 0.08 },
-    onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name ?? f.id),
+    onEachFeature: (f, layer) => layer.bindTooltip(label(f.properties.name ?? f.id)),
   });
 }
 
@@ -71,14 +80,14 @@ export function routeLayer(collection, onBus) {
     ...onBasemap,
     style: { className: "route", color: "#6d28d9", weight: 3, opacity: 0.7 },
     onEachFeature: (f, layer) => {
-      layer.bindTooltip(f.properties.name ?? f.id, { sticky: true });
+      layer.bindTooltip(label(f.properties.name ?? f.id), { sticky: true });
       if (onBus) layer.on("click", () => onBus(f.id));
     },
   }).addTo(group);
   for (const bus of collection.features) {
     for (const stop of bus.properties.stops ?? []) {
       L.circleMarker(toLatLng(stop.lon, stop.lat), { radius: 4, className: "stop", color: "#6d28d9", fillOpacity: 1 })
-        .bindTooltip(t("map.stop", { name: stop.name, time: stop.scheduled ?? "" }))
+        .bindTooltip(label(t("map.stop", { name: stop.name, time: stop.scheduled ?? "" })))
         .addTo(group);
     }
   }
@@ -91,8 +100,8 @@ export function deviceLayer(collection, cls) {
   for (const f of collection.features) {
     if (!f.geometry) continue;
     const [lon, lat] = f.geometry.coordinates;
-    const label = [f.properties.name, f.properties.place].filter(Boolean).join(" — ") || f.id;
-    L.marker(toLatLng(lon, lat), { icon: dot(cls, label), keyboard: false }).bindTooltip(label).addTo(group);
+    const name = [f.properties.name, f.properties.place].filter(Boolean).join(" — ") || f.id;
+    L.marker(toLatLng(lon, lat), { icon: dot(cls, name), keyboard: false }).bindTooltip(label(name)).addTo(group);
   }
   return group;
 }
@@ -113,9 +122,17 @@ export async function basemap(api) {
   const url = config?.url || meta("campusguard-tiles");
   const crs = (config?.url ? config.crs : meta("campusguard-tiles-crs")) || "wgs84";
   if (!url) return { layer: null, crs };
-  const attribution = config?.url ? config.attribution : meta("campusguard-tiles-attribution");
+  // Leaflet shows an attribution as HTML; the credit is configured text, so it goes in escaped.
+  const attribution = escapeHtml(config?.url ? config.attribution : meta("campusguard-tiles-attribution"));
   const layer = L.tileLayer(url, {
     maxZoom: config?.max_zoom ?? 19, attribution, subdomains: config?.subdomains || meta("campusguard-tiles-subdomains") || "abc",
   });
   return { layer, crs };
+}
+
+/** Text as HTML that shows exactly that text (for the few Leaflet options that take only an HTML string). */
+function escapeHtml(text) {
+  const box = document.createElement("span");
+  box.textContent = text ?? "";
+  return box.innerHTML;
 }

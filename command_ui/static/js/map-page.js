@@ -11,10 +11,10 @@ import { h, replaceChildren } from "./dom.js";
 import { formatTime } from "./format.js";
 import { t } from "./i18n.js";
 import { showIncident } from "./incident-detail.js";
-import { OpenIncidents, loadSchools } from "./incidents.js";
+import { OpenIncidents, alarmBadges, loadSchools } from "./incidents.js";
 import { LiveFeed, statusShower } from "./live.js";
 import {
-  basemap, campusLayer, deviceLayer, geofenceLayer, routeLayer, setDatum, toLatLng, watchBox,
+  basemap, campusLayer, deviceLayer, geofenceLayer, label, routeLayer, setDatum, toLatLng, watchBox,
 } from "./map-layers.js";
 import { showError, startPage } from "./shell.js";
 
@@ -60,7 +60,7 @@ function moveBus(p) {
     return;
   }
   const marker = L.marker(toLatLng(p.lon, p.lat), { icon: busIcon(p.heading_deg), title: key }).addTo(busLayer);
-  marker.bindTooltip(buses.get(key)?.properties.name ?? key);
+  marker.bindTooltip(label(buses.get(key)?.properties.name ?? key));
   marker.on("click", () => openBus(key));
   busMarkers.set(key, { marker, time });
 }
@@ -78,7 +78,7 @@ function moveResponder(p) {
   const name = people.get(p.device_id)?.properties.name ?? p.device_id;
   const icon = L.divIcon({ className: "responder", iconSize: [16, 16], html: "" });
   const marker = L.marker(toLatLng(p.lon, p.lat), { icon, title: name, zIndexOffset: 500 }).addTo(responderLayer);
-  marker.bindTooltip(name);
+  marker.bindTooltip(label(name));
   responderMarkers.set(p.device_id, { marker, time });
 }
 
@@ -116,7 +116,8 @@ function drawList() {
     h("span", { class: "title" }, i.title),
     h("span", { class: "meta" }, `${schools.get(i.school_id)?.name ?? i.school_id} · `,
       formatTime(i.opened_at, schools.get(i.school_id)?.timezone), " · ",
-      h("span", { class: `status status-${i.status}` }, t(`status.${i.status}`)))))) : h("li", { class: "empty" }, t("map.none")));
+      h("span", { class: `status status-${i.status}` }, t(`status.${i.status}`))),
+    h("span", { class: "badges" }, alarmBadges(i, schools.get(i.school_id)?.timezone))))) : h("li", { class: "empty" }, t("map.none")));
 }
 
 async function select(id, focus = true) {

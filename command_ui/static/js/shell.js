@@ -28,6 +28,9 @@ export async function startPage() {
       link("/guard", "nav.guard"),
       READ_AUDIT.has(me.role) || me.role === "school_admin" || me.role === "district_officer"
         ? link("/history", "nav.history") : null,
+      // Every role reads the alarm board, shelves, drill modes and camera scenes; the page shows each only
+      // the forms its role may use.
+      link("/alarms", "nav.alarms"),
       h("span", { class: "who", "data-testid": "who" }, me.id),
       language,
       h("button", { type: "button", class: "link", onclick: signOut }, t("nav.signout")));
