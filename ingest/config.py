@@ -51,6 +51,31 @@ class IngestSettings(BaseModel):
               description="Networks (CIDRs) the OsmAnd listener takes requests from, by the connection's address; "
                           "any other gets 403 and is dead-lettered. Default: anywhere. Set it (docs/ingest.md)."),
     ] = Field(default_factory=lambda: list(ANYWHERE))
+    jt808_enabled: Annotated[
+        bool, Field(description="Serve JT/T 808 (2013 and 2019) terminals over TCP on jt808_port (docs/jt808.md).")
+    ] = False
+    jt808_port: Annotated[
+        int, Field(ge=0, le=65535, description="TCP port of the JT/T 808 listener (0 picks a free one, for tests).")
+    ] = 7611
+    gt06_enabled: Annotated[
+        bool, Field(description="Serve GT06 trackers over TCP on gt06_port (docs/gt06.md).")
+    ] = False
+    gt06_port: Annotated[
+        int, Field(ge=0, le=65535, description="TCP port of the GT06 listener (0 picks a free one, for tests).")
+    ] = 7612
+    tcp_host: Annotated[str, Field(description="Address the TCP device listeners (JT/T 808, GT06) bind.")] = "127.0.0.1"
+    tcp_max_connections: Annotated[
+        int, Field(ge=1, le=1_000_000, description="Open connections per TCP listener; more are closed on accept.")
+    ] = 10_000
+    tcp_buffer_bytes: Annotated[
+        int, Field(ge=1024, le=1 << 20,
+                   description="Largest unfinished frame held per connection; more is dead-lettered as oversized "
+                               "and the connection closed. A JT/T 808 frame is at most about 2.1 KiB escaped."),
+    ] = 8192
+    tcp_idle_s: Annotated[
+        float, Field(gt=0, le=86_400, description="A TCP connection silent this long is closed (terminals send a "
+                                                  "heartbeat every minute or so and reconnect)."),
+    ] = 300.0
     metrics_port: Annotated[
         int, Field(ge=0, le=65535, description="First Prometheus metrics port (worker n uses port + n); 0 is off.")
     ] = 9108

@@ -18,8 +18,12 @@ SOURCE_CAMPUSGUARD: Final = "campusguard"
 SOURCE_OWNTRACKS: Final = "owntracks"
 SOURCE_ZIGBEE2MQTT: Final = "zigbee2mqtt"
 SOURCE_OSMAND: Final = "osmand"
+SOURCE_JT808: Final = "jt808"
+SOURCE_GT06: Final = "gt06"
 SOURCES: Final = (SOURCE_CAMPUSGUARD, SOURCE_OWNTRACKS, SOURCE_ZIGBEE2MQTT, SOURCE_OSMAND)
-"""The ``source`` values, the same as the site file's."""
+"""The ``source`` values of payload formats (MQTT and HTTP), the same as the site file's."""
+STREAM_SOURCES: Final = (SOURCE_JT808, SOURCE_GT06)
+"""The ``source`` values of binary protocols over TCP (their frames are decoded from the spool alike)."""
 
 
 class RejectReason(StrEnum):
@@ -43,6 +47,7 @@ class OriginReason(StrEnum):
 
     SCHOOL_MISMATCH = "school_mismatch"  # our schema's {school} is not the device's school (ingest/route.py)
     SOURCE_NOT_ALLOWED = "source_not_allowed"  # an OsmAnd request from outside ingest.http_allow
+    NOT_AUTHENTICATED = "not_authenticated"  # a JT/T 808 report on a connection that has not authenticated
 
 
 class Rejection(Exception):  # noqa: N818 - it is not an error of ours but a verdict on the input
@@ -139,5 +144,22 @@ class Reading:
         _require_utc("received_at", self.received_at)
 
 
-Decoded = Fix | ButtonPress | Heartbeat | Reading
+@dataclass(frozen=True, slots=True)
+class DeviceAlarm:
+    """An alarm a terminal raised itself (overspeed, power cut, antenna cut...), once per raising edge."""
+
+    source: str
+    external_id: str
+    time: datetime
+    alarm: str
+    received_at: datetime
+    detail: Mapping[str, object]
+
+    def __post_init__(self) -> None:
+        """Refuse times that are not aware UTC."""
+        _require_utc("time", self.time)
+        _require_utc("received_at", self.received_at)
+
+
+Decoded = Fix | ButtonPress | Heartbeat | Reading | DeviceAlarm
 """Anything a decoder may return."""

@@ -11,16 +11,30 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from domain.messages import DeadLetter, DeviceEvent, PanicPressed, Position, SensorReading
-from ingest.decoders import Limits, decode_osmand_request, decoder_for_topic
+from ingest.decoders import STREAM_REGISTRY, Limits, decode_osmand_request, decoder_for_topic
 from ingest.decoders.campusguard import topic_school
+from ingest.decoders.gt06 import VIA_GT06
 from ingest.directory import DeviceInfo, Directory
-from ingest.messages import ButtonPress, Decoded, Fix, Heartbeat, OriginReason, Reading, Rejection, RejectReason
+from ingest.messages import (
+    ButtonPress,
+    Decoded,
+    DeviceAlarm,
+    Fix,
+    Heartbeat,
+    OriginReason,
+    Reading,
+    Rejection,
+    RejectReason,
+)
 from ingest.spool import Envelope, Spooled
 from store.ingest_repo import Touch, UnregisteredHit
 
 # Envelope.source values: which listener received it.
 VIA_MQTT = "mqtt"
 VIA_OSMAND_HTTP = "osmand-http"
+VIA_JT808 = "jt808-tcp"
+# The TCP listeners' envelope sources, and the stream decoder of each (ingest/tcp/, ingest/decoders/).
+VIA_STREAM = {VIA_JT808: "jt808", VIA_GT06: "gt06"}
 
 
 @dataclass(slots=True)
@@ -65,6 +79,9 @@ def decode(envelope: Envelope, limits: Limits) -> list[Decoded]:
     if len(envelope.payload) > limits.max_payload_bytes:
         raise Rejection(RejectReason.OVERSIZED,
                         f"{len(envelope.payload)} bytes is over the {limits.max_payload_bytes}-byte limit")
+    if envelope.source in VIA_STREAM:
+        stream = STREAM_REGISTRY[VIA_STREAM[envelope.source]]
+        return stream.decode(envelope.topic, envelope.payload, envelope.received_at, limits)
     if envelope.source == VIA_OSMAND_HTTP:
         return decode_osmand_request("POST" if envelope.payload else "GET", query, content_type or None,
                                      envelope.payload, envelope.received_at, limits)
@@ -141,7 +158,7 @@ def _route_one(message: Decoded, envelope: Envelope, directory: Directory, out: 
             message.source, message.external_id, hit.first_seen if hit else seen, seen,
             (hit.messages if hit else 0) + 1, envelope.topic)
         return
-    battery = None if isinstance(message, Reading) else message.battery_pct
+    battery = None if isinstance(message, Reading | DeviceAlarm) else message.battery_pct
     previous = out.touches.get(device.device_id)
     went_quiet = isinstance(message, Heartbeat) and message.detail.get("availability") == "offline"
     if not went_quiet and (previous is None or previous.seen_at <= envelope.received_at):
@@ -167,6 +184,10 @@ def _route_one(message: Decoded, envelope: Envelope, directory: Directory, out: 
             # A smoke detector's alarm is an event for the alert stage, not only a reading for the charts.
             out.events.append(DeviceEvent(device.device_id, message.time, "smoke", message.received_at,
                                           {"value": message.value}))
+    elif isinstance(message, DeviceAlarm):
+        # A terminal's own alarm (JT/T 808's alarm word): once per raising edge, keyed like any event.
+        out.events.append(DeviceEvent(device.device_id, message.time, f"alarm.{message.alarm}", message.received_at,
+                                      {"source": message.source, **message.detail}))
     elif went_quiet:
         # Zigbee2MQTT's own availability check: the coordinator says the device went quiet.
         out.events.append(DeviceEvent(device.device_id, message.time, "availability_offline",

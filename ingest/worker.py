@@ -43,6 +43,7 @@ from store.ingest_repo import directory_rows
 
 if TYPE_CHECKING:
     from ingest.http_source import HttpListener
+    from ingest.tcp.listener import TcpListener
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class Worker:
         self.processor: Processor | None = None
         self.mqtt: MqttListener | None = None
         self.http: HttpListener | None = None
+        self.tcp: list[TcpListener] = []
         self.feed: FeedPublisher | None = None
         if options.role == "receiver":
             self.partitioned = PartitionedSpool(spools, options.partitions)
@@ -130,6 +132,21 @@ class Worker:
                 app = osmand_app(spool=sink, directory=self._directory, panics=self.panics, limits=self.limits,
                                  policy=policy, on_spooled=wakeup)
                 self.http = HttpListener(app, ingest.http_host, ingest.http_port, ingest.http_max_request_bytes)
+            if options.serve_http and ingest.jt808_enabled:
+                self.tcp.append(self._tcp_listener("jt808", ingest.jt808_port, sink, wakeup))
+            if options.serve_http and ingest.gt06_enabled:
+                self.tcp.append(self._tcp_listener("gt06", ingest.gt06_port, sink, wakeup))
+
+    def _tcp_listener(self, name: str, port: int, sink: SpoolSink, wakeup: threading.Event) -> TcpListener:
+        # Imported here, like the OsmAnd listener: only the process that serves the device ports loads them.
+        from ingest.tcp.listener import ListenerLimits, TcpListener
+        from ingest.tcp.protocol import ProtocolContext, protocol_for
+
+        ingest = self.settings.ingest
+        protocol = protocol_for(name, ProtocolContext(self._directory, self.limits, self.settings.database_url))
+        limits = ListenerLimits(ingest.tcp_max_connections, ingest.tcp_buffer_bytes, ingest.tcp_idle_s)
+        return TcpListener(protocol, ingest.tcp_host, port, spool=sink, panics=self.panics, on_spooled=wakeup,
+                           limits=limits)
 
     def _feed_geo(self, routed: Routed) -> None:
         items = feed_items(routed.positions, routed.events, self._directory[0].owners,
@@ -171,6 +188,8 @@ class Worker:
             self.mqtt.start()
         if self.http is not None:
             self.http.start()
+        for listener in self.tcp:
+            listener.start()
         if self.options.role == "receiver" or (shared_subscription(self.settings) and self.options.index == 0):
             threading.Thread(target=self._hand_over, name="session-hand-over", daemon=True).start()
         drain = None
@@ -179,6 +198,8 @@ class Worker:
                                      args=(self.stop_event, self.settings.ingest.flush_ms / 1000), name="processor")
             drain.start()
         self.stop_event.wait()
+        for listener in self.tcp:
+            listener.stop()
         if self.http is not None:
             self.http.stop()
         if self.mqtt is not None:

@@ -48,7 +48,7 @@ def _naive(value: dt.time) -> dt.time:
 WallTime = Annotated[dt.time, BeforeValidator(_wall_time), AfterValidator(_naive)]
 """A local time of day, "HH:MM" in the school's timezone."""
 
-Source = Literal["campusguard", "owntracks", "osmand", "zigbee2mqtt"]
+Source = Literal["campusguard", "owntracks", "osmand", "zigbee2mqtt", "jt808", "gt06"]
 """How a device's messages reach us: our own MQTT schema, or a third-party one we translate."""
 
 
@@ -76,6 +76,9 @@ def check_external_id(source: str, external_id: str | None) -> None:
         raise located_error(f"a {source} device needs the external_id it reports itself by", "external_id")
     if source == "owntracks" and external_id is not None and not re.fullmatch(r"[^/\s]+/[^/\s]+", external_id):
         raise located_error('an owntracks external_id is "user/device", as in the topic', "external_id")
+    if source == "jt808" and external_id is not None and not re.fullmatch(r"[1-9][0-9]{0,19}", external_id):
+        raise located_error("a jt808 external_id is the terminal's phone number, 1 to 20 digits without leading "
+                            "zeros", "external_id")
 
 
 class SchoolHours(Frozen):

@@ -1,5 +1,8 @@
 """Payload decoders, one module per format, registered by name; adding a format is adding one module.
 
+``REGISTRY`` holds the payload formats of MQTT and HTTP; ``STREAM_REGISTRY`` the binary protocols whose frames
+the TCP listener spools raw (``ingest/tcp/``), decoded here alike from the spool.
+
 Each module exposes ``NAME`` (its ``source`` id), ``TOPIC_FILTERS`` (the MQTT filters it subscribes to; empty
 for HTTP-only formats) and ``decode(topic, payload, received_at, limits)``, a pure function returning typed
 messages or raising :class:`~ingest.messages.Rejection`.
@@ -13,13 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
 
-from ingest.decoders import campusguard, osmand, owntracks, zigbee2mqtt
+from ingest.decoders import campusguard, gt06, jt808, osmand, owntracks, zigbee2mqtt
 from ingest.decoders.common import Limits
 from ingest.decoders.osmand import decode_osmand_request
 from ingest.decoders.topics import topic_matches
 from ingest.messages import Decoded
 
-__all__ = ["REGISTRY", "DecodeFn", "Decoder", "Limits", "decode_osmand_request", "decoder_for_topic", "topic_matches"]
+__all__ = ["REGISTRY", "STREAM_REGISTRY", "DecodeFn", "Decoder", "Limits", "decode_osmand_request", "decoder_for_topic",
+           "topic_matches"]
 
 DecodeFn = Callable[[str, bytes, datetime, Limits], list[Decoded]]
 """``decode(topic, payload, received_at, limits) -> messages``; raises Rejection."""
@@ -45,7 +49,9 @@ def _register(*modules: ModuleType) -> dict[str, Decoder]:
 
 
 REGISTRY: dict[str, Decoder] = _register(campusguard, owntracks, zigbee2mqtt, osmand)
-"""Every decoder by name; names are the site file's ``source`` values."""
+"""Every payload decoder by name; names are the site file's ``source`` values."""
+STREAM_REGISTRY: dict[str, Decoder] = _register(jt808, gt06)
+"""Every TCP protocol's frame decoder by name; names are the site file's ``source`` values too."""
 
 
 @functools.lru_cache(maxsize=65536)

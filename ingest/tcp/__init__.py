@@ -1,0 +1,1 @@
+"""Binary device protocols over TCP: one generic asyncio listener, a protocol module each."""
