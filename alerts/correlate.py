@@ -24,8 +24,8 @@ merged incident still lists every piece of evidence. Distances are great-circle 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,6 +45,9 @@ class NewIncident:
     severity: Severity
     title: str
     evidence: Evidence
+    title_key: str | None = None
+    """The title's message key (the rule's ``title_key``), filled with ``title_params`` on each reader's page."""
+    title_params: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +180,8 @@ def correlate(incidents: Iterable[Incident], signal: Signal, rules: RuleSet, dri
         target = candidates[0]
         merged = max(target.severity, severity)
         return Merge(_id(target), evidence_of(signal, title), merged, realert=merged > target.severity)
-    return NewIncident(rule.type or signal.kind, severity, title, evidence_of(signal, title))
+    return NewIncident(rule.type or signal.kind, severity, title, evidence_of(signal, title), rule.title_key,
+                       rule.title_params(signal))
 
 
 def _id(incident: Incident) -> int:
@@ -195,7 +199,8 @@ def open_incident(signal: Signal, decision: NewIncident, decided_at: datetime, d
     """
     incident = Incident(
         id=None, school_id=signal.school_id, type=decision.type, severity=decision.severity,
-        status=Status.RAISED, title=decision.title, opened_at=signal.time, updated_at=decided_at,
+        status=Status.RAISED, title=decision.title, title_key=decision.title_key,
+        title_params=decision.title_params, opened_at=signal.time, updated_at=decided_at,
         last_signal_at=signal.time, lon=signal.lon, lat=signal.lat, occurrences=1,
         evidence=(decision.evidence,), signal_ids=frozenset({signal.signal_id}), event_seq=1,
         raised_at=decided_at, drill=drill or decision.type == "drill",

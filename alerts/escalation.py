@@ -82,6 +82,8 @@ class EscalationStep:
     recipients: str
     reason: str
     due_at: datetime
+    after_s: float | None = None
+    """The SLA (escalate) or interval (renotify) that made it due, in seconds: pages say it in their language."""
 
     @property
     def renotify(self) -> bool:
@@ -116,13 +118,15 @@ def due(incident: Incident, policy: EscalationPolicy, now: datetime) -> Escalati
     escalate_at = next_escalation_at(incident, policy)
     if escalate_at is not None and now >= escalate_at:
         sla = policy.sla(incident.severity)
+        sla_s = (sla or timedelta()).total_seconds()  # an escalation is only due under an SLA
         return EscalationStep("escalate", level + 1, policy.chain[level + 1],
-                              f"not acknowledged within {sla} at level {level}", escalate_at)
+                              f"not acknowledged within {sla_s:g} s at level {level}", escalate_at, sla_s)
     interval = policy.renotify(incident.severity)
     if interval is not None and now >= incident.last_notified_at + interval:
         current = policy.chain[min(level, len(policy.chain) - 1)]
-        return EscalationStep("renotify", level, current, f"still not acknowledged: reminder every {interval}",
-                              incident.last_notified_at + interval)
+        every_s = interval.total_seconds()
+        return EscalationStep("renotify", level, current, f"still not acknowledged: reminder every {every_s:g} s",
+                              incident.last_notified_at + interval, every_s)
     return None
 
 
@@ -141,4 +145,5 @@ def record_notification(incident: Incident, step: EscalationStep, at: datetime
     changed = replace(incident, escalation_level=step.level, last_notified_at=at, event_seq=seq)
     return changed, Transition(incident.id, seq, at, incident.school_id, kind, SYSTEM_ACTOR, step.reason, None,
                                {"level": step.level, "recipients": step.recipients,
-                                "due_at": step.due_at.isoformat()})
+                                "due_at": step.due_at.isoformat()}
+                               | ({"after_s": step.after_s} if step.after_s is not None else {}))

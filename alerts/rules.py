@@ -62,6 +62,12 @@ class Rule(BaseModel):
         Field(min_length=1, description="Incident title; {school_id}, {source_id}, {kind}, {type}, {severity} "
               "and {detail key} are filled in."),
     ] = None
+    title_key: Annotated[
+        str | None,
+        Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$",
+              description="Message key the pages translate the title by (incident.title.panic), filled with the "
+              "same fields as the title; none: every page shows the title as written."),
+    ] = None
     group: Annotated[
         str | None, Field(min_length=1, description="Merge group; types in one group merge. Default: the type.")
     ] = None
@@ -99,6 +105,8 @@ class Rule(BaseModel):
             raise ValueError("a rule that opens incidents needs severity and title")
         if self.ends is not None and (self.severity, self.title, self.group) != (None, None, None):
             raise ValueError("a rule that ends incidents takes no severity, title or group")
+        if self.title_key is not None and self.title is None:
+            raise ValueError("title_key translates the title: give the title too")
         if self.ends in NEVER_CLEARS:
             raise ValueError(f"nothing ends a {self.ends} incident: a person closes it")
         return self
@@ -115,10 +123,18 @@ class Rule(BaseModel):
 
     def render_title(self, signal: Signal) -> str:
         """Fill the title template; a detail key the signal lacks reads as ``?`` rather than failing."""
+        return (self.title or "").format_map(_Missing(self._values(signal)))
+
+    def title_params(self, signal: Signal) -> dict[str, str]:
+        """Give the values of the title's fields as text: what the pages fill :attr:`title_key`'s message with."""
+        values = _Missing(self._values(signal))
+        names = {name for _, name, _, _ in string.Formatter().parse(self.title or "") if name}
+        return {name: str(values[name]) for name in sorted(names)}
+
+    def _values(self, signal: Signal) -> dict[str, Any]:
         values: dict[str, Any] = {k: v for k, v in signal.detail.items() if isinstance(k, str)}
-        values |= {"school_id": signal.school_id, "source_id": signal.source_id, "kind": signal.kind,
-                   "type": self.type, "severity": self.severity}
-        return (self.title or "").format_map(_Missing(values))
+        return values | {"school_id": signal.school_id, "source_id": signal.source_id, "kind": signal.kind,
+                         "type": self.type, "severity": self.severity}
 
 
 class _Missing(dict[str, Any]):

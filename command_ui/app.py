@@ -31,6 +31,7 @@ from command_ui.routers import (
     health,
     incidents,
     live,
+    ops,
     reports,
     responders,
     sites,
@@ -44,7 +45,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 # Leaflet comes from npm (tools/ui), never from a CDN: the map must work on a closed network.
 LEAFLET = Path(__file__).resolve().parents[1] / "tools" / "ui" / "node_modules" / "leaflet" / "dist"
 PAGES = {"/": "map.html", "/guard": "guard.html", "/login": "login.html", "/history": "history.html",
-         "/alarms": "alarms.html"}
+         "/alarms": "alarms.html", "/audit": "audit.html", "/ops": "ops.html"}
 
 
 def _page(path: Path) -> Callable[[], FileResponse]:
@@ -109,6 +110,7 @@ def create_app(settings: WebProcess) -> FastAPI:
     app.include_router(responders.router)
     app.include_router(vision_scene.router)
     app.include_router(alarms.router)
+    app.include_router(ops.router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi(user: CurrentUser) -> dict[str, Any]:

@@ -190,9 +190,14 @@ class Incident:
     drill: bool = False  # raised by a drill or while its school was in drill mode: never mixed with real ones
     toggles: int = 0  # times its condition cleared or came back
     recent_toggles: tuple[datetime, ...] = ()  # server times of the latest toggles (at most CHATTER_COUNT)
+    title_key: str | None = None
+    """The title as a message key (``incident.title.panic``) each reader's page translates; None: show ``title``."""
+    title_params: Mapping[str, str] = field(default_factory=dict)
+    """The values the key's message is filled with (``{"place": "Main office"}``); ``title`` is it in English."""
 
     def __post_init__(self) -> None:
-        """Refuse naive times; date the raise at the opening when none is given."""
+        """Refuse naive times; date the raise at the opening when none is given; freeze the title's values."""
+        object.__setattr__(self, "title_params", _frozen_mapping(self.title_params))
         if self.raised_at is None:
             object.__setattr__(self, "raised_at", self.opened_at)
         for name in ("opened_at", "updated_at", "last_signal_at", "acknowledged_at", "resolved_at",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the system packages campusguard's tests and demo use, when missing: PostgreSQL server binaries,
 # Mosquitto (broker and clients), Node.js/npm (for the PGlite TimescaleDB harness in tools/pglite), Chromium,
-# PostGIS (a benchmark baseline) and GStreamer's RTSP server (the cameras of the vision tests and the demo).
+# PostGIS (a benchmark baseline), GStreamer's RTSP server (the cameras of the vision tests and the demo) and a
+# CJK font (Chinese pages on kiosks and in headless browsers).
 #
 # Idempotent and quick when everything is present (no apt call at all). Only root can install; anyone else
 # gets a note, not a failure, because `devtools.devservices` can still use running services, an embedded
@@ -30,6 +31,10 @@ compgen -G '/usr/share/postgresql/*/extension/postgis.control' >/dev/null || mis
     || missing+=(gir1.2-gst-rtsp-server-1.0)
 compgen -G '/usr/lib/*/gstreamer-1.0/libgstrtp.so' >/dev/null || missing+=(gstreamer1.0-plugins-good)
 have gst-launch-1.0 || missing+=(gstreamer1.0-tools)
+# Chinese text needs a CJK font, or a bare Debian kiosk and headless Chromium draw every 汉字 as an empty box
+# (tests/ui/test_zh_cn.py). Noto Sans CJK (91 MB installed) over WenQuanYi Zen Hei (16 MB): it is the font the
+# stylesheet names first, with proper Simplified Chinese glyph forms and weights; a kiosk has the room.
+compgen -G '/usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc' >/dev/null || missing+=(fonts-noto-cjk)
 # A real courtyard filmed by a camera (OpenCV's sample vtest.avi, PETS 2009): the vision tests' real scene.
 [[ -e /usr/share/doc/opencv-doc/examples/data/vtest.avi ]] || missing+=(opencv-doc)
 

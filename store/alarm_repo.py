@@ -15,7 +15,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from domain.alarms import DrillMode, Shelf
-from store.queries import CHATTERING
+from store.queries import CHATTERING, SOURCE_NAME
 
 _SHELF = ("id, school_id, source_id, type, reason, shelved_by, shelved_at, until, suppressed, ended_at,"
           " ended_by")
@@ -160,8 +160,9 @@ def board_rows(conn: psycopg.Connection, scope: str, now: datetime, flood_window
                ) -> list[dict[str, Any]]:
     """Open incidents under ``scope``, and any raised within ``flood_window`` before ``now`` (for flood counts)."""
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute("SELECT i.id, i.school_id, i.type, i.severity, i.status, i.title, i.raised_at, i.opened_at,"
-                    f" i.cleared_at, i.drill, i.toggles, i.occurrences, {CHATTERING}"
+        cur.execute("SELECT i.id, i.school_id, i.type, i.severity, i.status, i.title, i.title_key, i.title_params,"
+                    f" i.raised_at, i.opened_at, i.cleared_at, i.drill, i.toggles, i.occurrences, {CHATTERING},"
+                    f" {SOURCE_NAME}"
                     " FROM incidents i JOIN org_units u ON u.id = i.school_id"
                     " WHERE campusguard_within(u.path, %s)"
                     " AND (i.status NOT IN ('resolved', 'closed') OR i.raised_at > %s) ORDER BY i.id",

@@ -72,19 +72,23 @@ def search(
     since: datetime | None = None,
     until: datetime | None = None,
     scope: str = "/",
+    school: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    newest_first: bool = False,
 ) -> list[StoredAudit]:
     """Find records by exact actor, action, target and by time (``since`` inclusive, ``until`` not), oldest first.
 
-    Only records inside ``scope`` (an organisation path; ``"/"`` is the whole tree) are found.
+    Only records inside ``scope`` (an organisation path; ``"/"`` is the whole tree) are found, and with
+    ``school`` only those about that school or anything in it (its incidents, cameras, people).
     """
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
     if offset < 0:
         raise ValueError(f"offset must not be negative, got {offset}")
-    where, params = _where(AuditFilter(actor, action, target, since, until, scope))
-    query = sql.SQL("SELECT {} FROM audit_log {} ORDER BY id LIMIT %s OFFSET %s").format(_COLUMNS, where)
+    where, params = _where(AuditFilter(actor, action, target, since, until, scope), school)
+    order = sql.SQL("id DESC" if newest_first else "id")
+    query = sql.SQL("SELECT {} FROM audit_log {} ORDER BY {} LIMIT %s OFFSET %s").format(_COLUMNS, where, order)
     rows = conn.execute(query, [*params, limit, offset]).fetchall()
     return [_stored(row) for row in rows]
 
@@ -99,9 +103,10 @@ def export_csv(
     since: datetime | None = None,
     until: datetime | None = None,
     scope: str = "/",
+    school: str | None = None,
 ) -> int:
     """Write the matching records as CSV (with both hashes, so the export can be re-verified) and return how many."""
-    where, params = _where(AuditFilter(actor, action, target, since, until, scope))
+    where, params = _where(AuditFilter(actor, action, target, since, until, scope), school)
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
     count = 0
@@ -129,7 +134,7 @@ def csv_row(stored: StoredAudit) -> tuple[str, ...]:
     )
 
 
-def _where(filters: AuditFilter) -> tuple[sql.Composable, list[Any]]:
+def _where(filters: AuditFilter, school: str | None = None) -> tuple[sql.Composable, list[Any]]:
     clauses: list[sql.Composable] = []
     params: list[Any] = []
     for column, value in (("actor", filters.actor), ("action", filters.action), ("target", filters.target)):
@@ -148,6 +153,11 @@ def _where(filters: AuditFilter) -> tuple[sql.Composable, list[Any]]:
         unscoped = sql.SQL(" OR scope_path IS NULL") if owns_tree(filters.scope) else sql.SQL("")
         clauses.append(sql.SQL("(campusguard_within(scope_path, %s){})").format(unscoped))
         params.append(filters.scope)
+    if school is not None:
+        # The record's own path (0027) inside the school's: an unknown school has no path, and the STRICT
+        # function answers NULL for it, so nothing is found rather than everything.
+        clauses.append(sql.SQL("campusguard_within(scope_path, (SELECT path FROM org_units WHERE id = %s))"))
+        params.append(school)
     if not clauses:
         return sql.SQL(""), params
     return sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses), params

@@ -20,7 +20,8 @@ from store.event_detail import event_place
 
 _COLUMNS = ("school_id, type, severity, status, outcome, title, lon, lat, occurrences, evidence, opened_at,"
             " updated_at, acknowledged_at, resolved_at, last_signal_at, escalation_level, last_notified_at,"
-            " seen_by, event_seq, reminders, cleared_at, raised_at, drill, toggles, recent_toggles")
+            " seen_by, event_seq, reminders, cleared_at, raised_at, drill, toggles, recent_toggles, title_key,"
+            " title_params")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,8 @@ def _values(i: Incident) -> tuple[Any, ...]:
     return (i.school_id, i.type, i.severity.value, i.status.value, i.outcome.value if i.outcome else None, i.title,
             i.lon, i.lat, i.occurrences, _evidence_json(i.evidence), i.opened_at, i.updated_at, i.acknowledged_at,
             i.resolved_at, i.last_signal_at, i.escalation_level, i.last_notified_at, sorted(i.seen_by), i.event_seq,
-            i.reminders, i.cleared_at, i.raised, i.drill, i.toggles, list(i.recent_toggles))
+            i.reminders, i.cleared_at, i.raised, i.drill, i.toggles, list(i.recent_toggles), i.title_key,
+            Jsonb(dict(i.title_params)))
 
 
 def _incident(row: Mapping[str, Any], signal_ids: frozenset[str]) -> Incident:
@@ -68,7 +70,7 @@ def _incident(row: Mapping[str, Any], signal_ids: frozenset[str]) -> Incident:
         escalation_level=row["escalation_level"], last_notified_at=row["last_notified_at"],
         seen_by=frozenset(row["seen_by"]), event_seq=row["event_seq"], reminders=row["reminders"],
         cleared_at=row["cleared_at"], raised_at=row["raised_at"], drill=row["drill"], toggles=row["toggles"],
-        recent_toggles=tuple(row["recent_toggles"]))
+        recent_toggles=tuple(row["recent_toggles"]), title_key=row["title_key"], title_params=row["title_params"])
 
 
 def _load(conn: psycopg.Connection, where: str, params: Sequence[Any], lock: bool) -> list[Incident]:

@@ -11,15 +11,16 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from store.queries import CHATTERING
+from store.queries import CHATTERING, SOURCE_NAME
 
 REPLAY_PAGE = 500
 
-# The incident list's alarm-management fields too (raised_at, drill, toggles, chattering): a live change must not
-# drop the badges a screen drew from the list.
-_COLUMNS = f"""e.cursor, i.id, i.school_id, i.type, i.severity, i.status, i.outcome, i.title, i.lon, i.lat,
-              i.occurrences, i.opened_at, i.updated_at, i.acknowledged_at, i.resolved_at, i.escalation_level,
-              i.event_seq, i.cleared_at, i.raised_at, i.drill, i.toggles, {CHATTERING}, u.path"""
+# The incident list's alarm-management fields too (raised_at, drill, toggles, chattering), and its title's key,
+# values and source name: a live change must not drop the badges or the language a screen drew from the list.
+_COLUMNS = f"""e.cursor, i.id, i.school_id, i.type, i.severity, i.status, i.outcome, i.title, i.title_key,
+              i.title_params, i.lon, i.lat, i.occurrences, i.opened_at, i.updated_at, i.acknowledged_at,
+              i.resolved_at, i.escalation_level, i.event_seq, i.cleared_at, i.raised_at, i.drill, i.toggles,
+              {CHATTERING}, {SOURCE_NAME}, u.path"""
 _FROM = """incident_events e JOIN incidents i ON i.id = e.incident_id JOIN org_units u ON u.id = i.school_id"""
 
 # Every scope's changes after a cursor, and those in the holes below it (command_ui/incident_hub.py).

@@ -114,9 +114,15 @@ CHATTERING = (f"(cardinality(i.recent_toggles) >= {CHATTER_COUNT}"
               " AND i.recent_toggles[cardinality(i.recent_toggles)]"
               f" - i.recent_toggles[cardinality(i.recent_toggles) - {CHATTER_COUNT - 1}]"
               f" <= make_interval(secs => {CHATTER_WINDOW.total_seconds()})) AS chattering")
-_INCIDENT_COLUMNS = ("i.id, i.school_id, i.type, i.severity, i.status, i.outcome, i.title, i.lon, i.lat,"
+# The display name of the device, camera or bus that first reported it (its first evidence's source), so a page
+# fills a title's {source_id} with what people call the thing; None for a source the site file no longer names.
+SOURCE_NAME = ("coalesce((SELECT d.name FROM devices d WHERE d.id = i.evidence->0->>'source_id'),"
+               " (SELECT b.name FROM buses b WHERE b.id = i.evidence->0->>'source_id')) AS source_name")
+_INCIDENT_COLUMNS = ("i.id, i.school_id, i.type, i.severity, i.status, i.outcome, i.title, i.title_key,"
+                     " i.title_params, i.lon, i.lat,"
                      " i.occurrences, i.opened_at, i.updated_at, i.acknowledged_at, i.resolved_at,"
-                     f" i.escalation_level, i.raised_at, i.cleared_at, i.drill, i.toggles, {CHATTERING}")
+                     f" i.escalation_level, i.raised_at, i.cleared_at, i.drill, i.toggles, {CHATTERING},"
+                     f" {SOURCE_NAME}")
 # Every filter is "NULL means any", so one statement serves every combination and stays a prepared plan.
 _INCIDENT_WHERE = (
     " WHERE campusguard_within(u.path, %(scope)s)"
@@ -332,7 +338,10 @@ def unit_path(conn: psycopg.Connection, unit_id: str) -> str | None:
 
 
 def incident_detail(conn: psycopg.Connection, incident_id: int, scope: str) -> dict[str, Any] | None:
-    """One incident in ``scope`` with its evidence, its timeline and every notification delivery; None if none."""
+    """One incident in ``scope`` with its evidence, its timeline and every notification delivery; None if none.
+
+    Names come with the ids: each timeline entry's ``actor_name``, each evidence item's ``source_name``.
+    """
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(f"SELECT {_INCIDENT_COLUMNS}, i.evidence, i.reminders FROM incidents i"
                     " JOIN org_units u ON u.id = i.school_id"
@@ -340,13 +349,19 @@ def incident_detail(conn: psycopg.Connection, incident_id: int, scope: str) -> d
         incident = cur.fetchone()
         if incident is None:
             return None
-        cur.execute("SELECT seq, time, kind, actor, note, detail FROM incident_events WHERE incident_id = %s"
-                    " ORDER BY seq", (incident_id,))
+        cur.execute("SELECT e.seq, e.time, e.kind, e.actor, p.display_name AS actor_name, e.note, e.detail"
+                    " FROM incident_events e LEFT JOIN users p ON p.id = e.actor WHERE e.incident_id = %s"
+                    " ORDER BY e.seq", (incident_id,))
         timeline = cur.fetchall()
+        sources = sorted({e["source_id"] for e in incident["evidence"] if isinstance(e.get("source_id"), str)})
+        cur.execute("SELECT id, name FROM devices WHERE id = ANY(%(ids)s)"
+                    " UNION ALL SELECT id, name FROM buses WHERE id = ANY(%(ids)s)", {"ids": sources})
+        names = {r["id"]: r["name"] for r in cur.fetchall()}
         cur.execute("SELECT notifier, event, ok, attempts, error, at FROM notification_deliveries"
                     " WHERE incident_id = %s ORDER BY id", (incident_id,))
         deliveries = cur.fetchall()
-    return incident | {"timeline": timeline, "deliveries": deliveries}
+    return incident | {"timeline": timeline, "deliveries": deliveries,
+                       "evidence": [e | {"source_name": names.get(e.get("source_id"))} for e in incident["evidence"]]}
 
 
 def drawn_fences_signature(conn: psycopg.Connection) -> tuple[object, ...]:

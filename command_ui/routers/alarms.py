@@ -207,7 +207,10 @@ class BoardIncidentOut(_Out):
     type: str
     severity: str
     status: str
-    title: str
+    title: str = Field(description="The title in English.")
+    title_key: str | None = Field(default=None, description="The title as a message key the pages translate.")
+    title_params: dict[str, str] = Field(default_factory=dict, description="The title key's values.")
+    source_name: str | None = Field(default=None, description="Display name of the source that first reported it.")
     raised_at: dt.datetime
     cleared_at: dt.datetime | None
     drill: bool
@@ -262,7 +265,8 @@ def board(conn: ConnDep, user: CurrentUser) -> BoardOut:
                    key=lambda r: (r["drill"], _SEVERITY_RANK.get(r["severity"], 9), -r["raised_at"].timestamp()))
     incidents = [BoardIncidentOut(
         id=r["id"], school_id=r["school_id"], type=r["type"], severity=r["severity"], status=r["status"],
-        title=r["title"], raised_at=r["raised_at"], cleared_at=r["cleared_at"], drill=r["drill"],
+        title=r["title"], title_key=r["title_key"], title_params=r["title_params"], source_name=r["source_name"],
+        raised_at=r["raised_at"], cleared_at=r["cleared_at"], drill=r["drill"],
         stale=alarm_health.is_stale(r["raised_at"], now), chattering=r["chattering"],
         toggles=r["toggles"], occurrences=r["occurrences"]) for r in open_]
     # Drills group apart and sort last: never mixed with real alarms.

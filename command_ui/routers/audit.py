@@ -21,16 +21,22 @@ from store import audit_repo
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 MAX_OFFSET = 1_000_000_000  # far past any trail; beyond PostgreSQL's bigint it was a 500
+School = Annotated[str | None, Query(max_length=128, description=(
+    "Only records about this school or anything in it (its incidents, cameras, people), by the record's "
+    "organisation path."))]
 
 
 @router.get("")
 def search_audit(conn: ConnDep, user: AuditReader, actor: str | None = None, action: str | None = None,
                  target: str | None = None, since: Instant | None = None, until: Instant | None = None,
+                 school: School = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                 offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> list[dict[str, Any]]:
-    """Search the audit records matching the filters, oldest first."""
+                 offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+                 newest_first: bool = False) -> list[dict[str, Any]]:
+    """Search the audit records matching the filters, oldest first (or newest first)."""
     found = audit_repo.search(conn, actor=actor, action=action, target=target, since=since, until=until,
-                              scope=user.scope_path, limit=limit, offset=offset)
+                              scope=user.scope_path, school=school, limit=limit, offset=offset,
+                              newest_first=newest_first)
     return [{"id": s.id, "at": s.record.at, "actor": s.record.actor, "action": s.record.action,
              "target": s.record.target, "detail": dict(s.record.detail),
              "hash": s.hash.hex() if s.hash else None} for s in found]
@@ -40,11 +46,11 @@ def search_audit(conn: ConnDep, user: AuditReader, actor: str | None = None, act
             responses={200: {"content": {"text/csv": {}}, "description": "The matching records as CSV."}})
 def export_audit(conn: ConnDep, user: AuditReader, actor: str | None = None, action: str | None = None,
                  target: str | None = None, since: Instant | None = None,
-                 until: Instant | None = None) -> PlainTextResponse:
+                 until: Instant | None = None, school: School = None) -> PlainTextResponse:
     """Export the matching records as CSV, with their hashes, for an auditor's own tools."""
     out = io.StringIO()
     audit_repo.export_csv(conn, out, actor=actor, action=action, target=target, since=since, until=until,
-                          scope=user.scope_path)
+                          scope=user.scope_path, school=school)
     return PlainTextResponse(out.getvalue(), media_type="text/csv",
                              headers={"Content-Disposition": "attachment; filename=audit.csv"})
 

@@ -53,7 +53,7 @@ def test_critical_escalates_at_60_s_and_renotifies_at_30_s() -> None:
     step = due(inc, POLICY, at(60))
     assert step is not None
     assert (step.kind, step.level, step.recipients, step.due_at) == ("escalate", 1, "school_admin", at(60))
-    assert step.reason == "not acknowledged within 0:01:00 at level 0"
+    assert step.reason == "not acknowledged within 60 s at level 0" and step.after_s == 60
     inc, t = record_notification(inc, step, at(60))
     assert t.kind == "escalated" and inc.escalation_level == 1
     assert next_escalation_at(inc, POLICY) == at(120)

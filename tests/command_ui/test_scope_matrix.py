@@ -37,6 +37,7 @@ ACT = {"guard", "school_admin", "district_officer", "district_admin"}
 REPORTS = {"school_admin", "district_officer", "district_admin", "auditor"}
 AUDIT = {"district_admin", "auditor"}
 FENCES = {"school_admin", "district_admin"}
+OPS = {"school_admin", "district_officer", "district_admin"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +166,9 @@ def test_role_resource_school(client: TestClient, sessions: dict[str, dict[str, 
                                   "/api/v1/incidents", "/api/v1/reports/response-times",
                                   "/api/v1/reports/device-uptime", "/api/v1/incidents/export.csv",
                                   "/api/v1/audit", "/api/v1/audit/export.csv", "/api/v1/audit/verify",
-                                  "/api/v1/map/basemap", "/api/v1/auth/me", "/api/v1/openapi.json"])
+                                  "/api/v1/map/basemap", "/api/v1/auth/me", "/api/v1/openapi.json",
+                                  "/api/v1/ops/devices", "/api/v1/ops/dead-letters", "/api/v1/ops/unregistered",
+                                  "/api/v1/ops/ingest-rates"])
 @pytest.mark.parametrize("role", list(PEOPLE))
 def test_collections_hold_exactly_the_roles_schools(client: TestClient, sessions: dict[str, dict[str, str]],
                                                    role: str, path: str) -> None:
@@ -174,6 +177,8 @@ def test_collections_hold_exactly_the_roles_schools(client: TestClient, sessions
         expect(response, role in AUDIT, 403)
     elif path.startswith(("/api/v1/reports", "/api/v1/incidents/export")):
         expect(response, role in REPORTS, 403)
+    elif path.startswith("/api/v1/ops/"):
+        expect(response, role in OPS, 403)
     else:
         expect(response, True, 0)
     if path == "/api/v1/openapi.json" or path.startswith("/api/v1/audit"):
@@ -198,12 +203,13 @@ def test_every_route_refuses_the_anonymous_and_every_role_is_asked(client: TestC
                "/api/v1/alarms/shelves", "/api/v1/alarms/shelves/{shelf_id}", "/api/v1/alarms/drill-mode",
                "/api/v1/alarms/drill-mode/{school_id}", "/api/v1/alarms/board", "/api/v1/alarms/health",
                "/api/v1/cameras/{camera_id}/scene", "/api/v1/cameras/{camera_id}/scene/{object_id}/forget",
-               "/api/v1/cameras/{camera_id}/scene/clear"}
+               "/api/v1/cameras/{camera_id}/scene/clear", "/api/v1/ops/devices", "/api/v1/ops/dead-letters",
+               "/api/v1/ops/unregistered", "/api/v1/ops/ingest-rates"}
     # A new route must join the matrix (or this list, with a reason) before it ships. Snapshots' scoping is
     # tested end to end in tests/vision/test_worker.py; here they are asked like every route. A person's own
     # position writes only their own tracker, whatever their scope (tests/command_ui/test_responders.py). Alarm
     # management's roles and scope are tested in tests/command_ui/test_alarms.py, a camera's learned scene in
-    # tests/vision/test_scene_store.py.
+    # tests/vision/test_scene_store.py. Operations' lists against seeded rows: tests/command_ui/test_ops.py.
     unknown = {p for p in schema["paths"] if p not in covered}
     assert not unknown, f"routes missing from the role matrix: {unknown}"
     for path in covered - {"/health", "/api/v1/auth/login"}:

@@ -31,7 +31,8 @@ IMG = '<img src=x onerror="window.__xss=1">'
 SCRIPT = "<script>window.__xss=1</script>"
 OWN = "antelope-park-es"
 FENCE = f"Fence {IMG}"
-TITLE = f"Panic {SCRIPT} {IMG}"
+PLACE = f"{SCRIPT} {IMG}"
+TITLE = f"Panic: {PLACE}"  # said by its key (incident.title.panic) with the poisoned place, and stored so too
 
 # Where each role goes (the pages its navigation offers); {incident} is the poisoned incident.
 PAGES = {
@@ -79,9 +80,10 @@ def poisoned(site: Site, browser: Browser) -> Poisoned:
         conn.execute("UPDATE devices SET name = name || ' ' || %s, place = place || ' ' || %s", (IMG, SCRIPT))
         conn.execute("UPDATE users SET display_name = display_name || ' ' || %s", (IMG,))
         conn.execute("UPDATE geofences SET name = name || ' ' || %s", (SCRIPT,))
-        conn.execute("UPDATE incidents SET title = %s, evidence = (SELECT coalesce(jsonb_agg(e || jsonb_build_object("
+        conn.execute("UPDATE incidents SET title = %s, title_params = jsonb_build_object('place', %s::text),"
+                     " evidence = (SELECT coalesce(jsonb_agg(e || jsonb_build_object("
                      "'summary', %s::text, 'kind', %s::text)), '[]') FROM jsonb_array_elements(evidence) e)"
-                     " WHERE id = %s", (TITLE, f"Evidence {IMG}", f"kind {SCRIPT}", incident))
+                     " WHERE id = %s", (TITLE, PLACE, f"Evidence {IMG}", f"kind {SCRIPT}", incident))
         conn.execute("UPDATE incident_events SET note = %s, actor = %s WHERE incident_id = %s",
                      (f"Note {IMG}", f"Actor {SCRIPT}", incident))
         # A bus and a guard's phone on the map now: their markers carry names too.

@@ -10,7 +10,7 @@ import { ApiError, api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatTime } from "./format.js";
 import { LANG, t } from "./i18n.js";
-import { alarmBadges, loadSchools } from "./incidents.js";
+import { alarmBadges, incidentTitle, loadSchools, typeName } from "./incidents.js";
 import { showError, startPage } from "./shell.js";
 
 /** Who shelves sources and starts drill mode (mirrors command_ui.routers.alarms.MANAGE_ALARMS). */
@@ -69,7 +69,7 @@ function incidentLine(i) {
   const zone = zoneOf(i.school_id);
   return h("li", { "data-incident-id": i.id, class: i.drill ? "drill" : null },
     h("a", { href: `/history?incident=${i.id}` }, `#${i.id}`), " ", severityBadge(i.severity), " ",
-    h("strong", { class: "title" }, i.title), " ",
+    h("strong", { class: "title" }, incidentTitle(i)), " ",
     h("span", { class: "muted" }, `${schoolName(i.school_id)} · ${formatTime(i.raised_at, zone)} · `,
       t(`status.${i.status}`)), " ",
     h("span", { class: "badges" }, alarmBadges(i, zone)));
@@ -90,7 +90,7 @@ async function drawBoard() {
   replaceChildren(groups, board.groups.length ? board.groups.map((g) => h("tr", {
     "data-school-id": g.school_id, "data-type": g.type, "data-drill": String(g.drill), class: g.drill ? "drill" : null,
   },
-  h("td", {}, schoolName(g.school_id)), h("td", {}, g.type), h("td", {}, severityBadge(g.severity)),
+  h("td", {}, schoolName(g.school_id)), h("td", {}, typeName(g.type)), h("td", {}, severityBadge(g.severity)),
   h("td", { class: "count" }, g.count),
   h("td", {}, g.drill ? h("span", { class: "badge alarm-drill", "data-badge": "drill" }, t("badge.drill")) : null)))
     : h("tr", {}, h("td", { colspan: 5, class: "muted" }, t("alarms.no_open"))));
@@ -115,9 +115,9 @@ function table(headings, rows) {
 }
 
 /** The noisiest few (the report ranks ten; a table cell shows five and says how many more). */
-function ranked(items, shown = 5) {
+function ranked(items, shown = 5, say = (name) => name) {
   if (!items.length) return h("span", { class: "muted" }, "—");
-  return [h("ol", { class: "ranked" }, items.slice(0, shown).map((r) => h("li", {}, `${r.name} `,
+  return [h("ol", { class: "ranked" }, items.slice(0, shown).map((r) => h("li", {}, `${say(r.name)} `,
     h("span", { class: "muted" }, `×${r.alarms}`)))),
   items.length > shown ? h("span", { class: "muted" }, t("alarms.more", { count: items.length - shown })) : null];
 }
@@ -143,7 +143,7 @@ async function drawHealth() {
       h("td", { "data-testid": "false-ratio" }, s.false_alarm_ratio == null ? "—" : percent.format(s.false_alarm_ratio)),
       h("td", { "data-testid": "ack-p50" }, humanDuration(s.ack_p50_s)),
       h("td", { "data-testid": "ack-p90" }, humanDuration(s.ack_p90_s)),
-      h("td", {}, s.unacknowledged), h("td", {}, ranked(s.noisiest_types)),
+      h("td", {}, s.unacknowledged), h("td", {}, ranked(s.noisiest_types, 5, typeName)),
       h("td", {}, ranked(s.noisiest_sources))))),
     h("h3", {}, t("alarms.per_operator")),
     report.operators.length
@@ -165,7 +165,7 @@ async function drawShelves() {
     "data-shelf-id": s.id, "data-source-id": s.source_id,
   },
   h("td", {}, schoolName(s.school_id)), h("td", { class: "source" }, s.source_id),
-  h("td", {}, s.type ?? t("alarms.every_type")), h("td", { class: "reason" }, s.reason),
+  h("td", {}, s.type ? typeName(s.type) : t("alarms.every_type")), h("td", { class: "reason" }, s.reason),
   h("td", { class: "by" }, s.shelved_by), h("td", {}, formatTime(s.until, zoneOf(s.school_id))),
   h("td", {}, s.suppressed),
   h("td", {}, manage ? h("button", {

@@ -8,9 +8,9 @@ import * as L from "/vendor/leaflet/leaflet-src.esm.js";
 import { ApiError, api } from "./api.js";
 import { ring, soundReady, unlockSound } from "./alarm.js";
 import { h, replaceChildren } from "./dom.js";
-import { formatTime, metres } from "./format.js";
+import { formatTimeAgo, metres } from "./format.js";
 import { t } from "./i18n.js";
-import { OUTCOMES, OpenIncidents, loadSchools, movesFrom } from "./incidents.js";
+import { OUTCOMES, OpenIncidents, incidentTitle, loadSchools, movesFrom } from "./incidents.js";
 import { LiveFeed, statusShower } from "./live.js";
 import { basemap, campusLayer, setDatum, toLatLng } from "./map-layers.js";
 import { setUpSharing } from "./share-location.js";
@@ -47,12 +47,12 @@ function card(i) {
     "data-incident-id": i.id, "data-status": i.status,
   },
   fresh.has(i.id) && h("p", { class: "new-flag" }, t("guard.new")),
-  h("h2", {}, i.title),
+  h("h2", {}, incidentTitle(i)),
   h("p", { class: "where" }, h("strong", {}, `${t("guard.where")}: `), whereText(i)),
   h("p", { class: "meta" },
     h("span", { class: `badge sev-${i.severity}` }, t(`severity.${i.severity}`)), " ",
     h("span", { class: "badge status", "data-testid": "status" }, t(`status.${i.status}`)), " ",
-    h("time", {}, formatTime(i.opened_at, zone))),
+    h("time", { datetime: i.opened_at }, formatTimeAgo(i.opened_at, zone))),
   h("div", { class: "big-buttons" }, moves.map((m) => h("button", {
     type: "button", class: `act act-${m}`, "data-action": m,
     onclick: () => (m === "resolve" ? pickOutcome(i, message) : act(i, { action: m }, message)),

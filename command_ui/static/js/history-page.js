@@ -11,7 +11,9 @@ import { h, replaceChildren } from "./dom.js";
 import { formatTime } from "./format.js";
 import { t } from "./i18n.js";
 import { showIncident } from "./incident-detail.js";
-import { OUTCOMES, SEVERITIES, STATUSES, alarmBadges, loadSchools } from "./incidents.js";
+import {
+  OUTCOMES, SEVERITIES, STATUSES, TYPES, alarmBadges, incidentTitle, loadSchools, typeName,
+} from "./incidents.js";
 import { showError, startPage } from "./shell.js";
 
 /** Roles that read reports and export incident lists (mirrors command_ui.routers.reports.READ_REPORTS). */
@@ -61,6 +63,7 @@ function drawFilters() {
   replaceChildren(select, h("option", { value: "" }, t("history.any")),
     [...schools.values()].map((s) => h("option", { value: s.id, selected: params.get("school") === s.id }, s.name)));
   document.getElementById("filter-type").value = params.get("type") ?? "";
+  replaceChildren(document.getElementById("types"), TYPES.map((type) => h("option", { value: type, label: typeName(type) })));
   document.getElementById("filter-since").value = params.get("since") ?? "";
   document.getElementById("filter-until").value = params.get("until") ?? "";
   const form = document.getElementById("filters");
@@ -79,10 +82,10 @@ function row(i) {
     h("td", {}, h("a", { href: `/history?incident=${i.id}` }, `#${i.id}`)),
     h("td", {}, formatTime(i.opened_at, school?.timezone, true)),
     h("td", {}, school?.name ?? i.school_id),
-    h("td", {}, i.type),
+    h("td", { "data-type": i.type }, typeName(i.type)),
     h("td", {}, h("span", { class: `badge sev-${i.severity}` }, t(`severity.${i.severity}`))),
     h("td", {}, t(`status.${i.status}`), i.outcome ? ` (${t(`outcome.${i.outcome}`)})` : ""),
-    h("td", {}, i.title, " ", h("span", { class: "badges" }, alarmBadges(i, school?.timezone))));
+    h("td", {}, incidentTitle(i), " ", h("span", { class: "badges" }, alarmBadges(i, school?.timezone))));
 }
 
 /** Fetch one page; returns the next page's path from the Link header, or null on the last page. */

@@ -6,9 +6,9 @@
 
 import { ApiError, api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
-import { formatDistance, formatTime } from "./format.js";
-import { t } from "./i18n.js";
-import { OPEN, OUTCOMES, alarmBadges, movesFrom } from "./incidents.js";
+import { formatDistance, formatTime, formatTimeAgo } from "./format.js";
+import { has, t } from "./i18n.js";
+import { OPEN, OUTCOMES, alarmBadges, incidentTitle, movesFrom, signalName, timelineText, typeName } from "./incidents.js";
 
 /**
  * Fetch and draw an incident into `container`.
@@ -23,7 +23,7 @@ export async function showIncident(container, id, options) {
   const zone = school?.timezone;
   replaceChildren(
     container,
-    h("h2", { class: "incident-title" }, incident.title),
+    h("h2", { class: "incident-title" }, incidentTitle(incident)),
     h("p", { class: "badges" },
       h("span", { class: `badge sev-${incident.severity}` }, t(`severity.${incident.severity}`)),
       h("span", { class: `badge status-${incident.status}`, "data-testid": "detail-status" },
@@ -31,9 +31,10 @@ export async function showIncident(container, id, options) {
       incident.outcome && h("span", { class: "badge" }, t(`outcome.${incident.outcome}`)),
       alarmBadges(incident, zone)),
     facts([
+      [t("incident.type"), typeName(incident.type)],
       [t("incident.school"), school?.name ?? incident.school_id],
-      [t("incident.opened"), formatTime(incident.opened_at, zone, true)],
-      [t("incident.updated"), formatTime(incident.updated_at, zone, true)],
+      [t("incident.opened"), when(incident.opened_at, zone)],
+      [t("incident.updated"), when(incident.updated_at, zone)],
       [t("incident.occurrences"), incident.occurrences],
       [t("incident.escalation"), incident.escalation_level],
       incident.cleared_at && [t("incident.cleared"), t("incident.cleared_unacknowledged",
@@ -41,14 +42,17 @@ export async function showIncident(container, id, options) {
     ].filter(Boolean)),
     options.canAct ? actionForm(incident, options) : null,
     OPEN.has(incident.status) ? responders(incident.id, options) : null,
-    section(t("incident.timeline"), incident.timeline.map((e) => h("li", {},
-      h("time", {}, formatTime(e.time, zone)), " ", h("strong", {}, e.kind),
-      e.actor && ` · ${e.actor}`, e.note && h("div", { class: "note" }, e.note)))),
+    section(t("incident.timeline"), incident.timeline.map((e) => h("li", { "data-kind": e.kind },
+      h("time", { datetime: e.time }, formatTime(e.time, zone)), " ", h("strong", {}, timelineText(e)),
+      e.actor && ` · ${e.actor === "system" ? t("actor.system") : e.actor_name ?? e.actor}`,
+      e.note && e.show_note !== false && h("div", { class: "note" }, e.note)))),
     section(t("incident.evidence"), (incident.evidence ?? []).map((e) => h("li", {},
-      h("time", {}, formatTime(e.time, zone)), " ", h("strong", {}, e.kind ?? ""), " ",
-      e.summary ?? "", e.source_id && h("span", { class: "muted" }, ` (${e.source_id})`)))),
+      h("time", { datetime: e.time }, formatTime(e.time, zone)), " ",
+      h("strong", {}, has(`signal.${e.kind}`) ? signalName(e.kind) : e.summary ?? e.kind ?? ""),
+      e.source_id && h("span", { class: "muted" }, ` (${e.source_name ?? e.source_id})`)))),
     section(t("incident.deliveries"), incident.deliveries.map((d) => h("li", {},
-      h("time", {}, formatTime(d.at, zone)), ` ${d.notifier} · ${d.event} · `,
+      h("time", { datetime: d.at }, formatTime(d.at, zone)), ` ${known("notifier", d.notifier)} · `
+        + `${known("delivery", d.event)} · `,
       d.ok ? "✓" : h("span", { class: "error" }, `✗ ${d.error ?? ""}`)))),
   );
   return incident;
@@ -77,6 +81,16 @@ function responders(id, options) {
 function age(ms) {
   const minutes = Math.round(ms / 60000);
   return minutes < 1 ? t("incident.fix_now") : t("incident.fix_age", { minutes });
+}
+
+/** An absolute time in the school's zone, with how long ago beside it. */
+function when(iso, zone) {
+  return formatTimeAgo(iso, zone, true);
+}
+
+/** A word the server sends (a notifier, an event) in the reader's language, as sent when no text is known. */
+function known(prefix, word) {
+  return has(`${prefix}.${word}`) ? t(`${prefix}.${word}`) : word ?? "";
 }
 
 function facts(rows) {

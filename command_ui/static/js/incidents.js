@@ -4,8 +4,8 @@
  */
 
 import { h } from "./dom.js";
-import { formatClock } from "./format.js";
-import { t } from "./i18n.js";
+import { formatClock, formatDuration } from "./format.js";
+import { has, t } from "./i18n.js";
 
 /** Statuses of an incident somebody still has to deal with. */
 export const OPEN = new Set(["raised", "acknowledged", "responding"]);
@@ -18,6 +18,53 @@ export const STATUSES = ["raised", "acknowledged", "responding", "resolved", "cl
 
 /** Outcomes a resolve takes. */
 export const OUTCOMES = ["real", "false_alarm", "drill"];
+
+/** The incident types the shipped rules open (alerts/default_rules.yaml), each with its type.* text. */
+export const TYPES = [
+  "panic", "drill", "person_down", "knife_outside_kitchen", "child_check_missed", "smoke", "unattended_cooking",
+  "intrusion", "loitering", "crowding", "phone_in_kitchen", "animal_in_kitchen", "route_deviated",
+  "unexpected_stop", "late_arrival", "overspeed", "after_hours_movement", "device_offline", "low_battery",
+];
+
+/** An incident type in the reader's language; a type from a site's own rules shows as named there. */
+export function typeName(type) {
+  return has(`type.${type}`) ? t(`type.${type}`) : type;
+}
+
+/** A signal kind (what a piece of evidence reports) in the reader's language. */
+export function signalName(kind) {
+  return has(`signal.${kind}`) ? t(`signal.${kind}`) : kind ?? "";
+}
+
+/**
+ * Say a message the server sent as a key and values: a value named `x_key` is itself a key (said as {x}),
+ * one named `x_s` a duration in seconds (said in words as {x}). Unknown keys give `fallback`.
+ */
+export function message(key, params = {}, fallback = "") {
+  if (!key || !has(key)) return fallback;
+  const vars = {};
+  for (const [name, value] of Object.entries(params ?? {})) {
+    if (name.endsWith("_key")) vars[name.slice(0, -4)] = has(value) ? t(value) : String(value).replace(/^\w+\./, "");
+    else if (name.endsWith("_s")) vars[name.slice(0, -2)] = formatDuration(value);
+    else vars[name] = value;
+  }
+  return t(key, vars);
+}
+
+/**
+ * An incident's title in the reader's language, from its title_key and title_params, with the source's display
+ * name for its id; the stored (English) title for incidents from before keys, or from a rule without one.
+ */
+export function incidentTitle(incident) {
+  const params = { ...(incident.title_params ?? {}) };
+  if (incident.source_name && "source_id" in params) params.source_id = incident.source_name;
+  return message(incident.title_key, params, incident.title ?? "");
+}
+
+/** A timeline entry's line in the reader's language (the API's key and params; the bare kind if unknown). */
+export function timelineText(entry) {
+  return message(entry.key, entry.params, entry.kind ?? "");
+}
 
 /** The moves the lifecycle allows from each status (mirrors alerts.lifecycle.TRANSITIONS). */
 const MOVES = {

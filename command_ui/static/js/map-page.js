@@ -8,17 +8,20 @@ import * as L from "/vendor/leaflet/leaflet-src.esm.js";
 import { ACT_ON_INCIDENTS, api } from "./api.js";
 import { BusPanel } from "./bus-panel.js";
 import { h, replaceChildren } from "./dom.js";
-import { formatTime } from "./format.js";
+import { formatTimeAgo } from "./format.js";
 import { t } from "./i18n.js";
 import { showIncident } from "./incident-detail.js";
-import { OpenIncidents, alarmBadges, loadSchools } from "./incidents.js";
+import { OpenIncidents, alarmBadges, incidentTitle, loadSchools, typeName } from "./incidents.js";
 import { LiveFeed, statusShower } from "./live.js";
 import {
   basemap, campusLayer, deviceLayer, geofenceLayer, label, routeLayer, setDatum, toLatLng, watchBox,
 } from "./map-layers.js";
 import { showError, startPage } from "./shell.js";
 
-const map = L.map("map", { zoomControl: true, preferCanvas: false }).setView([40.8, -96.7], 12);
+const map = L.map("map", { zoomControl: false, preferCanvas: false }).setView([40.8, -96.7], 12);
+// Leaflet's own controls speak English: their tooltips in the reader's language, its credit without one.
+L.control.zoom({ zoomInTitle: t("map.zoom_in"), zoomOutTitle: t("map.zoom_out") }).addTo(map);
+map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
 const incidents = new OpenIncidents();
 const incidentLayer = L.layerGroup().addTo(map);
 const busLayer = L.layerGroup().addTo(map);
@@ -97,7 +100,7 @@ function drawIncidents() {
     if (known) {
       known.setLatLng(toLatLng(i.lon, i.lat)).setIcon(icon);
     } else {
-      const marker = L.marker(toLatLng(i.lon, i.lat), { icon, title: i.title, zIndexOffset: 1000 }).addTo(incidentLayer);
+      const marker = L.marker(toLatLng(i.lon, i.lat), { icon, title: incidentTitle(i), zIndexOffset: 1000 }).addTo(incidentLayer);
       marker.on("click", () => select(i.id));
       incidentMarkers.set(i.id, marker);
     }
@@ -113,9 +116,9 @@ function drawList() {
       type: "button", class: `incident-item sev-${i.severity}`, "data-incident-id": i.id,
       "aria-pressed": selected === i.id ? "true" : "false", onclick: () => select(i.id),
     },
-    h("span", { class: "title" }, i.title),
-    h("span", { class: "meta" }, `${schools.get(i.school_id)?.name ?? i.school_id} · `,
-      formatTime(i.opened_at, schools.get(i.school_id)?.timezone), " · ",
+    h("span", { class: "title" }, incidentTitle(i)),
+    h("span", { class: "meta" }, `${schools.get(i.school_id)?.name ?? i.school_id} · ${typeName(i.type)} · `,
+      formatTimeAgo(i.opened_at, schools.get(i.school_id)?.timezone), " · ",
       h("span", { class: `status status-${i.status}` }, t(`status.${i.status}`))),
     h("span", { class: "badges" }, alarmBadges(i, schools.get(i.school_id)?.timezone))))) : h("li", { class: "empty" }, t("map.none")));
 }
@@ -165,7 +168,11 @@ async function drawSite() {
     [t("map.layers.responders")]: responderLayer,
     [t("map.layers.incidents")]: incidentLayer,
   };
-  L.control.layers(tiles.layer ? { Basemap: tiles.layer.addTo(map) } : {}, overlays, { collapsed: true }).addTo(map);
+  const layers = L.control.layers(tiles.layer ? { [t("map.basemap")]: tiles.layer.addTo(map) } : {}, overlays,
+    { collapsed: true }).addTo(map);
+  const toggle = layers.getContainer().querySelector(".leaflet-control-layers-toggle");
+  toggle?.setAttribute("title", t("map.layer_picker"));
+  toggle?.setAttribute("aria-label", t("map.layer_picker"));
   if (campuses.getLayers().length) map.fitBounds(campuses.getBounds().pad(0.15));
   for (const f of trackers.features) {
     if (!f.geometry || !f.properties.last_fix) continue;

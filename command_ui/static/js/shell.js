@@ -4,6 +4,9 @@ import { READ_AUDIT, saveMyLanguage, signOut, whoAmI } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { LANG, LANGUAGES, adoptAccountLanguage, switchLanguage, t, translatePage } from "./i18n.js";
 
+// Who reads the operations page (mirrors command_ui.routers.ops.READ_OPS).
+const READ_OPS = new Set(["school_admin", "district_officer", "district_admin", "admin"]);
+
 /**
  * Check the session, speak the person's language, fill the page's <nav id="nav">; resolves to
  * {id, role, scope_path, locale}.
@@ -21,7 +24,7 @@ export async function startPage() {
   if (nav) {
     const here = location.pathname;
     const link = (href, key) => h("a", { href, "aria-current": here === href ? "page" : null }, t(key));
-    const language = h("select", { "aria-label": "Language", onchange: (e) => chooseLanguage(e.target.value) },
+    const language = h("select", { "aria-label": t("nav.language"), onchange: (e) => chooseLanguage(e.target.value) },
       LANGUAGES.map((l) => h("option", { value: l, selected: l === LANG }, l === "en" ? "English" : "中文")));
     replaceChildren(nav,
       link("/", "nav.map"),
@@ -31,6 +34,8 @@ export async function startPage() {
       // Every role reads the alarm board, shelves, drill modes and camera scenes; the page shows each only
       // the forms its role may use.
       link("/alarms", "nav.alarms"),
+      READ_AUDIT.has(me.role) ? link("/audit", "nav.audit") : null,
+      READ_OPS.has(me.role) ? link("/ops", "nav.ops") : null,
       h("span", { class: "who", "data-testid": "who" }, me.id),
       language,
       h("button", { type: "button", class: "link", onclick: signOut }, t("nav.signout")));
