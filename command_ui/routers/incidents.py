@@ -10,7 +10,7 @@ import base64
 import csv
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -20,11 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.lifecycle import Action, InvalidTransition
 from alerts.service import act, seen
-from command_ui.deps import ConnDep, CurrentUser, IncidentActor
+from command_ui.deps import SEE_FACES, ConnDep, CurrentUser, IncidentActor
 from command_ui.routers.reports import ReportReader
 from command_ui.schemas import Instant, RowId
 from domain.incident import SYSTEM_ACTOR, Outcome, Severity, Status
-from store import queries
+from store import case_file_repo, queries
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -239,3 +239,108 @@ def incident_seen(incident_id: RowId, conn: ConnDep, user: CurrentUser) -> dict[
     read_incident(incident_id, conn, user)
     changed = seen(conn, incident_id, user.id)
     return {"id": changed.id, "seen_by": sorted(changed.seen_by)}
+
+
+# --- The case file: what the incident panel shows beside the timeline ---------------------------------------
+
+AROUND = timedelta(minutes=10)  # the bus's track and the sensor's readings this long either side of the moment
+
+
+class CaseSnapshot(BaseModel):
+    """A camera snapshot the incident's evidence was raised on; the picture is GET /api/v1/snapshots/{id}.jpg."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: int
+    camera_id: str
+    camera_name: str
+    time: datetime
+    kind: str
+    width: int
+    height: int
+
+
+class CaseFix(BaseModel):
+    """One fix of the bus's track."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    time: datetime
+    lon: float
+    lat: float
+    speed_kmh: float | None
+
+
+class CaseReading(BaseModel):
+    """One sensor reading near the moment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    sensor_id: str
+    sensor_name: str
+    metric: str
+    value: float
+    time: datetime
+
+
+class CaseSeen(BaseModel):
+    """A person who has had the incident on screen, and when they first did."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    user_id: str
+    name: str = Field(description="Display name (the id when the person is gone).")
+    role: str | None
+    time: datetime
+
+
+class CaseFileOut(BaseModel):
+    """The incident's evidence material and its readers, for the incident panel."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: int
+    moment: datetime = Field(description="Its first evidence's time (else when it opened): the track's centre.")
+    lon: float | None
+    lat: float | None
+    campus: dict[str, Any] | None = Field(description="The school's campus outline, GeoJSON geometry.")
+    may_see_faces: bool = Field(description="Whether the caller may ask a snapshot for faces (?faces=true).")
+    snapshots: list[CaseSnapshot]
+    bus_id: str | None = Field(description="The bus its evidence names, if any.")
+    bus_name: str | None
+    track: list[CaseFix] = Field(description="The bus's fixes from 10 min before the moment to 10 min after.")
+    readings: list[CaseReading] = Field(description="Readings of the sensors its evidence names, ±10 min.")
+    seen: list[CaseSeen]
+
+
+class Contact(BaseModel):
+    """A person of the incident's school to call."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    user_id: str
+    name: str
+    role: str
+    phone: str
+
+
+@router.get("/{incident_id}/case-file", response_model=CaseFileOut)
+def read_case_file(incident_id: RowId, conn: ConnDep, user: CurrentUser) -> CaseFileOut:
+    """Read the incident's snapshots, place and campus, bus track and sensor readings around it, and readers."""
+    found = case_file_repo.incident_moment(conn, incident_id, user.scope_path)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no incident {incident_id}")
+    start, end = found["moment"] - AROUND, found["moment"] + AROUND
+    bus, track = case_file_repo.bus_track(conn, incident_id, start, end)
+    readings = case_file_repo.sensor_readings(conn, found["school_id"], list(found["sources"]), start, end)
+    campus = found["campus"] if isinstance(found["campus"], dict) else None
+    return CaseFileOut(
+        id=incident_id, moment=found["moment"], lon=found["lon"], lat=found["lat"], campus=campus,
+        may_see_faces=user.role in SEE_FACES,
+        snapshots=[CaseSnapshot(**s) for s in case_file_repo.snapshots(conn, incident_id)],
+        bus_id=bus["id"] if bus else None, bus_name=bus["name"] if bus else None,
+        track=[CaseFix(**f) for f in track], readings=[CaseReading(**r) for r in readings],
+        seen=[CaseSeen(**s) for s in case_file_repo.seen_by(conn, incident_id)])
+
+
+@router.get("/{incident_id}/contacts", response_model=list[Contact])
+def read_contacts(incident_id: RowId, conn: ConnDep, user: IncidentActor) -> list[Contact]:
+    """List the incident's school's guards and administrators with phone numbers, for those who act on it."""
+    found = case_file_repo.incident_moment(conn, incident_id, user.scope_path)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no incident {incident_id}")
+    return [Contact(**c) for c in case_file_repo.on_duty(conn, found["school_id"])]

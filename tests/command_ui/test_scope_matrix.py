@@ -108,6 +108,8 @@ def calls(school: str, district: District) -> dict[str, Call]:
         "incident": ("GET", f"/api/v1/incidents/{incident}", None),
         "incident_seen": ("POST", f"/api/v1/incidents/{incident}/seen", None),
         "incident_responders": ("GET", f"/api/v1/incidents/{incident}/responders", None),
+        "incident_case_file": ("GET", f"/api/v1/incidents/{incident}/case-file", None),
+        "incident_contacts": ("GET", f"/api/v1/incidents/{incident}/contacts", None),
         # Closing a raised incident is never allowed: a role let through gets 409, so nothing changes.
         "incident_action": ("POST", f"/api/v1/incidents/{incident}/actions", {"action": "close"}),
         "incident_list": ("GET", f"/api/v1/incidents?school={school}", None),
@@ -135,9 +137,10 @@ def test_role_resource_school(client: TestClient, sessions: dict[str, dict[str, 
     response = client.request(method, path, json=body, headers=sessions[role])
     asked = f"{path} {json.dumps(body)}" if response.status_code >= 400 else ""
     assert_no_leak(role, response.text, f"{method} {path}", asked)
-    if resource in ("incident", "incident_seen", "incident_responders", "bus_eta", "bus_track"):
+    if resource in ("incident", "incident_seen", "incident_responders", "incident_case_file", "bus_eta",
+                    "bus_track"):
         expect(response, in_scope, 404)
-    elif resource == "incident_action":
+    elif resource in ("incident_action", "incident_contacts"):
         if role not in ACT:
             expect(response, False, 403)
         else:
@@ -200,6 +203,7 @@ def test_every_route_refuses_the_anonymous_and_every_role_is_asked(client: TestC
                "/api/v1/audit/verify", "/api/v1/map/basemap", "/api/v1/auth/me", "/health", "/api/v1/auth/login",
                "/api/v1/auth/logout", "/api/v1/auth/me/locale", "/api/v1/snapshots/{snapshot_id}.jpg",
                "/api/v1/incidents/{incident_id}/responders", "/api/v1/me/position",
+               "/api/v1/incidents/{incident_id}/case-file", "/api/v1/incidents/{incident_id}/contacts",
                "/api/v1/alarms/shelves", "/api/v1/alarms/shelves/{shelf_id}", "/api/v1/alarms/drill-mode",
                "/api/v1/alarms/drill-mode/{school_id}", "/api/v1/alarms/board", "/api/v1/alarms/health",
                "/api/v1/cameras/{camera_id}/scene", "/api/v1/cameras/{camera_id}/scene/{object_id}/forget",

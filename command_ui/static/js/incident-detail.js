@@ -1,10 +1,12 @@
 /**
  * One incident in full: facts, timeline, evidence and notifications, and the action form (acknowledge,
- * respond, resolve with an outcome and a note, close, reopen) for those allowed to act. Shared by the map's
- * side panel and the history page.
+ * respond, resolve with an outcome and a note, close, reopen) for those allowed to act; its case file (the
+ * snapshot, the place and the bus's track on a small map, readings, readers, staff to call: case-file.js).
+ * Shared by the map's side panel and the history page.
  */
 
 import { ApiError, api } from "./api.js";
+import { caseFile } from "./case-file.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatDistance, formatTime, formatTimeAgo } from "./format.js";
 import { has, t } from "./i18n.js";
@@ -42,6 +44,7 @@ export async function showIncident(container, id, options) {
     ].filter(Boolean)),
     options.canAct ? actionForm(incident, options) : null,
     OPEN.has(incident.status) ? responders(incident.id, options) : null,
+    caseFile(incident, { canAct: options.canAct, zone }),
     section(t("incident.timeline"), incident.timeline.map((e) => h("li", { "data-kind": e.kind },
       h("time", { datetime: e.time }, formatTime(e.time, zone)), " ", h("strong", {}, timelineText(e)),
       e.actor && ` · ${e.actor === "system" ? t("actor.system") : e.actor_name ?? e.actor}`,
