@@ -7,8 +7,8 @@ skewed clock says is not the truth. Times are when the situation became true in 
 late by more than the threshold is late from scheduled + threshold on), so a detection delay measured from
 ``start`` is the product's delay, not the rule's definition.
 
-Camera scenes are not here: the vision stage is being changed, and ``bench/alert_quality.py`` scores the
-cameras only on request (``--cameras``).
+Camera scenes have their truth beside their clips (``camera_scenes.py``: read off the actors' paths, dated
+from the moment the vision worker opens the clip), in the same :class:`Truth` with the camera as subject.
 """
 
 from __future__ import annotations
