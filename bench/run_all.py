@@ -11,7 +11,7 @@ from bench.report import Figure, markdown
 # Each module exposes run() -> list[Figure]; add a module here when adding a benchmark.
 # bench.faults and bench.alert_quality last: about 30 minutes of fault runs, then 52 minutes of a simulated day.
 BENCHMARKS = ("bench.store_write", "bench.ingest", "bench.geo", "bench.vision", "bench.fanout",
-              "bench.alert_latency", "bench.faults", "bench.alert_quality")
+              "bench.alert_latency", "bench.trackers", "bench.faults", "bench.alert_quality")
 REPORT = Path(__file__).resolve().parent / "REPORT.md"
 
 

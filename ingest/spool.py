@@ -9,13 +9,14 @@ SQLite in WAL mode with ``synchronous=FULL`` gives crash- and power-loss-safe ap
 the caller so one fsync covers many messages. A spool file may be shared by two processes (the receiver
 appends, one writer drains): SQLite's file locks serialise them, and a busy timeout makes each wait its turn.
 
-:class:`PartitionedSpool` spreads one receiver's envelopes over the writers' spools by topic, so a device's
+:class:`PartitionedSpool` spreads one receiver's envelopes over the writers' spools by device, so a device's
 messages stay in one spool and in order; :func:`repartition` moves what spools left by a larger worker count
 still hold into the spools of the new count, before any process opens them.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sqlite3
@@ -26,12 +27,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import parse_qsl
 
 log = logging.getLogger(__name__)
 
 # How long an append or a drain waits for the other process's transaction on the same file.
 BUSY_TIMEOUT_S = 30.0
 SPOOL_NAME = re.compile(r"^ingest-(\d+)\.sqlite$")
+# ingest.route.VIA_OSMAND_HTTP (route imports this module, so the name is repeated; a test holds them equal).
+VIA_OSMAND_HTTP = "osmand-http"
+_MAX_FIELDS = 64  # as the OsmAnd decoder allows
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,13 +138,46 @@ def spool_path(directory: Path, index: int) -> Path:
     return directory / f"ingest-{index}.sqlite"
 
 
-def partition_of(topic: str, partitions: int) -> int:
-    """Pick the spool of an envelope: by topic (crc32, the same in every process), so a device stays in order."""
-    return zlib.crc32(topic.encode()) % partitions
+def partition_of(topic: str, partitions: int, source: str = "", payload: bytes = b"") -> int:
+    """Pick the spool of an envelope by its device (crc32, the same in every process), so a device stays in order.
+
+    An MQTT topic names one device. The TCP listeners' topics (``jt808/<number>``, ``gt06/<imei>``) add a line
+    that varies from message to message (rising alarm bits, a verdict), so only the first line counts. An
+    OsmAnd envelope's topic is the request's query, different in every request: its ``id`` (or ``deviceid``),
+    else the body's, names the tracker. Without a recognisable id the first line is hashed, as before.
+    """
+    key = topic.partition("\n")[0]
+    if source == VIA_OSMAND_HTTP:
+        key = _osmand_device(key, payload) or key
+    return zlib.crc32(key.encode()) % partitions
+
+
+def _osmand_device(query: str, body: bytes) -> str | None:
+    """Find the tracker an OsmAnd request names, as the decoder reads it: the query's id, else the body's."""
+    found = _param_id(query)
+    if found is None:
+        text = body.decode("utf-8", "replace")
+        if text.lstrip().startswith("{"):
+            try:
+                root = json.loads(text)
+            except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
+                return None
+            device = root.get("device_id") if isinstance(root, dict) else None
+            return device if isinstance(device, str) else None
+        found = _param_id(text)
+    return found
+
+
+def _param_id(text: str) -> str | None:
+    try:
+        params = dict(parse_qsl(text, keep_blank_values=False, errors="replace", max_num_fields=_MAX_FIELDS))
+    except ValueError:  # too many fields: the decoder refuses it too, so any spool will do
+        return None
+    return params.get("id", params.get("deviceid"))
 
 
 class PartitionedSpool:
-    """The receiver's view of the writers' spools: one append spreads the envelopes by topic."""
+    """The receiver's view of the writers' spools: one append spreads the envelopes by device."""
 
     def __init__(self, directory: Path, partitions: int) -> None:
         """Open (or create) the ``partitions`` spool files in ``directory``."""
@@ -149,7 +187,8 @@ class PartitionedSpool:
         """Durably append each envelope to its partition's spool; when this returns they survive a crash."""
         parts: dict[int, list[Envelope]] = {}
         for envelope in envelopes:
-            parts.setdefault(partition_of(envelope.topic, len(self.spools)), []).append(envelope)
+            index = partition_of(envelope.topic, len(self.spools), envelope.source, envelope.payload)
+            parts.setdefault(index, []).append(envelope)
         for index, part in parts.items():
             self.spools[index].append(part)
 

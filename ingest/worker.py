@@ -178,7 +178,13 @@ class Worker:
         log.info("ingest %s %d: %d devices, %d envelopes spooled", self.options.role, self.options.index,
                  len(self._directory[0]), depth)
         if self.settings.ingest.metrics_port:
-            start_http_server(self._metrics_port(), addr="127.0.0.1")
+            try:
+                start_http_server(self._metrics_port(), addr="127.0.0.1")
+            except OSError as exc:
+                # Metrics are for people; the spool is for panics. A taken port must never stop a writer from
+                # draining (it exited here before, was restarted by the supervisor and exited again, forever).
+                log.error("ingest %s %d: metrics not served on port %d: %s", self.options.role,
+                          self.options.index, self._metrics_port(), exc)
         self.panics.start()
         threading.Thread(target=self._every, args=(DIRECTORY_REFRESH_S, self.refresh_directory),
                          daemon=True).start()

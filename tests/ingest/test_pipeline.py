@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -185,3 +186,16 @@ def test_mosquitto_pub_from_the_command_line(worker: Worker, settings: Settings,
     subprocess.run(["mosquitto_pub", "-h", host, "-p", port, "-q", "1", "-V", "mqttv5", "-t", topic,
                     "-m", payload.decode()], check=True, timeout=30)
     wait_for(lambda: count(db, "SELECT count(*) FROM positions WHERE device_id = 'bus-02-gps'") == 1, 20, "a fix")
+
+
+def test_a_taken_metrics_port_never_stops_a_worker_from_storing(db: str, private_mqtt: PrivateBroker,
+                                                                tmp_path: Path) -> None:
+    # Before, start_http_server's OSError ended the worker; its supervisor restarted it, and it ended again,
+    # forever, with its spool never drained.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings = ingest_settings(db, private_mqtt.url, tmp_path, metrics_port=taken.getsockname()[1])
+        with running_worker(settings):
+            publish(settings.mqtt_url, [gps("bus-01-gps", 30)])
+            wait_for(lambda: count(db, "SELECT count(*) FROM positions") == 1, 20, "the fix stored")
