@@ -7,7 +7,8 @@ and each incident is resolved before the next press, so every press opens a new 
 The idle run is the baseline; the loaded run repeats it while a separate process publishes GPS fixes for
 other devices at up to ``LOAD_RATE`` msg/s (QoS 1, as trackers do), and reports the rate it achieved.
 Targets (issue 6): p99 under 50 ms idle and under 150 ms under load.
-Run: ``make bench`` or ``python -m devtools.devservices run -- .venv/bin/python -m bench.alert_latency``.
+Run: ``make bench`` or ``python -m devtools.devservices run -- .venv/bin/python -m bench.alert_latency``
+(``--short``: the reduced sizes ``make test`` runs: fewer presses, a lighter load).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from alerts.lifecycle import Action
 from alerts.notifiers import build_notifier
 from alerts.rules import load_rules
 from alerts.service import AlertService, act
+from bench import report
 from bench.fleet import Fleet, topic
 from bench.ingest import _broker, _start_workers, _stop, _worker_env
 from bench.report import Figure, bench_settings
@@ -45,10 +47,22 @@ from domain.site.validate import load_site as read_site
 from store.site_repo import load_site
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "district.yaml"
-PRESSES = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """Presses per series, and the GPS rate asked of the load generator in the loaded series (msg/s)."""
+
+    presses: int
+    load_rate: int
+
+
+FULL = Sizes(presses=60, load_rate=10_000)
+SHORT = Sizes(presses=10, load_rate=2_000)
+PRESSES = FULL.presses
 SPACING_S = 0.25
 WAIT_S = 15.0
-LOAD_RATE = 10_000
+LOAD_RATE = FULL.load_rate
 LOAD_DEVICES = 100
 LOAD_SCHOOL = "holdrege-es"
 # Zigbee2MQTT wall buttons of the example district: (friendly name, its school), pressed in turn.
@@ -187,10 +201,10 @@ def _raised(siren: Siren, school: str, after_id: int, deadline: float) -> float 
     return None
 
 
-def _loaded(port: int, url: str, siren: Siren, count: int) -> Run:
+def _loaded(port: int, url: str, siren: Siren, count: int, load_rate: int = LOAD_RATE) -> Run:
     context = multiprocessing.get_context("spawn")
     stop, sent = context.Event(), context.Value("q", 0)
-    generator = context.Process(target=_generate, args=(port, LOAD_RATE, stop, sent), name="bench-gps-load")
+    generator = context.Process(target=_generate, args=(port, load_rate, stop, sent), name="bench-gps-load")
     generator.start()
     time.sleep(3)  # steady state: the workers' queues have filled to what they will be
     before, started = sent.value, time.perf_counter()
@@ -212,7 +226,7 @@ def _stored_positions(url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def measure(presses: int = PRESSES) -> tuple[Run, Run, float]:
+def measure(presses: int = PRESSES, load_rate: int = LOAD_RATE) -> tuple[Run, Run, float]:
     """Run the idle and the loaded series; also return the GPS rate the ingest workers stored meanwhile."""
     settings = bench_settings()
     with _broker() as broker, _scratch(settings.database_url) as url:
@@ -232,7 +246,7 @@ def measure(presses: int = PRESSES) -> tuple[Run, Run, float]:
                 pass
             idle = _series(_presses(broker.port, url, siren, presses), 0.0)
             stored_before, started = _stored_positions(url), time.perf_counter()
-            loaded = _loaded(broker.port, url, siren, presses)
+            loaded = _loaded(broker.port, url, siren, presses, load_rate)
             stored_rate = (_stored_positions(url) - stored_before) / (time.perf_counter() - started)
         finally:
             siren.close()
@@ -243,11 +257,12 @@ def measure(presses: int = PRESSES) -> tuple[Run, Run, float]:
     return idle, loaded, stored_rate
 
 
-def run() -> list[Figure]:
-    """Measure and return the figures."""
-    idle, loaded, stored = measure()
+def run(short: bool = False) -> list[Figure]:
+    """Measure and return the figures (``short``: the reduced sizes ``make test`` runs)."""
+    sizes = SHORT if short else FULL
+    idle, loaded, stored = measure(sizes.presses, sizes.load_rate)
     load = f"{loaded.load_rate:,.0f} msg/s GPS"
-    print(f"alert latency: GPS load asked {LOAD_RATE:,} msg/s, published {loaded.load_rate:,.0f} msg/s, "
+    print(f"alert latency: GPS load asked {sizes.load_rate:,} msg/s, published {loaded.load_rate:,.0f} msg/s, "
           f"ingest stored {stored:,.0f} fixes/s; idle p50 {idle.quantile(0.5):.1f} ms p99 {idle.quantile(0.99):.1f}"
           f" ms; loaded p50 {loaded.quantile(0.5):.1f} ms p99 {loaded.quantile(0.99):.1f} ms (target p99 < 50 ms"
           f" idle, < 150 ms loaded); presses not heard of within {WAIT_S:g} s: idle {idle.missed}, loaded"
@@ -260,8 +275,7 @@ def run() -> list[Figure]:
 
 def main() -> None:
     """Print the figures."""
-    for figure in run():
-        print(figure.line())
+    report.main(run, __doc__)
 
 
 if __name__ == "__main__":

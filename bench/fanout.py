@@ -26,7 +26,8 @@ incidents and positions once for all of them).
 The machine has 2 cores, shared by the load generator, Mosquitto, the ingest workers, PostgreSQL, the server
 and the 500 clients (and by whatever else runs there); figures are for that, not for the server alone. Each
 mix runs on a fresh pipeline of its own (database, broker, server, ingest, fleet).
-Run: ``python -m devtools.devservices run -- .venv/bin/python -m bench.fanout``.
+Run: ``python -m devtools.devservices run -- .venv/bin/python -m bench.fanout`` (``--short``: the reduced sizes
+``make test`` runs: 100 buses, 20 screens, 5 s measured per mix).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ import yaml
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
+from bench import report
 from bench.fleet import Fleet, topic
 from bench.ingest import _broker, _worker_env
 from bench.report import Figure
@@ -100,6 +102,26 @@ DISTRICT = Screens(f"{CLIENTS} district screens", (
     ("guard", 390, False), ("school_admin", 100, True), ("district_officer", 10, True)))
 WARMUP_S = 8  # the first pushes carry the backlog of a fresh connection
 MEASURE_S = 30
+SETTLE_S = 5  # after starting ingest (its workers subscribed) and the fleet, before the clients connect
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """The fleet, the three mixes of screens (baseline, district, city-wide) and how long each phase runs."""
+
+    buses: int
+    mixes: tuple[Screens, Screens, Screens]
+    warmup_s: float
+    measure_s: float
+    settle_s: float
+
+
+FULL = Sizes(buses=BUSES, mixes=(BASELINE, DISTRICT, CITY_MAPS), warmup_s=WARMUP_S, measure_s=MEASURE_S,
+             settle_s=SETTLE_S)
+SHORT = Sizes(buses=100, mixes=(
+    Screens("5 city-wide maps", (("city", 5, True),)),
+    Screens("20 district screens", (("guard", 12, False), ("school_admin", 6, True), ("district_officer", 2, True))),
+    Screens("20 city-wide maps", (("city", 20, True),))), warmup_s=3, measure_s=5, settle_s=2)
 SAMPLE_EVERY = 10
 SLICES = 20  # each second's fixes go out in 20 bursts, 50 ms apart, not all at once
 INGEST_WORKERS = 2  # the production default (settings.ingest.workers)
@@ -132,12 +154,12 @@ class Phase:
     machine_busy_pct: float
 
 
-def bench_site(out: Path) -> list[tuple[str, str]]:
-    """Write the example district with its buses cloned up to BUSES; return every bus tracker (school, device)."""
+def bench_site(out: Path, buses: int = BUSES) -> list[tuple[str, str]]:
+    """Write the example district with its buses cloned up to ``buses``; return every bus tracker (school, device)."""
     data = yaml.safe_load(EXAMPLE.read_text())
     schools = [s for unit in data["organisation"]["units"] for s in unit["schools"]]
     originals = [(school, bus) for school in schools for bus in school.get("buses", [])]
-    for n in range(BUSES - len(originals)):
+    for n in range(buses - len(originals)):
         school, bus = originals[n % len(originals)]
         clone = copy.deepcopy(bus)
         clone["id"] = f"{bus['id']}-x{n:04d}"
@@ -150,7 +172,7 @@ def bench_site(out: Path) -> list[tuple[str, str]]:
     out.write_text(yaml.safe_dump(data, sort_keys=False))
     # Our own schema's trackers only: the topic carries the device id, so the generator can speak for each.
     return [(school["id"], tracker["id"]) for school in schools for bus in school["buses"]
-            for tracker in bus["trackers"] if tracker["source"] == "campusguard"][:BUSES]
+            for tracker in bus["trackers"] if tracker["source"] == "campusguard"][:buses]
 
 
 @contextlib.contextmanager
@@ -325,14 +347,14 @@ class _Found:
     committed: int
 
 
-async def _measure(port: int, url: str, tokens: list[tuple[str, bool]]) -> _Found:
+async def _measure(port: int, url: str, tokens: list[tuple[str, bool]], warmup_s: float, measure_s: float) -> _Found:
     received = _Received()
     commit_latencies: list[float] = []
     seen: dict[int, float] = {}
     committed: list[int] = []
     stop = asyncio.Event()
-    start = time.time() + WARMUP_S
-    window = (start, start + MEASURE_S)
+    start = time.time() + warmup_s
+    window = (start, start + measure_s)
     probe = asyncio.create_task(_commit_probe(url, window, commit_latencies, seen, committed, stop))
     flags = [asyncio.Event() for _ in tokens]
     tasks = []
@@ -359,14 +381,14 @@ def _quantile(values: list[float], q: float) -> float:
 
 
 def measure(screens: str, port: int, url: str, tokens: list[tuple[str, bool]], publisher_log: Path,
-            pids: dict[str, int]) -> Phase:
-    """Connect the clients, measure for MEASURE_S after the warm-up, and read every component's CPU meanwhile."""
+            pids: dict[str, int], sizes: Sizes = FULL) -> Phase:
+    """Connect the clients, measure for ``sizes.measure_s`` after the warm-up, and read every component's CPU."""
     published_before = _published(publisher_log)
     pids = {**pids, "bench clients": os.getpid()}
     cpu_before = {name: cpu_seconds(pid, tree=name != "bench clients") for name, pid in pids.items()}
     busy_before, total_before = machine_busy()
     wall_before = time.monotonic()
-    found = asyncio.run(_measure(port, url, tokens))
+    found = asyncio.run(_measure(port, url, tokens, sizes.warmup_s, sizes.measure_s))
     receipts = found.received.receipts
     watching = sum(watches for _, watches in tokens)
     latencies = [received - published for received, published in receipts]
@@ -384,9 +406,9 @@ def measure(screens: str, port: int, url: str, tokens: list[tuple[str, bool]], p
         commit_p50_s=_quantile(found.commit_latencies, 0.5), commit_p99_s=_quantile(found.commit_latencies, 0.99),
         fanout_p50_s=_quantile(fanout, 0.5), fanout_p99_s=_quantile(fanout, 0.99),
         published_per_s=(_published(publisher_log) - published_before) / wall,
-        committed_per_s=found.committed / MEASURE_S,
-        messages_per_client_s=found.received.messages / max(1, watching) / MEASURE_S,
-        fixes_per_client_s=found.received.rows / max(1, watching) / MEASURE_S, cpu_pct=cpu,
+        committed_per_s=found.committed / sizes.measure_s,
+        messages_per_client_s=found.received.messages / max(1, watching) / sizes.measure_s,
+        fixes_per_client_s=found.received.rows / max(1, watching) / sizes.measure_s, cpu_pct=cpu,
         machine_busy_pct=round(100 * (busy_after - busy_before) / (total_after - total_before), 1))
 
 
@@ -423,16 +445,16 @@ def publish(port: int, devices_file: Path, log: Path) -> None:
             out.write(f"{sent} {time.time()} {fleet.acked}\n")  # how many so far, when, and how many acked
 
 
-def run_phases(mixes: tuple[Screens, ...]) -> list[Phase]:
+def run_phases(mixes: tuple[Screens, ...], sizes: Sizes = FULL) -> list[Phase]:
     """Measure each mix of screens on a fresh pipeline of its own, so no phase inherits another's backlog."""
     work = Path(tempfile.mkdtemp(prefix="cg-bench-fanout-"))
     try:
-        devices = bench_site(work / "site.yaml")
+        devices = bench_site(work / "site.yaml", sizes.buses)
         (work / "devices.json").write_text(json.dumps(devices))
         site = read_site(work / "site.yaml")  # checked once: 2,000 buses take a while
         phases = []
         for screens in mixes:
-            phase = run_phase(work, site, screens)
+            phase = run_phase(work, site, screens, sizes)
             print(f"fanout: {phase}", flush=True)
             phases.append(phase)
         return phases
@@ -440,7 +462,7 @@ def run_phases(mixes: tuple[Screens, ...]) -> list[Phase]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run_phase(work: Path, site: Site, screens: Screens) -> Phase:
+def run_phase(work: Path, site: Site, screens: Screens, sizes: Sizes = FULL) -> Phase:
     """Start database, broker, server, ingest and fleet; measure with these screens open; stop them all."""
     with private_postgres(100) as (url, postmaster), _broker() as broker:
         env = _worker_env(url, broker.url, work, INGEST_WORKERS, secrets.token_hex(3))
@@ -452,20 +474,23 @@ def run_phase(work: Path, site: Site, screens: Screens) -> Phase:
         try:
             procs["server"] = start_server(env, http_port)
             # The supervisor with the production default of worker processes, as `campusguard ingest` runs.
-            procs["ingest"] = subprocess.Popen([sys.executable, "-m", "campusguard", "ingest", "--no-http"],
-                                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(5)  # the workers subscribed before the fleet starts
+            ingest_log = work / f"ingest-{secrets.token_hex(3)}.log"
+            with ingest_log.open("wb") as out:
+                procs["ingest"] = subprocess.Popen([sys.executable, "-m", "campusguard", "ingest", "--no-http"],
+                                                   env=env, stdout=subprocess.DEVNULL, stderr=out)
+            time.sleep(sizes.settle_s)  # the workers subscribed before the fleet starts
             log = work / f"published-{secrets.token_hex(3)}.log"
             log.touch()
             procs["load generator"] = subprocess.Popen(
                 [sys.executable, "-m", "bench.fanout", "--publish", str(broker.port), str(work / "devices.json"),
                  str(log)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(5)
+            _wait_committed(url, 60, ingest_log)
+            time.sleep(sizes.settle_s)
             pids = {name: proc.pid for name, proc in procs.items()}
             pids["postgres"] = postmaster
             if broker.process is not None:
                 pids["mosquitto"] = broker.process.pid
-            return measure(screens.name, http_port, url, tokens, log, pids)
+            return measure(screens.name, http_port, url, tokens, log, pids, sizes)
         finally:
             for proc in reversed(procs.values()):
                 proc.terminate()
@@ -473,9 +498,24 @@ def run_phase(work: Path, site: Site, screens: Screens) -> Phase:
                 proc.wait(timeout=60)
 
 
-def run() -> list[Figure]:
-    """Measure and return the figures (latencies in ms, CPU in % of one core)."""
-    base, district, city = run_phases((BASELINE, DISTRICT, CITY_MAPS))
+def _wait_committed(url: str, seconds: float, ingest_log: Path) -> None:
+    """Wait for ingest's first committed fix: on a busy machine it may take longer to start than the settling time.
+
+    Measuring before would time a pipeline that stores nothing (every latency NaN); one that never stores raises.
+    """
+    deadline = time.monotonic() + seconds
+    with psycopg.connect(url, autocommit=True) as conn:
+        while conn.execute("SELECT 1 FROM latest_positions LIMIT 1").fetchone() is None:
+            if time.monotonic() > deadline:
+                tail = ingest_log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"ingest stored no fix within {seconds:.0f} s of the fleet starting:\n{tail}")
+            time.sleep(0.2)
+
+
+def run(short: bool = False) -> list[Figure]:
+    """Measure and return the figures (latencies in ms, CPU in % of one core; ``short``: make test's sizes)."""
+    sizes = SHORT if short else FULL
+    base, district, city = run_phases(sizes.mixes, sizes)
     for phase in (base, district, city):
         verdict = "met" if phase.p99_s < TARGET_P99_S else "missed"
         print(f"{phase.screens}: {phase.connected}/{phase.clients} clients connected ({phase.failed} failed); "
@@ -487,30 +527,29 @@ def run() -> list[Figure]:
               f"p50 {phase.fanout_p50_s * 1000:,.0f} ms, p99 {phase.fanout_p99_s * 1000:,.0f} ms; CPU % of one "
               f"core: {phase.cpu_pct}; machine (2 cores) {phase.machine_busy_pct}% busy")
     return [
-        Figure(f"position to client p99, {DISTRICT.name}", district.p99_s * 1000, "ms",
-               BASELINE.name, base.p99_s * 1000),
-        Figure(f"position to client p50, {DISTRICT.name}", district.p50_s * 1000, "ms",
-               BASELINE.name, base.p50_s * 1000),
-        Figure(f"position to client p99, {DISTRICT.name}", district.p99_s * 1000, "ms",
+        Figure(f"position to client p99, {district.screens}", district.p99_s * 1000, "ms",
+               base.screens, base.p99_s * 1000),
+        Figure(f"position to client p50, {district.screens}", district.p50_s * 1000, "ms",
+               base.screens, base.p50_s * 1000),
+        Figure(f"position to client p99, {district.screens}", district.p99_s * 1000, "ms",
                "position to database p99, same run", district.commit_p99_s * 1000),
-        Figure(f"position to client p99, {CITY_MAPS.name}", city.p99_s * 1000, "ms",
-               BASELINE.name, base.p99_s * 1000),
-        Figure(f"database to client p99, {CITY_MAPS.name}", city.fanout_p99_s * 1000, "ms",
-               BASELINE.name, base.fanout_p99_s * 1000),
-        Figure(f"server CPU, {DISTRICT.name}", district.cpu_pct["server"], "% of a core",
-               BASELINE.name, base.cpu_pct["server"]),
-        Figure(f"server CPU, {CITY_MAPS.name}", city.cpu_pct["server"], "% of a core",
-               BASELINE.name, base.cpu_pct["server"]),
+        Figure(f"position to client p99, {city.screens}", city.p99_s * 1000, "ms",
+               base.screens, base.p99_s * 1000),
+        Figure(f"database to client p99, {city.screens}", city.fanout_p99_s * 1000, "ms",
+               base.screens, base.fanout_p99_s * 1000),
+        Figure(f"server CPU, {district.screens}", district.cpu_pct["server"], "% of a core",
+               base.screens, base.cpu_pct["server"]),
+        Figure(f"server CPU, {city.screens}", city.cpu_pct["server"], "% of a core",
+               base.screens, base.cpu_pct["server"]),
     ]
 
 
 def main() -> None:
-    """Print the figures, or with ``--publish PORT DEVICES LOG`` be the load generator."""
+    """Print the figures (``--short``: make test's sizes), or with ``--publish PORT DEVICES LOG`` be the fleet."""
     if len(sys.argv) == 5 and sys.argv[1] == "--publish":
         publish(int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
         return
-    for figure in run():
-        print(figure.line())
+    report.main(run, __doc__)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ them on the internal feed (``store.feed``, 500 per message), then decoded and ev
 ``GeoService.evaluate`` (the batch engine, every rule, device-time ticks, events built for the store; only the
 MQTT and database I/O around it left out). Whether PostGIS and the engine agree is printed too.
 PostGIS is skipped with a note when the extension is missing.
-Run: ``.venv/bin/python -m bench.geo``.
+Run: ``.venv/bin/python -m bench.geo`` (``--short``: the reduced sizes ``make test`` runs).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import psycopg
 import shapely
 from psycopg import sql
 
+from bench import report
 from bench.report import Figure, bench_settings
 from domain.messages import Position
 from geo.config import GeoRules
@@ -41,29 +42,40 @@ from geo.routes import BusPlan
 from geo.service import GeoService
 from store.feed import decode, encode, feed_items
 
-FENCES = 5_000
-ROUTES = 500
-POSITIONS = 200_000
-POSTGIS_POSITIONS = 50_000
-NAIVE_POSITIONS = 200
-PER_FIX_POSITIONS = 50_000
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """The region (fences, routes) and how many positions each measurement takes."""
+
+    fences: int
+    routes: int
+    positions: int
+    postgis_positions: int
+    naive_positions: int
+    per_fix_positions: int
+
+
+FULL = Sizes(fences=5_000, routes=500, positions=200_000, postgis_positions=50_000, naive_positions=200,
+             per_fix_positions=50_000)
+SHORT = Sizes(fences=500, routes=50, positions=5_000, postgis_positions=2_000, naive_positions=50,
+              per_fix_positions=2_000)
 FEED_MESSAGE = 500  # fixes per internal feed message, about what one writer batch carries per shard
 HALF_SIZE_M = 30_000.0
 ORIGIN = (-96.67, 40.8)
 
 
-def _region(seed: int = 11) -> tuple[LocalProjection, list[Fence], list[BusPlan]]:
+def _region(sizes: Sizes, seed: int = 11) -> tuple[LocalProjection, list[Fence], list[BusPlan]]:
     rng = random.Random(seed)
     proj = LocalProjection(*ORIGIN)
     fences = []
-    for i in range(FENCES):
+    for i in range(sizes.fences):
         cx, cy = rng.uniform(-HALF_SIZE_M, HALF_SIZE_M), rng.uniform(-HALF_SIZE_M, HALF_SIZE_M)
         box = shapely.box(cx - rng.uniform(50, 200), cy - rng.uniform(50, 200), cx + rng.uniform(50, 200),
                           cy + rng.uniform(50, 200))
         fences.append(Fence(f"f{i}", "school_zone" if i % 2 else "campus", f"fence {i}", proj.to_lonlat(box),
                             f"s{i}", 30.0))
     plans = []
-    for i in range(ROUTES):
+    for i in range(sizes.routes):
         x, y = rng.uniform(-HALF_SIZE_M, HALF_SIZE_M), rng.uniform(-HALF_SIZE_M, HALF_SIZE_M)
         points = [(x, y)]
         for _ in range(6):
@@ -128,7 +140,7 @@ def _engine_rates(engine: GeoEngine, positions: list[Position]) -> tuple[float, 
 
 def _naive_rate(engine: GeoEngine, positions: list[Position]) -> float:
     shapes = list(engine.index.shapes_m)
-    sample = positions[:NAIVE_POSITIONS]
+    sample = positions
     started = time.perf_counter()
     for p in sample:
         x, y = engine.projection.point(p.lon, p.lat)
@@ -152,7 +164,7 @@ def _postgis_rate(engine: GeoEngine, positions: list[Position], server_url: str)
             except psycopg.Error as missing:
                 print(f"note: PostGIS is not available ({missing.diag.message_primary}); comparison skipped")
                 return None
-            return _postgis_query_rate(conn, engine, positions[:POSTGIS_POSITIONS])
+            return _postgis_query_rate(conn, engine, positions)
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -211,22 +223,23 @@ def _check_agreement(engine: GeoEngine, positions: list[Position], rows: list[tu
     print(f"note: PostGIS and the engine agree on {len(rows) - differ:,} of {len(rows):,} positions")
 
 
-def run() -> list[Figure]:
-    """Measure and return the figures."""
-    proj, fences, plans = _region()
+def run(short: bool = False) -> list[Figure]:
+    """Measure and return the figures (``short``: the reduced sizes ``make test`` runs)."""
+    sizes = SHORT if short else FULL
+    proj, fences, plans = _region(sizes)
     subjects = {f"{p.bus_id}-gps": p.bus_id for p in plans}
     engine = GeoEngine(fences, plans, subjects, proj, GeoRules())
-    positions = _positions(proj, plans, POSITIONS)
+    positions = _positions(proj, plans, sizes.positions)
     facts_rate, rules_rate = _engine_rates(engine, positions)
-    per_fix = _per_fix_rate(engine, positions[:PER_FIX_POSITIONS])
-    naive = _naive_rate(engine, positions)
+    per_fix = _per_fix_rate(engine, positions[:sizes.per_fix_positions])
+    naive = _naive_rate(engine, positions[:sizes.naive_positions])
     figures = [
         Figure("geo engine, spatial facts (vectorised STRtree)", facts_rate, "positions/s",
                "naive per-fence shapely loop", naive),
         Figure("geo service, all rules (feed to events)", rules_rate, "positions/s",
                "the same rules one fix at a time (the service before)", per_fix),
     ]
-    postgis = _postgis_rate(engine, positions, bench_settings().database_url)
+    postgis = _postgis_rate(engine, positions[:sizes.postgis_positions], bench_settings().database_url)
     if postgis is not None:
         figures += [
             Figure("geo engine, spatial facts (vectorised STRtree)", facts_rate, "positions/s",
@@ -242,8 +255,7 @@ def run() -> list[Figure]:
 
 def main() -> None:
     """Print the figures."""
-    for figure in run():
-        print(figure.line())
+    report.main(run, __doc__)
 
 
 if __name__ == "__main__":

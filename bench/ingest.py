@@ -5,7 +5,8 @@ Every measurement takes the same live stream: N GPS fixes published as fast as 2
 clock runs from the start of publishing to the last message received (bare paho) or the last row committed
 (campusguard, naive), so the figures compare like with like on this machine. Lag (arrival → commit) comes
 from the workers' own Prometheus histogram during a live run at a steady publish rate.
-Run: ``make bench`` or ``python -m devtools.devservices run -- .venv/bin/python -m bench.ingest``.
+Run: ``make bench`` or ``python -m devtools.devservices run -- .venv/bin/python -m bench.ingest``
+(``--short``: the reduced sizes ``make test`` runs).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,15 +35,36 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from bench import report
 from bench.report import Figure, bench_settings
 from bench.store_write import _scratch
 from devtools.devservices import MosquittoBroker, OsUser, find_mosquitto, free_port, is_root
 
-MESSAGES = 30_000
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """How many fixes each measurement publishes: the backlogs, and the live run's rate and length."""
+
+    messages: int
+    lag_rate: int
+    lag_seconds: int
+
+
+FULL = Sizes(messages=30_000, lag_rate=2_000, lag_seconds=5)
+SHORT = Sizes(messages=2_000, lag_rate=500, lag_seconds=2)
+MESSAGES = FULL.messages
 DEVICES = 20
 TOPIC = "campusguard/v1/bench-school/gps/bench-{device}"
-# Device times within the accepted window (a week back) whatever the offsets below add.
-START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
+# Each measurement's fixes start this far after START (each device publishes one fix a second of device time),
+# so no two measurements' fixes share a time.
+NAIVE_OFFSET_S = 10_000
+LAG_OFFSET_S = 20_000
+# Device times within the accepted window (a week back, at most 5 minutes ahead) and within the partitions a
+# fresh database has (the plain path creates them two days back), on any day at any hour: the latest fix, the
+# live run's at LAG_OFFSET_S plus about 500 s, is about 18 hours before now. Three days back, the naive
+# baseline's INSERTs failed with "no partition" inside paho's thread and the benchmark waited forever; one day
+# back with the live run at 100,000 s, its fixes were 4 hours ahead of now, refused as future timestamps.
+START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
 
 @contextmanager
@@ -95,8 +118,8 @@ def _session(port: int, client_id: str, on_message: mqtt.CallbackOnMessage | Non
     return client
 
 
-def bare_paho_rate(port: int) -> float:
-    """Drain the backlog with a subscriber that does nothing with the messages."""
+def bare_paho_rate(port: int, messages: int = MESSAGES) -> float:
+    """Drain a backlog of ``messages`` with a subscriber that does nothing with them."""
     session = f"bench-bare-{uuid.uuid4().hex[:6]}"
     done = threading.Event()
     received = 0
@@ -104,44 +127,56 @@ def bare_paho_rate(port: int) -> float:
     def on_message(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         nonlocal received
         received += 1
-        if received == MESSAGES:
+        if received == messages:
             done.set()
 
     client = _session(port, session, on_message)
     started = time.perf_counter()
-    _publish_backlog(port, MESSAGES)
-    done.wait(300)
+    _publish_backlog(port, messages)
+    finished = done.wait(300)
     elapsed = time.perf_counter() - started
     client.disconnect()
     client.loop_stop()
+    if not finished:
+        raise TimeoutError(f"the bare subscriber received {received} of {messages} messages in 300 s")
     return received / elapsed
 
 
-def naive_rate(port: int, url: str) -> float:
-    """Drain the backlog with a subscriber that INSERTs each message on its own."""
+def naive_rate(port: int, url: str, messages: int = MESSAGES) -> float:
+    """Drain a backlog of a fifth of ``messages`` with a subscriber that INSERTs each message on its own."""
     session = f"bench-naive-{uuid.uuid4().hex[:6]}"
     conn = psycopg.connect(url, autocommit=True)
     done = threading.Event()
     count = 0
+    failed: list[BaseException] = []
 
     def on_message(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         nonlocal count
         body = json.loads(message.payload)
-        conn.execute("INSERT INTO positions (device_id, time, received_at, lon, lat, speed_kmh, source)"
-                     " VALUES (%s, %s, now(), %s, %s, %s, 'bench') ON CONFLICT DO NOTHING",
-                     (message.topic.rsplit("/", 1)[1], body["ts"], body["lon"], body["lat"], body["speed_kmh"]))
+        try:
+            conn.execute("INSERT INTO positions (device_id, time, received_at, lon, lat, speed_kmh, source)"
+                         " VALUES (%s, %s, now(), %s, %s, %s, 'bench') ON CONFLICT DO NOTHING",
+                         (message.topic.rsplit("/", 1)[1], body["ts"], body["lon"], body["lat"], body["speed_kmh"]))
+        except psycopg.Error as exc:  # raised in paho's thread: hand it to the bench, which must not wait on
+            failed.append(exc)
+            done.set()
+            return
         count += 1
-        if count == MESSAGES // 5:
+        if count == messages // 5:
             done.set()
 
     client = _session(port, session, on_message)
     started = time.perf_counter()
-    _publish_backlog(port, MESSAGES // 5, offset_s=50_000)
-    done.wait(600)
+    _publish_backlog(port, messages // 5, offset_s=NAIVE_OFFSET_S)
+    finished = done.wait(600)
     elapsed = time.perf_counter() - started
     client.disconnect()
     client.loop_stop()
     conn.close()
+    if failed:
+        raise RuntimeError(f"the naive baseline's INSERT failed: {failed[0]}") from failed[0]
+    if not finished:
+        raise TimeoutError(f"the naive baseline stored {count} of {messages // 5} messages in 600 s")
     return count / elapsed
 
 
@@ -179,19 +214,44 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 
 def _count(url: str) -> int:
+    """Rows the measurement stored: from START on (readiness probes are timed before it)."""
     with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT count(*) FROM positions").fetchone()
+        row = conn.execute("SELECT count(*) FROM positions WHERE time >= %s", (START,)).fetchone()
     return int(row[0]) if row else 0
+
+
+def _wait_ready(port: int, url: str, seconds: float = 120) -> None:
+    """Publish a probe fix every half second until one is stored: the workers are subscribed and writing.
+
+    A fixed pause was not enough on a busy machine: ingest took longer to start, the fixes published before its
+    receiver subscribed reached nobody, and the run waited for rows that could never come. Probes are timed
+    before START (one minute apart, so none is a duplicate), so :func:`_count` leaves them out.
+    """
+    deadline, n = time.monotonic() + seconds, 0
+    while time.monotonic() < deadline:
+        n += 1
+        probe = json.dumps({"ts": (START - timedelta(minutes=n)).isoformat(), "lat": 40.8, "lon": -96.7,
+                            "speed_kmh": 0.0})
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-V", "mqttv5",
+                        "-t", TOPIC.format(device=0), "-m", probe], check=True, timeout=30)
+        time.sleep(0.5)
+        with psycopg.connect(url) as conn:
+            if conn.execute("SELECT 1 FROM positions WHERE time < %s LIMIT 1", (START,)).fetchone():
+                return
+    raise TimeoutError(f"ingest stored no probe fix within {seconds:.0f} s of starting")
 
 
 def _wait_rows(url: str, target: int, seconds: float) -> None:
     deadline = time.monotonic() + seconds
-    while _count(url) < target and time.monotonic() < deadline:
+    while (stored := _count(url)) < target:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{stored} of {target} rows stored after {seconds:.0f} s")
         time.sleep(0.05)
 
 
-def durable_rate(broker: MosquittoBroker, server_url: str, workers: int, subscription: str = "exclusive") -> float:
-    """Drain the backlog through `campusguard ingest --workers N`, until every row is committed.
+def durable_rate(broker: MosquittoBroker, server_url: str, workers: int, subscription: str = "exclusive",
+                 messages: int = MESSAGES) -> float:
+    """Drain a backlog of ``messages`` through `campusguard ingest --workers N`, until every row is committed.
 
     ``exclusive`` is the default layout (one receiver, N writers); ``shared``, N workers in a shared group.
     """
@@ -201,17 +261,19 @@ def durable_rate(broker: MosquittoBroker, server_url: str, workers: int, subscri
         env = _worker_env(url, broker.url, data_dir, workers, uuid.uuid4().hex[:6])
         env["CAMPUSGUARD_INGEST__SUBSCRIPTION"] = subscription
         procs = _start_workers(env, workers)
-        time.sleep(3)  # connected and subscribed
-        started = time.perf_counter()
-        _publish_backlog(broker.port, MESSAGES)
-        _wait_rows(url, MESSAGES, 300)
-        elapsed = time.perf_counter() - started
-        stored = _count(url)
-        _stop(procs)
-        shutil.rmtree(data_dir, ignore_errors=True)
-    if stored != MESSAGES:
-        raise RuntimeError(f"{workers} worker(s) stored {stored} of {MESSAGES}")
-    return MESSAGES / elapsed
+        try:  # a run that fails (rows that never come) stops its workers all the same
+            _wait_ready(broker.port, url)  # connected, subscribed and writing
+            started = time.perf_counter()
+            _publish_backlog(broker.port, messages)
+            _wait_rows(url, messages, 300)
+            elapsed = time.perf_counter() - started
+            stored = _count(url)
+        finally:
+            _stop(procs)
+            shutil.rmtree(data_dir, ignore_errors=True)
+    if stored != messages:
+        raise RuntimeError(f"{workers} worker(s) stored {stored} of {messages}")
+    return messages / elapsed
 
 
 def live_lag(broker: MosquittoBroker, server_url: str, rate: int = 2000, seconds: int = 5) -> tuple[float, float]:
@@ -221,15 +283,17 @@ def live_lag(broker: MosquittoBroker, server_url: str, rate: int = 2000, seconds
         data_dir = Path(tempfile.mkdtemp(prefix="cg-bench-lag-"))
         env = _worker_env(url, broker.url, data_dir, 1, uuid.uuid4().hex[:6])
         procs = _start_workers(env, 1)
-        time.sleep(3)
-        for second in range(seconds):
-            tick = time.perf_counter()
-            _publish_backlog(broker.port, rate, offset_s=100_000 + second * rate // DEVICES)
-            time.sleep(max(0.0, 1 - (time.perf_counter() - tick)))
-        _wait_rows(url, rate * seconds, 60)
-        metrics = httpx.get(f"http://127.0.0.1:{env['CAMPUSGUARD_INGEST__METRICS_PORT']}/metrics").text
-        _stop(procs)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        try:
+            _wait_ready(broker.port, url)
+            for second in range(seconds):
+                tick = time.perf_counter()
+                _publish_backlog(broker.port, rate, offset_s=LAG_OFFSET_S + second * rate // DEVICES)
+                time.sleep(max(0.0, 1 - (time.perf_counter() - tick)))
+            _wait_rows(url, rate * seconds, 60)
+            metrics = httpx.get(f"http://127.0.0.1:{env['CAMPUSGUARD_INGEST__METRICS_PORT']}/metrics").text
+        finally:
+            _stop(procs)
+            shutil.rmtree(data_dir, ignore_errors=True)
     return _quantile(metrics, 0.5), _quantile(metrics, 0.99)
 
 
@@ -244,18 +308,20 @@ def _quantile(metrics: str, q: float) -> float:
     return next((bound for bound, seen in buckets if total and seen >= q * total), float("nan"))
 
 
-def run() -> list[Figure]:
-    """Measure and return the figures."""
+def run(short: bool = False) -> list[Figure]:
+    """Measure and return the figures (``short``: the reduced sizes ``make test`` runs)."""
+    sizes = SHORT if short else FULL
     settings = bench_settings()
     with _broker() as broker:
-        bare = bare_paho_rate(broker.port)
-        one = durable_rate(broker, settings.database_url, 1)
-        two = durable_rate(broker, settings.database_url, 2)
-        shared = durable_rate(broker, settings.database_url, 2, "shared")
+        bare = bare_paho_rate(broker.port, sizes.messages)
+        one = durable_rate(broker, settings.database_url, 1, messages=sizes.messages)
+        two = durable_rate(broker, settings.database_url, 2, messages=sizes.messages)
+        shared = durable_rate(broker, settings.database_url, 2, "shared", messages=sizes.messages)
         with _scratch(settings.database_url) as url:
-            naive = naive_rate(broker.port, url)
-        p50, p99 = live_lag(broker, settings.database_url)
-    print(f"ingest lag (arrival to commit) at 2,000 msg/s: p50 <= {p50 * 1000:.0f} ms, p99 <= {p99 * 1000:.0f} ms")
+            naive = naive_rate(broker.port, url, sizes.messages)
+        p50, p99 = live_lag(broker, settings.database_url, sizes.lag_rate, sizes.lag_seconds)
+    print(f"ingest lag (arrival to commit) at {sizes.lag_rate:,} msg/s: p50 <= {p50 * 1000:.0f} ms, "
+          f"p99 <= {p99 * 1000:.0f} ms")
     return [
         Figure("durable ingest, receiver + 1 writer", one, "msg/s", "bare paho QoS 1 receive, no work", bare),
         Figure("durable ingest, receiver + 2 writers", two, "msg/s", "bare paho QoS 1 receive, no work", bare),
@@ -268,8 +334,7 @@ def run() -> list[Figure]:
 
 def main() -> None:
     """Print the figures."""
-    for figure in run():
-        print(figure.line())
+    report.main(run, __doc__)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ a crowd zone over all of it allowing as many people as the reference ever shows 
 miscount) and empty (its per-pixel median background held still for 600 s at 5 fps, after hours, a general zone
 over all of it, so any finding is false). Reported: false findings per camera-hour against the pipeline as it was
 (``PREVIOUS``), recall of reference person-frames gated against every frame, and the empty scene's detector calls.
+Run: ``.venv/bin/python -m bench.vision`` (``--short``: the reduced sizes ``make test`` runs: shorter clips, the
+first seconds of the courtyard).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from bench import report
 from bench.report import Figure
 from campusguard.simulate.clips import SCENES, Actor, Keyframe, Scene, actor_box, render
 from domain.site import Camera, School
@@ -49,11 +52,26 @@ FPS = 5
 START = datetime(2026, 3, 11, 15, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Chicago: school hours, no intrusions
 
 
-def _clip() -> Scene:
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """How much video each measurement takes, in seconds (``courtyard_frames``: None for the whole footage)."""
+
+    clip_s: float
+    sustain_s: float
+    courtyard_frames: int | None
+    empty_s: float
+
+
+# The short clip keeps the first walker (8 to 16 s); the short courtyard, its first 8 s (people already in it).
+FULL = Sizes(clip_s=60.0, sustain_s=30.0, courtyard_frames=None, empty_s=600.0)
+SHORT = Sizes(clip_s=18.0, sustain_s=4.0, courtyard_frames=80, empty_s=20.0)
+
+
+def _clip(seconds: float = FULL.clip_s) -> Scene:
     walk = [Keyframe(8, -0.15, 0.85), Keyframe(16, 1.15, 0.8)]
     back = [Keyframe(34, 1.15, 0.9), Keyframe(42, -0.15, 0.88)]
     stand = [Keyframe(22, 0.3, 0.8), Keyframe(25, 0.35, 0.8), Keyframe(31, 0.35, 0.8), Keyframe(33, -0.15, 0.8)]
-    return Scene("bench_corridor", 60.0, (Actor("astronaut", 220, tuple(walk)), Actor("cameraman", 200, tuple(back)),
+    return Scene("bench_corridor", seconds, (Actor("astronaut", 220, tuple(walk)), Actor("cameraman", 200, tuple(back)),
                                           Actor("astronaut", 200, tuple(stand))),
                  fps=FPS, background=SCENES["corridor_person_down"].background, seed=3)
 
@@ -160,7 +178,8 @@ FOOTAGE_FPS = 10
 EMPTY_FPS = 5
 EMPTY_S = 600
 NIGHT = datetime(2026, 3, 12, 4, 0, tzinfo=UTC)
-"""22:00 on a Wednesday in Chicago: after hours, so any person in a zone is an intrusion."""
+"""23:00 on a Wednesday in Chicago (CDT: summer time began on 8 March): after hours, so any person in a zone is an
+intrusion. Fixed dates, not today's, so the scene is judged the same on any day (a weekend has no school hours)."""
 WHOLE = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
 TRUTH_SCORE = 0.35
 """A reference person is an every-frame detection scoring at least this ..."""
@@ -233,8 +252,8 @@ class RealRun:
     """What it masked as scene at the end."""
 
 
-def person_truth(detector: Detector) -> tuple[tuple[Box, ...], ...]:
-    """Return the reference people of each footage frame (see ``TRUTH_SCORE`` and ``TRUTH_FOREGROUND``).
+def person_truth(detector: Detector, frames: int | None = None) -> tuple[tuple[Box, ...], ...]:
+    """Return the reference people of each footage frame, or of the first ``frames`` (see ``TRUTH_SCORE``).
 
     There is no hand annotation offline; this reference is the detector's own confident boxes, kept only where
     the picture differs from the empty courtyard, so a fixed thing is never in it and both pipelines are scored
@@ -242,7 +261,7 @@ def person_truth(detector: Detector) -> tuple[tuple[Box, ...], ...]:
     """
     empty = cv2.cvtColor(background(), cv2.COLOR_BGR2GRAY)
     truth = []
-    for jpeg in footage():
+    for jpeg in footage()[:frames]:
         image = _decode(jpeg)
         changed = cv2.absdiff(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), empty) > TRUTH_CHANGE
         boxes = []
@@ -256,9 +275,12 @@ def person_truth(detector: Detector) -> tuple[tuple[Box, ...], ...]:
     return tuple(truth)
 
 
-def courtyard(crowd_max: int) -> RealScene:
-    """Return the populated courtyard in school hours, a crowd zone over all of it allowing ``crowd_max`` people."""
-    return RealScene("courtyard", footage(), FOOTAGE_FPS, START, [
+def courtyard(crowd_max: int, frames: int | None = None) -> RealScene:
+    """Return the populated courtyard (its first ``frames``, or all) in school hours, a crowd zone over all of it.
+
+    The zone allows ``crowd_max`` people.
+    """
+    return RealScene("courtyard", footage()[:frames], FOOTAGE_FPS, START, [
         {"name": "Courtyard", "kind": "crowd", "polygon": WHOLE, "max_people": crowd_max}])
 
 
@@ -302,12 +324,12 @@ def _pixels(box: Box) -> tuple[int, ...]:
     return tuple(round(v) for v in (box.x1, box.y1, box.x2, box.y2))
 
 
-def run_real_scenes() -> list[Figure]:
+def run_real_scenes(sizes: Sizes = FULL) -> list[Figure]:
     """Measure the courtyard: false findings per camera-hour and recall, against the previous pipeline."""
     detector = build_detector({"type": "nanodet", "intra_op_threads": 2, "inter_op_threads": 1})
-    truth = person_truth(detector)
+    truth = person_truth(detector, sizes.courtyard_frames)
     most = max(len(people) for people in truth)
-    busy, empty = courtyard(most), courtyard_empty()
+    busy, empty = courtyard(most, sizes.courtyard_frames), courtyard_empty(sizes.empty_s)
     every = run_real(busy, PipelineParams(gated=False), detector)
     gated = run_real(busy, PipelineParams(), detector)
     before = run_real(busy, PREVIOUS, detector)
@@ -318,7 +340,7 @@ def run_real_scenes() -> list[Figure]:
     false_before = (len(before.findings) + len(quiet_before.findings)) / hours
     print(f"courtyard: {len(busy.jpegs)} frames at {FOOTAGE_FPS} fps, at most {most} reference people in a frame; "
           f"findings now {[e.kind for e in gated.findings]}, before {[e.kind for e in before.findings]}")
-    print(f"empty courtyard: {EMPTY_S} s at {EMPTY_FPS} fps after hours; findings now "
+    print(f"empty courtyard: {sizes.empty_s:g} s at {EMPTY_FPS} fps after hours; findings now "
           f"{[e.kind for e in quiet.findings]}, before {[e.kind for e in quiet_before.findings]}; "
           f"learned as scene: {quiet.learned} objects {[_pixels(o.pixels(*_size(empty))) for o in quiet.scene]}")
     print(f"courtyard recall: gated {recall(gated, truth):.3f}, every frame {recall(every, truth):.3f}, before "
@@ -334,14 +356,15 @@ def run_real_scenes() -> list[Figure]:
     ]
 
 
-def run() -> list[Figure]:
-    """Measure and return the figures: the generated corridor, then the real courtyard."""
-    return run_clip() + run_real_scenes()
+def run(short: bool = False) -> list[Figure]:
+    """Measure and return the figures: the generated corridor, then the real courtyard (``short``: make test's)."""
+    sizes = SHORT if short else FULL
+    return run_clip(sizes) + run_real_scenes(sizes)
 
 
-def run_clip() -> list[Figure]:
+def run_clip(sizes: Sizes = FULL) -> list[Figure]:
     """Measure the generated corridor clip: detector calls, recall, cameras per two cores."""
-    scene = _clip()
+    scene = _clip(sizes.clip_s)
     jpegs = [bytes(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()) for image in render(scene)]
     seconds = len(jpegs) / FPS
     every = _run(jpegs, scene, gated=False)
@@ -349,7 +372,7 @@ def run_clip() -> list[Figure]:
     per_cam_gated = gated.cpu_s / seconds
     per_cam_every = every.cpu_s / seconds
     capacity = int(2 / per_cam_gated)
-    kept = _sustain(jpegs, max(capacity, 1), seconds=30.0)
+    kept = _sustain(jpegs, max(capacity, 1), seconds=sizes.sustain_s)
     print(f"clip: {len(jpegs)} frames, {seconds:.0f} s; recall gated {gated.recall:.3f} vs every frame "
           f"{every.recall:.3f}; events gated {gated.events}, every frame {every.events}")
     print(f"detector calls: gated {gated.detections} ({gated.detections / seconds:.2f}/camera-s), every frame "
@@ -367,8 +390,7 @@ def run_clip() -> list[Figure]:
 
 def main() -> None:
     """Print the figures."""
-    for figure in run():
-        print(figure.line())
+    report.main(run, __doc__)
 
 
 if __name__ == "__main__":
