@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -180,15 +180,17 @@ def naive_rate(port: int, url: str, messages: int = MESSAGES) -> float:
     return count / elapsed
 
 
-def _register(url: str) -> None:
+def _register(url: str, source: str = "campusguard", external_ids: Sequence[str | None] = (None,) * DEVICES) -> None:
+    """One bench school with a bus tracker ``bench-{n}`` per external id (None: known by its own id, as MQTT)."""
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO org_units (id, kind, name, path, depth) VALUES"
                     " ('bench', 'city', 'Bench', '/bench/', 0),"
                     " ('bench-school', 'school', 'Bench School', '/bench/bench-school/', 1)")
         cur.execute("INSERT INTO schools (id, name, timezone, campus, school_zone_speed_kmh)"
                     " VALUES ('bench-school', 'Bench School', 'UTC', '{}', 30)")
-        cur.executemany("INSERT INTO devices (id, school_id, kind, name, source) VALUES (%s, 'bench-school',"
-                        " 'bus_tracker', %s, 'campusguard')", [(f"bench-{d}", f"Bench {d}") for d in range(DEVICES)])
+        cur.executemany("INSERT INTO devices (id, school_id, kind, name, source, external_id) VALUES"
+                        " (%s, 'bench-school', 'bus_tracker', %s, %s, %s)",
+                        [(f"bench-{n}", f"Bench {n}", source, ident) for n, ident in enumerate(external_ids)])
 
 
 def _worker_env(url: str, mqtt_url: str, data_dir: Path, workers: int, tag: str) -> dict[str, str]:

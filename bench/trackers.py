@@ -39,9 +39,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
-
-from bench.ingest import _broker, _count, _stop, _worker_env
+from bench.fleet import _length
+from bench.ingest import _broker, _count, _register, _stop, _worker_env
 from bench.report import Figure, bench_settings
 from bench.store_write import _scratch
 from devtools.devservices import free_port
@@ -281,7 +280,7 @@ class MqttDevice(Client):
             payload = json.dumps({"ts": at.isoformat(), "lat": 40.79 + (self.serial % 100) * 1e-5, "lon": -96.63,
                                   "speed_kmh": 36.5}).encode()
             rest = len(self.topic) + 2 + len(payload)
-            packets.append(b"\x32" + _varint(rest) + self.topic + struct.pack(">H", self.serial) + payload)
+            packets.append(b"\x32" + _length(rest) + self.topic + struct.pack(">H", self.serial) + payload)
             self.pending[self.serial] = (now, 1)
         self.stats.sent += count
         self.writer.write(b"".join(packets))
@@ -295,35 +294,12 @@ class MqttDevice(Client):
         self.buffer = data[whole:]
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, digit = divmod(n, 128)
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def _idents(path: str, count: int) -> list[str]:
     if path == "jt808":
         return [f"139{n:08d}" for n in range(count)]
     if path == "gt06":
         return [f"8681203{n:08d}" for n in range(count)]
     return [str(n) for n in range(count)]
-
-
-def _register(url: str, path: str, idents: list[str]) -> None:
-    source = {"jt808": "jt808", "gt06": "gt06"}.get(path, "campusguard")
-    with psycopg.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO org_units (id, kind, name, path, depth) VALUES"
-                    " ('bench', 'city', 'Bench', '/bench/', 0),"
-                    " ('bench-school', 'school', 'Bench School', '/bench/bench-school/', 1)")
-        cur.execute("INSERT INTO schools (id, name, timezone, campus, school_zone_speed_kmh)"
-                    " VALUES ('bench-school', 'Bench School', 'UTC', '{}', 30)")
-        cur.executemany("INSERT INTO devices (id, school_id, kind, name, source, external_id) VALUES"
-                        " (%s, 'bench-school', 'bus_tracker', %s, %s, %s)",
-                        [(f"bench-{n}", f"Bench {n}", source, None if source == "campusguard" else ident)
-                         for n, ident in enumerate(idents)])
 
 
 def _children(pid: int) -> list[int]:
@@ -439,7 +415,10 @@ def measure_path(path: str, sizes: Sizes, server_url: str, broker_url: str, brok
     """Run one path against a fresh database and a fresh `campusguard ingest`."""
     idents = _idents(path, sizes.terminals)
     with _scratch(server_url) as url:
-        _register(url, path, idents)
+        if path in ("jt808", "gt06"):
+            _register(url, path, idents)
+        else:
+            _register(url, external_ids=[None] * len(idents))
         data_dir = Path(tempfile.mkdtemp(prefix="cg-bench-trackers-"))
         env = _worker_env(url, broker_url, data_dir, 2, uuid.uuid4().hex[:6])
         if secret_key is not None and admin_password is not None:

@@ -16,7 +16,9 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 
 from command_ui.deps import AuditReader, ConnDep
+from command_ui.messages import timeline_message
 from command_ui.schemas import Instant
+from domain.audit import AuditRecord
 from store import audit_repo
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -39,7 +41,15 @@ def search_audit(conn: ConnDep, user: AuditReader, actor: str | None = None, act
                               newest_first=newest_first)
     return [{"id": s.id, "at": s.record.at, "actor": s.record.actor, "action": s.record.action,
              "target": s.record.target, "detail": dict(s.record.detail),
-             "hash": s.hash.hex() if s.hash else None} for s in found]
+             "hash": s.hash.hex() if s.hash else None, "message": _message(s.record)} for s in found]
+
+
+def _message(record: AuditRecord) -> dict[str, Any] | None:
+    """Say an incident transition as the timeline says it (a key and values); None for other records."""
+    kind = record.action.removeprefix("incident.")
+    if kind == record.action:
+        return None
+    return timeline_message(kind, record.actor, dict(record.detail))
 
 
 @router.get("/export.csv", response_class=Response,

@@ -11,7 +11,6 @@ The engine serves one connection at a time, so every test closes its connection 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -386,10 +385,10 @@ def test_startup_options_are_applied(ts_url: str) -> None:
 def test_second_concurrent_connection_is_refused(ts_url: str) -> None:
     with psycopg.connect(ts_url) as first:
         first.execute("SELECT 1")
-        started = time.monotonic()
+        # Refused by the harness with its own reason, not left to wait for connect_timeout: a timeout would say
+        # "timeout expired", so the message alone proves it (no wall-clock assertion needed).
         with pytest.raises(psycopg.OperationalError, match="one connection at a time"):
             psycopg.connect(ts_url, connect_timeout=20)
-        assert time.monotonic() - started < 15
     # Once the first one is closed, a new connection works.
     with psycopg.connect(ts_url) as again:
         assert again.execute("SELECT 2").fetchone() == (2,)

@@ -196,6 +196,16 @@ def test_every_page_in_chinese_says_nothing_in_english_but_names(site: Site, pag
             page.set_viewport_size({"width": 390, "height": 844})
             page.screenshot(path=str(SCREENSHOTS / "campusguard-zh-cn-guard.png"), full_page=True)
             page.set_viewport_size({"width": 1280, "height": 800})
+    # The audit trail's details are shown as recorded, except the notes the system wrote on incident
+    # transitions ("not acknowledged within 60 s at level 1"): those are said like the timeline (the auditor is
+    # still signed in from the loop).
+    page.goto(f"{site.base}/audit")
+    _settle(page)
+    notes = page.eval_on_selector_all("tr[data-action^='incident.'] li[data-key=note] .value",
+                                      "cells => cells.map((c) => c.textContent)")
+    assert any("升级" in note for note in notes), notes
+    if english := _english(notes, names):
+        problems["/audit system notes"] = english
     assert not problems, "untranslated words, by page:\n" + json.dumps(problems, ensure_ascii=False, indent=1)
 
 

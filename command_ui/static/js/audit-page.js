@@ -10,7 +10,7 @@ import { READ_AUDIT, api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatTime } from "./format.js";
 import { t } from "./i18n.js";
-import { loadSchools } from "./incidents.js";
+import { loadSchools, timelineText } from "./incidents.js";
 import { showError, startPage } from "./shell.js";
 
 const PAGE = 50;
@@ -121,11 +121,18 @@ function keyLabel(key) {
   return known(`audit.key.${key}`) ?? key;
 }
 
-function detailList(detail) {
+/**
+ * A record's detail as "key: value" lines. An incident transition the system wrote keeps an English note for
+ * exports ("not acknowledged within 60 s at level 1"); it is shown as the timeline says it, by the API's
+ * message key, like every other word on the page.
+ */
+function detailList(detail, said) {
   const entries = Object.entries(detail ?? {});
   if (!entries.length) return h("span", { class: "muted" }, "—");
+  const text = (key, value) => (key === "note" && said && said.show_note === false
+    ? timelineText(said) : valueText(value, key));
   return h("ul", { class: "audit-detail" }, entries.map(([key, value]) => h("li", { "data-key": key },
-    h("span", { class: "key" }, `${keyLabel(key)}: `), h("span", { class: "value" }, valueText(value, key)))));
+    h("span", { class: "key" }, `${keyLabel(key)}: `), h("span", { class: "value" }, text(key, value)))));
 }
 
 /** What a record is about: "incident:42" as the incident's number (a link to it), a person, a school... */
@@ -144,7 +151,7 @@ function row(record) {
     h("td", { class: "actor" }, known(`actor.${record.actor}`) ?? record.actor),
     h("td", { class: "action" }, actionLabel(record.action)),
     h("td", { class: "target" }, targetCell(record.target)),
-    h("td", { class: "detail" }, detailList(record.detail)));
+    h("td", { class: "detail" }, detailList(record.detail, record.message)));
 }
 
 function pageLink(id, search, offset) {
