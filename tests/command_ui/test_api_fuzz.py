@@ -185,6 +185,11 @@ def test_the_sweep_covers_the_schema_the_app_serves(base_url: str, credentials: 
 
 @pytest.mark.slow
 @schema.parametrize()
+# schemathesis draws some values with the `random` module inside its own strategies; Hypothesis warns about that
+# (warnings are errors here) only when the global random state happens to move during a draw, so the sweep failed
+# now and then as "flaky" without any server error or schema violation behind it. The warning is about the
+# library's internals, not about our API.
+@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
           phases=[Phase.explicit, Phase.generate],  # no shrinking: a failure is reported as found
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
