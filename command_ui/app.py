@@ -42,8 +42,15 @@ from command_ui.routers.responders import OwnPositions
 from command_ui.security_headers import SecurityHeaders
 
 STATIC = Path(__file__).resolve().parent / "static"
-# Leaflet comes from npm (tools/ui), never from a CDN: the map must work on a closed network.
-LEAFLET = Path(__file__).resolve().parents[1] / "tools" / "ui" / "node_modules" / "leaflet" / "dist"
+# Browser libraries come from npm (tools/ui), never from a CDN: the pages must work on a closed network.
+NODE_MODULES = Path(__file__).resolve().parents[1] / "tools" / "ui" / "node_modules"
+VENDOR = {
+    "leaflet": NODE_MODULES / "leaflet" / "dist",
+    "markercluster": NODE_MODULES / "leaflet.markercluster" / "dist",
+    "echarts": NODE_MODULES / "echarts" / "dist",
+    "mpegts": NODE_MODULES / "mpegts.js" / "dist",
+}
+LEAFLET = VENDOR["leaflet"]
 PAGES = {"/": "map.html", "/guard": "guard.html", "/login": "login.html", "/history": "history.html",
          "/alarms": "alarms.html", "/audit": "audit.html", "/ops": "ops.html"}
 
@@ -117,8 +124,9 @@ def create_app(settings: WebProcess) -> FastAPI:
         return app.openapi()
 
     # The pages hold no data: each asks /api/v1/auth/me and goes to /login when that answers 401.
-    if LEAFLET.is_dir():
-        app.mount("/vendor/leaflet", StaticFiles(directory=LEAFLET), name="leaflet")
+    for name, folder in VENDOR.items():
+        if folder.is_dir():
+            app.mount(f"/vendor/{name}", StaticFiles(directory=folder), name=f"vendor-{name}")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for route, page in PAGES.items():
         app.add_api_route(route, _page(STATIC / page), include_in_schema=False)

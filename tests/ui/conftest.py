@@ -15,9 +15,6 @@ from pathlib import Path
 import psycopg
 import pytest
 import uvicorn
-from fastapi import FastAPI
-from fastapi.responses import FileResponse
-from fastapi.staticfiles import StaticFiles
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from alerts.escalation import EscalationPolicy
@@ -62,18 +59,6 @@ class Site:
         return None if row is None else row[0]
 
 
-def _serve_pages(app: FastAPI) -> None:
-    """Serve the pages and their files the way the app is asked to (until command_ui/app.py does it itself)."""
-    if any(getattr(route, "path", None) == "/guard" for route in app.router.routes):
-        return
-    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != "/"]
-    app.mount("/vendor/leaflet", StaticFiles(directory=REPO / "tools/ui/node_modules/leaflet/dist"), name="leaflet")
-    app.mount("/static", StaticFiles(directory=REPO / "command_ui/static"), name="static")
-    for path, name in (("/", "map"), ("/guard", "guard"), ("/login", "login"), ("/history", "history")):
-        page = REPO / "command_ui/static" / f"{name}.html"
-        app.add_api_route(path, lambda page=page: FileResponse(page), include_in_schema=False)
-
-
 @pytest.fixture
 def site(fresh_database_url: str, tmp_path: Path) -> Iterator[Site]:
     """The app serving a fresh database holding the example district, every person's password PASSWORD."""
@@ -83,7 +68,6 @@ def site(fresh_database_url: str, tmp_path: Path) -> Iterator[Site]:
     settings = Settings(mode=Mode.PRODUCTION, database_url=fresh_database_url, secret_key=TEST_SECRET_KEY,
                         admin_password=TEST_ADMIN_PASSWORD, data_dir=tmp_path, cookie_secure=False)
     app = create_app(settings)
-    _serve_pages(app)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="ui-test-server")
