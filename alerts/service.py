@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import select
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
@@ -71,7 +71,16 @@ def to_signal(event: PendingEvent) -> Signal | None:
     detail = dict(event.detail) | {"device_kind": event.device_kind, "place": event.place}
     # Geo events follow their subject (the bus, not one of its trackers), so bus rules can merge by source.
     return Signal(signal_id_of(event.kind, event.device_id, event.time), event.kind, event.school_id,
-                  event.subject_id, event.time, event.lon, event.lat, detail)
+                  event.subject_id, event.time, event.lon, event.lat, detail, evidence_ref(event.detail))
+
+
+def evidence_ref(detail: Mapping[str, Any]) -> str | None:
+    """Name what a person can open for this event: a camera event's snapshot (``snapshot:<id>``); else none.
+
+    The vision stage stores the snapshot before its event (``store.vision_repo``), so the id always resolves.
+    """
+    snapshot = detail.get("snapshot_id")
+    return f"snapshot:{snapshot}" if isinstance(snapshot, int) and not isinstance(snapshot, bool) else None
 
 
 class AlertService:

@@ -11,13 +11,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from alerts.correlate import NewIncident, correlate, open_incident
 from alerts.escalation import EscalationPolicy
 from alerts.lifecycle import Action, InvalidTransition
 from alerts.rules import Rule, load_rules
-from alerts.service import AlertService
+from alerts.service import AlertService, to_signal
 from campusguard.drill import run_drill
 from domain.incident import Outcome, Status
 from store import audit_repo
+from store.incident_repo import PendingEvent
 from tests.support.ingest import ingest_settings, prepare_database, running_worker, scalar, wait_for
 from tests.support.mqtt import PrivateBroker
 from tests.support.postgres import PrivateCluster
@@ -219,3 +221,20 @@ def test_the_running_service_survives_a_database_stop_and_decides_what_was_store
     finally:
         service.stop()
         runner.join(timeout=30)
+
+
+def test_a_camera_event_names_its_snapshot_as_the_evidence_a_person_opens() -> None:
+    at = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    event = PendingEvent("cam-gate", "person_down", at, at, {"snapshot_id": 42, "score": 0.9}, "school-a",
+                         "camera", None, None, "Gate", "cam-gate")
+    signal = to_signal(event)
+    assert signal is not None and signal.evidence_ref == "snapshot:42"
+    decision = correlate([], signal, load_rules())
+    assert isinstance(decision, NewIncident)
+    opened, _ = open_incident(signal, decision, at)
+    assert [e.ref for e in opened.evidence] == ["snapshot:42"]
+    # A panic is its own proof; a boolean or text where the id should be names nothing.
+    for detail in ({"action": "hold"}, {"snapshot_id": True}, {"snapshot_id": "42"}):
+        other = to_signal(PendingEvent("btn", "panic", at, at, detail, "school-a", "panic_button", None, None,
+                                       "Office", "btn"))
+        assert other is not None and other.evidence_ref is None
