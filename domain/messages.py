@@ -30,6 +30,7 @@ class Position:
     altitude_m: float | None = None
     accuracy_m: float | None = None
     battery_pct: float | None = None
+    backlog: bool = False  # uploaded late from the device's store (a blind-area backfill), not live
 
     def __post_init__(self) -> None:
         """Refuse naive times and coordinates outside WGS-84 ranges."""

@@ -27,6 +27,8 @@ class DeviceInfo:
     bus_id: str | None
     user_id: str | None
     panic_actions: frozenset[str]
+    # Minutes the device's clock runs ahead of UTC (a GT06 unit set to local time); 0 is UTC, as GT06 says.
+    clock_offset_min: int = 0
 
     def is_panic(self, action: str) -> bool:
         """Tell whether a button action from this device means panic."""
@@ -59,7 +61,9 @@ def build_directory(rows: Iterable[Mapping[str, Any]]) -> Directory:
         if row["kind"] != "panic_button":
             # Only buttons raise panics from button actions; a phone's OsmAnd "sos" alarm is its own panic.
             actions = DEFAULT_PANIC_ACTIONS
-        info = DeviceInfo(row["id"], row["school_id"], row["kind"], row["bus_id"], row["user_id"], actions)
+        offset = config.get("clock_offset_min", 0)
+        info = DeviceInfo(row["id"], row["school_id"], row["kind"], row["bus_id"], row["user_id"], actions,
+                          offset if isinstance(offset, int) and not isinstance(offset, bool) else 0)
         external = row["external_id"]
         key = (row["source"], external) if external else (SOURCE_CAMPUSGUARD, row["id"])
         by_key[key] = info

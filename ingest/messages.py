@@ -81,6 +81,9 @@ class Fix:
     accuracy_m: float | None
     battery_pct: float | None
     received_at: datetime
+    # Stored on the device while it had no signal and uploaded afterwards (JT/T 808's 0x0704 type 1 盲区补报,
+    # GT06's re-upload flag): a fact about the past, never the bus's present.
+    backlog: bool = False
 
     def __post_init__(self) -> None:
         """Refuse times that are not aware UTC."""

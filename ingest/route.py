@@ -168,7 +168,8 @@ def _route_one(message: Decoded, envelope: Envelope, directory: Directory, out: 
     if isinstance(message, Fix):
         out.positions.append(Position(
             device.device_id, message.time, message.received_at, message.lon, message.lat, message.source,
-            message.speed_kmh, message.heading_deg, message.altitude_m, message.accuracy_m, message.battery_pct))
+            message.speed_kmh, message.heading_deg, message.altitude_m, message.accuracy_m, message.battery_pct,
+            message.backlog))
     elif isinstance(message, ButtonPress):
         if device.is_panic(message.action):
             out.panics.append(PanicPressed(device.device_id, device.school_id, message.time, message.received_at,

@@ -1,7 +1,8 @@
 """``campusguard ingest --workers N``: the ingest processes of one host, restarted if they die.
 
-In the default, exclusive layout that is one receiver (the MQTT session and the OsmAnd port) and N writers
-(one spool each); in the shared layout, N workers in one MQTT shared group, worker 0 serving the OsmAnd port.
+In the default, exclusive layout that is one receiver (the MQTT session and the device ports: OsmAnd HTTP,
+JT/T 808, GT06) and N writers (one spool each); in the shared layout, N workers in one MQTT shared group, worker
+0 serving the device ports. Each device port is switched on its own (:class:`DevicePorts`).
 Each process is separate (the GIL would make threads share one core) and keeps its index across restarts, so
 it resumes its own spool (and MQTT session). Before starting any, the supervisor moves what spools of a
 larger worker count still hold into the spools of this one (``ingest.spool.repartition``), so scaling down
@@ -16,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -27,33 +29,58 @@ RESTART_DELAY_S = 1.0
 RECEIVER = -1  # the receiver's slot among the supervised processes
 
 
-def worker_command(index: int, serve_http: bool, role: str = "worker") -> list[str]:
-    """Build the command line of one worker or writer process."""
+@dataclass(frozen=True, slots=True)
+class DevicePorts:
+    """Which device ports the hosting process serves, each switched on its own (settings must enable it too)."""
+
+    http: bool = True
+    jt808: bool = True
+    gt06: bool = True
+
+    def flags(self) -> list[str]:
+        """Write them as the hidden worker and receiver commands take them."""
+        return [f"--{'' if on else 'no-'}{name}" for name, on in (("http", self.http), ("jt808", self.jt808),
+                                                                  ("gt06", self.gt06))]
+
+
+NO_PORTS = DevicePorts(False, False, False)
+
+
+def worker_command(index: int, ports: DevicePorts | bool, role: str = "worker") -> list[str]:
+    """Build the command line of one worker or writer process (``ports``: True/False for all or none)."""
     command = [sys.executable, "-m", "campusguard", "ingest-worker", "--index", str(index), "--role", role]
-    return command + (["--http"] if serve_http else [])
+    return command + _ports(ports).flags()
 
 
-def receiver_command(partitions: int, serve_http: bool) -> list[str]:
+def receiver_command(partitions: int, ports: DevicePorts | bool) -> list[str]:
     """Build the command line of the receiver."""
     command = [sys.executable, "-m", "campusguard", "ingest-receiver", "--partitions", str(partitions)]
-    return command + (["--http"] if serve_http else [])
+    return command + _ports(ports).flags()
 
 
-def commands(workers: int, serve_http: bool, shared: bool) -> dict[int, list[str]]:
+def _ports(ports: DevicePorts | bool) -> DevicePorts:
+    if isinstance(ports, DevicePorts):
+        return ports
+    return DevicePorts() if ports else NO_PORTS
+
+
+def commands(workers: int, ports: DevicePorts | bool, shared: bool) -> dict[int, list[str]]:
     """Every process of the layout by slot: writers (or workers) 0..N-1, and the receiver when exclusive."""
+    hosted = _ports(ports)
     if shared:
-        return {i: worker_command(i, serve_http and i == 0) for i in range(workers)}
-    layout = {i: worker_command(i, False, "writer") for i in range(workers)}
-    return layout | {RECEIVER: receiver_command(workers, serve_http)}
+        return {i: worker_command(i, hosted if i == 0 else NO_PORTS) for i in range(workers)}
+    layout = {i: worker_command(i, NO_PORTS, "writer") for i in range(workers)}
+    return layout | {RECEIVER: receiver_command(workers, hosted)}
 
 
-def supervise(workers: int, serve_http: bool = True, *, shared: bool = False, spool_dir: Path | None = None) -> int:
+def supervise(workers: int, ports: DevicePorts | bool = True, *, shared: bool = False,
+              spool_dir: Path | None = None) -> int:
     """Run and watch the processes until SIGTERM/SIGINT; returns the exit status."""
     if spool_dir is not None:
         repartition(spool_dir, workers)
     # The children read the worker count from the settings (the receiver's partitions, the retired sessions).
     env = dict(os.environ, CAMPUSGUARD_INGEST__WORKERS=str(workers))
-    return _supervise(commands(workers, serve_http, shared), env)
+    return _supervise(commands(workers, ports, shared), env)
 
 
 def _supervise(layout: dict[int, list[str]], env: dict[str, str]) -> int:

@@ -26,6 +26,7 @@ from datetime import timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Literal
 
+import psycopg
 from prometheus_client import start_http_server
 
 from ingest.config import IngestProcess
@@ -37,6 +38,7 @@ from ingest.processor import Processor
 from ingest.route import Routed
 from ingest.sessions import hand_over, receiver_client_id, retired_sessions, worker_client_id
 from ingest.spool import PartitionedSpool, Spool, SpoolSink, spool_path
+from store.channels import TERMINAL_CHANNEL, listen
 from store.db import connect
 from store.feed import encode, feed_items, feed_topic
 from store.ingest_repo import directory_rows
@@ -58,10 +60,19 @@ class WorkerOptions:
     """What distinguishes one ingest process from another."""
 
     index: int
-    serve_http: bool
+    serve_http: bool  # the OsmAnd HTTP port
     role: Role = "worker"
     # How many writers the receiver spreads envelopes over (the receiver only).
     partitions: int = 1
+    # The JT/T 808 and GT06 ports, each switched on its own (and only where its settings enable it). None: with
+    # serve_http, as the one process that hosts the device ports serves them all unless told otherwise.
+    serve_jt808: bool | None = None
+    serve_gt06: bool | None = None
+
+    def serves(self, port: Literal["http", "jt808", "gt06"]) -> bool:
+        """Tell whether this process serves a device port (its settings must enable it too)."""
+        chosen = {"http": self.serve_http, "jt808": self.serve_jt808, "gt06": self.serve_gt06}[port]
+        return self.serve_http if chosen is None else chosen
 
 
 def limits_from(settings: IngestProcess) -> Limits:
@@ -124,7 +135,7 @@ class Worker:
                 broker_url=settings.mqtt_url, client_id=client_id,
                 share_group=ingest.share_group if shared else None, spool=sink, directory=None,
                 panics=self.panics, limits=self.limits, on_spooled=wakeup)
-            if options.serve_http and ingest.http_port:
+            if options.serves("http") and ingest.http_port:
                 # Imported here: only the receiver serves HTTP; a writer need not load FastAPI and uvicorn.
                 from ingest.http_source import HttpListener, RequestPolicy, osmand_app
 
@@ -132,9 +143,9 @@ class Worker:
                 app = osmand_app(spool=sink, directory=self._directory, panics=self.panics, limits=self.limits,
                                  policy=policy, on_spooled=wakeup)
                 self.http = HttpListener(app, ingest.http_host, ingest.http_port, ingest.http_max_request_bytes)
-            if options.serve_http and ingest.jt808_enabled:
+            if options.serves("jt808") and ingest.jt808_enabled:
                 self.tcp.append(self._tcp_listener("jt808", ingest.jt808_port, sink, wakeup))
-            if options.serve_http and ingest.gt06_enabled:
+            if options.serves("gt06") and ingest.gt06_enabled:
                 self.tcp.append(self._tcp_listener("gt06", ingest.gt06_port, sink, wakeup))
 
     def _tcp_listener(self, name: str, port: int, sink: SpoolSink, wakeup: threading.Event) -> TcpListener:
@@ -196,6 +207,8 @@ class Worker:
             self.http.start()
         for listener in self.tcp:
             listener.start()
+        if any(listener.protocol.name == "jt808" for listener in self.tcp):
+            threading.Thread(target=self._hear_revocations, name="terminal-revocations", daemon=True).start()
         if self.options.role == "receiver" or (shared_subscription(self.settings) and self.options.index == 0):
             threading.Thread(target=self._hand_over, name="session-hand-over", daemon=True).start()
         drain = None
@@ -221,6 +234,21 @@ class Worker:
             if spool is not None:
                 spool.close()
         log.info("ingest %s %d stopped", self.options.role, self.options.index)
+
+    def _hear_revocations(self) -> None:
+        """Close a JT/T 808 terminal's live connection when its code is revoked (the API announces it)."""
+        while not self.stop_event.is_set():
+            try:
+                with connect(self.settings.database_url, autocommit=True, max_wait_s=5.0) as conn:
+                    listen(conn, TERMINAL_CHANNEL)
+                    while not self.stop_event.is_set():
+                        for notice in conn.notifies(timeout=1.0):
+                            for listener in self.tcp:
+                                listener.close_terminal(notice.payload)
+            except psycopg.OperationalError as error:
+                # A revocation missed while away still holds: the terminal's next authentication is refused.
+                log.warning("terminal revocations: %s; listening again in 5 s", error)
+                self.stop_event.wait(5.0)
 
     def _hand_over(self) -> None:
         """Once our own sessions are subscribed, take over the ones no process of this layout owns."""

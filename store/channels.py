@@ -26,6 +26,9 @@ Announced by :func:`announce_session_end` (a logout) and by the ``users_end_sess
 (a password, role, scope or retirement), which names it in SQL.
 """
 
+TERMINAL_CHANNEL = "campusguard_terminal_revoked"
+"""A JT/T 808 terminal's authentication code was revoked (payload: its number): ingest closes its connection."""
+
 
 def listen(conn: psycopg.Connection, *channels: str) -> None:
     """Subscribe an autocommit connection to channels (identifiers quoted, never pasted)."""

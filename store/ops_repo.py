@@ -134,7 +134,8 @@ def stalled_cameras(conn: psycopg.Connection, scope: str, now: datetime,
 
 
 # A dead letter's device, read from where each listener put its id (ingest/route.py, ingest/decoders): the last
-# level of our schema's topic, OwnTracks' user/device, Zigbee2MQTT's friendly name, OsmAnd's id= parameter.
+# level of our schema's topic, OwnTracks' user/device, Zigbee2MQTT's friendly name, OsmAnd's id= parameter, the
+# JT/T 808 number or GT06 IMEI the TCP listeners write first in theirs (``jt808/{number}``, ``gt06/{imei}[/min]``).
 # Registered devices are keyed as the ingest directory keys them (ingest/directory.py).
 _SCOPED_LETTERS = f"""
 WITH keyed AS (
@@ -149,7 +150,9 @@ WITH keyed AS (
         WHEN l.source = 'mqtt' AND starts_with(l.topic, 'campusguard/') THEN 'campusguard'
         WHEN l.source = 'mqtt' AND starts_with(l.topic, 'owntracks/') THEN 'owntracks'
         WHEN l.source = 'mqtt' AND starts_with(l.topic, 'zigbee2mqtt/') THEN 'zigbee2mqtt'
-        WHEN l.source = 'osmand-http' THEN 'osmand' END AS key_source,
+        WHEN l.source = 'osmand-http' THEN 'osmand'
+        WHEN l.source = 'jt808-tcp' THEN 'jt808'
+        WHEN l.source = 'gt06-tcp' THEN 'gt06' END AS key_source,
       CASE
         WHEN l.source = 'mqtt' AND starts_with(l.topic, 'campusguard/') THEN split_part(l.topic, '/', 5)
         WHEN l.source = 'mqtt' AND starts_with(l.topic, 'owntracks/')
@@ -157,7 +160,9 @@ WITH keyed AS (
         WHEN l.source = 'mqtt' AND starts_with(l.topic, 'zigbee2mqtt/')
             THEN regexp_replace(substr(l.topic, 13), '/availability$', '')
         WHEN l.source = 'osmand-http'
-            THEN substring(split_part(l.topic, E'\\n', 1) FROM '(?:^|[?&])(?:id|deviceid)=([^&]*)') END AS key_id
+            THEN substring(split_part(l.topic, E'\\n', 1) FROM '(?:^|[?&])(?:id|deviceid)=([^&]*)')
+        WHEN l.source IN ('jt808-tcp', 'gt06-tcp')
+            THEN split_part(split_part(l.topic, E'\\n', 1), '/', 2) END AS key_id
     FROM dead_letters l WHERE l.time >= %(since)s AND l.time < %(until)s
 ), scoped AS (
     SELECT l.*, k.id AS device_id, k.school_id FROM letters l

@@ -74,15 +74,15 @@ def _utc_midnight(moment: datetime) -> datetime:
 
 def _position_row(p: Position) -> tuple[Any, ...]:
     return (p.device_id, p.time, p.received_at, p.lon, p.lat, p.speed_kmh, p.heading_deg, p.altitude_m,
-            p.accuracy_m, p.battery_pct, p.source)
+            p.accuracy_m, p.battery_pct, p.source, p.backlog)
 
 
 POSITIONS: TableSpec[Position] = TableSpec(
     table="positions",
     columns=("device_id", "time", "received_at", "lon", "lat", "speed_kmh", "heading_deg", "altitude_m",
-             "accuracy_m", "battery_pct", "source"),
+             "accuracy_m", "battery_pct", "source", "backlog"),
     pg_types=("text", "timestamptz", "timestamptz", "float8", "float8", "float4", "float4", "float4",
-              "float4", "float4", "text"),
+              "float4", "float4", "text", "bool"),
     to_row=_position_row,
     # A late or re-delivered fix never moves the current position backwards in device time. The row's
     # stored_at and written_xid (what the live map follows) are stamped by a trigger (migration 0016).

@@ -2,7 +2,8 @@
 
 Registered in ``campusguard/cli.py`` as ``app.command()(simulate)``. Broker and OsmAnd URLs come from the
 command line or, when not given, from :class:`~campusguard.settings.Settings` (``CAMPUSGUARD_MQTT_URL``,
-``CAMPUSGUARD_INGEST__HTTP_HOST``/``__HTTP_PORT``).
+``CAMPUSGUARD_INGEST__HTTP_HOST``/``__HTTP_PORT``); so do the JT/T 808 and GT06 listeners' addresses
+(``CAMPUSGUARD_INGEST__TCP_HOST``, ``__JT808_PORT``, ``__GT06_PORT``, when enabled).
 """
 
 from __future__ import annotations
@@ -37,6 +38,34 @@ def _defaults(site: Path | None, mqtt_url: str | None, http_url: str | None) -> 
         raise typer.Exit(2) from None
     return (site or settings.site_file or EXAMPLE_SITE, mqtt_url or settings.mqtt_url,
             http_url or f"http://{settings.ingest.http_host}:{settings.ingest.http_port}/")
+
+
+def _address(given: str | None, protocol: str) -> tuple[str, int] | None:
+    """Read ``host:port``; not given, the listener's address from settings when that listener is enabled."""
+    if given is not None:
+        host, _, port = given.rpartition(":")
+        if not host or not port.isdigit():
+            raise typer.BadParameter(f"--{protocol} is host:port, e.g. 127.0.0.1:7611")
+        return host, int(port)
+    from campusguard.settings import Settings
+
+    try:
+        ingest = Settings().ingest
+    except ValidationError:
+        return None
+    if protocol == "jt808":
+        return (ingest.tcp_host, ingest.jt808_port) if ingest.jt808_enabled else None
+    return (ingest.tcp_host, ingest.gt06_port) if ingest.gt06_enabled else None
+
+
+def _codes_file() -> Path | None:
+    """Where simulated JT/T 808 terminals keep their codes: the data directory, as a terminal keeps its flash."""
+    from campusguard.settings import Settings
+
+    try:
+        return Settings().data_dir / "simulator" / "jt808-codes.json"
+    except ValidationError:
+        return None
 
 
 def _start(text: str | None) -> dt.datetime | None:
@@ -93,6 +122,10 @@ def simulate(
                                        "the database (settings.database_url).")] = False,
     imperfect: Annotated[bool, typer.Option("--imperfect/--perfect", help="Devices as real ones are: multipath, "
                                             "dropouts with backlogs, reordering, duplicates.")] = False,
+    jt808: Annotated[str | None, typer.Option(help="JT/T 808 listener host:port for the site's jt808 terminals "
+                                              "(default: settings, when ingest.jt808_enabled).")] = None,
+    gt06: Annotated[str | None, typer.Option(help="GT06 listener host:port for the site's gt06 trackers "
+                                             "(default: settings, when ingest.gt06_enabled).")] = None,
 ) -> None:
     """Run a simulated district through the real ingest paths: buses, a guard's phone, panic buttons."""
     from campusguard.simulate.imperfect import REAL_DEVICES, Imperfections
@@ -105,7 +138,9 @@ def simulate(
     options = SimOptions(site_file, mqtt, http, speedup, seed, _start(start), None, duration, scenario, panics,
                          panic_every, frozenset(bus) if bus else None, repeat=repeat, site_out=site_out,
                          on_cycle=_database_loader() if load else None,
-                         imperfections=REAL_DEVICES if imperfect else Imperfections())
+                         imperfections=REAL_DEVICES if imperfect else Imperfections(),
+                         jt808_address=_address(jt808, "jt808"), gt06_address=_address(gt06, "gt06"),
+                         terminal_codes=_codes_file())
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -37,6 +37,8 @@ class Intervals:
     campusguard: float = 1.0
     osmand: float = 5.0
     owntracks: float = 10.0
+    jt808: float = 1.0  # JT/T 794 asks for a fix at least every second while driving
+    gt06: float = 10.0
     guard: float = 15.0
 
     def of(self, source: str) -> float:

@@ -2,7 +2,8 @@
 
 Paced in wall-clock seconds, not simulated ones: Zigbee2MQTT carries no device time (ingest times a press at
 receipt), and an operator watching a demo at 60x should not see sixty times the incidents. The default is
-one press every five minutes across the district, drawn as a Poisson process from the seed.
+one press every five minutes across the district, drawn as a Poisson process from the seed. The emergency
+buttons of JT/T 808 and GT06 bus trackers are pressed too, less often, on a schedule of their own.
 """
 
 from __future__ import annotations
@@ -33,12 +34,25 @@ def panic_buttons(site: Site) -> list[tuple[DeviceRef, tuple[str, ...]]]:
     return sorted(found, key=lambda d: d[0].id)
 
 
-def panic_schedule(site: Site, seed: int, every_s: float = DEFAULT_EVERY_S) -> Iterator[PlannedPress]:
-    """Yield presses forever, gaps exponential with mean ``every_s``; nothing when no button qualifies."""
-    buttons = panic_buttons(site)
+def tracker_sos_buttons(site: Site, trackers: frozenset[str]) -> list[tuple[DeviceRef, tuple[str, ...]]]:
+    """Return these bus trackers (JT/T 808, GT06 terminals, by id) as emergency buttons that press ``sos``."""
+    found = [(DeviceRef(t.id, e.school.id, t.source, t.external_id), ("sos",))
+             for e in site.iter_schools() for bus in e.school.buses for t in bus.trackers if t.id in trackers]
+    return sorted(found, key=lambda d: d[0].id)
+
+
+def panic_schedule(site: Site, seed: int, every_s: float = DEFAULT_EVERY_S,
+                   buttons: list[tuple[DeviceRef, tuple[str, ...]]] | None = None) -> Iterator[PlannedPress]:
+    """Yield presses forever, gaps exponential with mean ``every_s``; nothing when no button qualifies.
+
+    ``buttons`` defaults to the Zigbee2MQTT panic buttons; the bus trackers' emergency buttons run a schedule
+    of their own (its own random stream), so adding them leaves the buttons' presses as they were.
+    """
+    stream = "panics" if buttons is None else "tracker-sos"
+    buttons = panic_buttons(site) if buttons is None else buttons
     if not buttons or every_s <= 0:
         return
-    rng = random.Random(f"panics/{seed}")  # noqa: S311 - a seeded simulation, not a secret
+    rng = random.Random(f"{stream}/{seed}")  # noqa: S311 - a seeded simulation, not a secret
     after = 0.0
     while True:
         after += rng.expovariate(1.0 / every_s)

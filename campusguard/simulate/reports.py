@@ -48,7 +48,7 @@ def bus_reports(plan: DistrictPlan, entry: BusEntry, start: dt.datetime, end: dt
     """Yield the reports of one bus's trackers with device times in (start, end]."""
     zone = entry.school.zone()
     for device in entry.devices:
-        if device.source not in ("campusguard", "osmand", "owntracks"):
+        if device.source not in ("campusguard", "osmand", "owntracks", "jt808", "gt06"):
             continue  # a Zigbee2MQTT "tracker" sends no positions: nothing to simulate
         interval = plan.intervals.of(device.source)
         parked_every = max(round(PARKED_EVERY_S / interval), 1)

@@ -15,6 +15,7 @@ the faults of real devices between the plan and the transports (``imperfect.py``
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import threading
 import time
 from collections import Counter
@@ -29,9 +30,11 @@ from campusguard.simulate.cycles import Cycle, lay_cycle, leads, write_site
 from campusguard.simulate.district import DistrictPlan
 from campusguard.simulate.imperfect import Delivery, Imperfections
 from campusguard.simulate.model import Role, SimFix, SimPress, SimReport
-from campusguard.simulate.panics import panic_schedule
+from campusguard.simulate.panics import panic_schedule, tracker_sos_buttons
 from campusguard.simulate.protocols import encode
 from campusguard.simulate.reports import backlog
+from campusguard.simulate.tcp_fleet import TrackerFleet, tracker_fleet
+from campusguard.simulate.terminals import Tunnel
 from campusguard.simulate.transport import Transports
 from campusguard.simulate.truth import Truth, panic_truth, plan_truth
 from domain.site import load_site
@@ -67,6 +70,16 @@ class SimOptions:
     on_cycle: Callable[[Cycle], None] | None = None
     """With ``repeat``: called with each day as it is laid (after ``site_out`` is written)."""
     imperfections: Imperfections = field(default_factory=Imperfections)
+    jt808_address: tuple[str, int] | None = None
+    """Where ingest's JT/T 808 listener is: the site's jt808 trackers connect there (none: they stay silent)."""
+    gt06_address: tuple[str, int] | None = None
+    """Where ingest's GT06 listener is."""
+    tunnel: Tunnel | None = field(default_factory=Tunnel)
+    """The blind area one JT/T 808 and one GT06 bus drive through now and then (none: no tunnel)."""
+    sos_every_s: float = 900.0
+    """Mean wall-clock seconds between emergency-button presses on the TCP trackers."""
+    terminal_codes: Path | None = None
+    """Where the JT/T 808 terminals keep their codes between runs (none: in memory, for this run only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +120,11 @@ def run_simulation(options: SimOptions, progress: Callable[[str], None], stop: t
         plan = days.begin(start, progress).plan
     progress(f"connecting to MQTT {options.mqtt_url}; OsmAnd over HTTP to {options.http_url}")
     transports = Transports(options.mqtt_url, options.http_url)
+    fleet = tracker_fleet(site, options.jt808_address, options.gt06_address, options.buses, options.tunnel,
+                          options.terminal_codes)
+    if fleet.terminals:
+        progress(f"  {len(fleet.terminals)} JT/T 808 and GT06 terminals over TCP (JT/T 808 at "
+                 f"{options.jt808_address}, GT06 at {options.gt06_address})")
     if not transports.mqtt.wait_connected(CONNECT_TIMEOUT_S):
         progress(f"  no MQTT connection after {CONNECT_TIMEOUT_S:.0f} s; still trying (paho reconnects)")
     else:
@@ -115,7 +133,10 @@ def run_simulation(options: SimOptions, progress: Callable[[str], None], stop: t
     clock = SimClock(start, _utc_now(), speedup)
     progress(f"clock starts at {start.isoformat(timespec='seconds')}, {clock.behind(_utc_now())} behind real "
              f"time, at {speedup:g}x")
-    presses = panic_schedule(site, options.seed, options.panic_every_s) if options.panics else iter(())
+    presses = heapq.merge(
+        panic_schedule(site, options.seed, options.panic_every_s),
+        panic_schedule(site, options.seed, options.sos_every_s, tracker_sos_buttons(site, _tcp_devices(fleet))),
+        key=lambda planned: planned.after_s) if options.panics else iter(())
     press = next(presses, None)
     pressed: list[tuple[str, str, dt.datetime, str]] = []
     delivery = Delivery(options.imperfections)
@@ -128,6 +149,8 @@ def run_simulation(options: SimOptions, progress: Callable[[str], None], stop: t
             if stop.is_set():  # a long catch-up tick must not outlive Ctrl-C
                 break
             counts["fix" if isinstance(report, SimFix) else "press"] += 1
+            if fleet.submit(report):
+                continue
             for item in encode(report):
                 transports.send(item)
 
@@ -157,6 +180,8 @@ def run_simulation(options: SimOptions, progress: Callable[[str], None], stop: t
                 progress(f"panic: {press.device.id} ({press.action})")
                 at = _utc_now()
                 pressed.append((press.device.id, press.device.school_id, at, press.action))
+                if fleet.submit(SimPress(press.device, at, press.action)):
+                    continue
                 for item in encode(SimPress(press.device, at, press.action)):
                     transports.send(item)
                 press = next(presses, None)
@@ -166,7 +191,7 @@ def run_simulation(options: SimOptions, progress: Callable[[str], None], stop: t
             if time.monotonic() >= next_status:
                 next_status += STATUS_EVERY_S
                 progress(f"sim {sim.isoformat(timespec='seconds')} ({clock.behind(wall)} behind): "
-                         + ", ".join(f"{k} {v}" for k, v in sorted(transports.sent.items()))
+                         + ", ".join(f"{k} {v}" for k, v in sorted((transports.sent + fleet.counts()).items()))
                          + f"; awaiting broker acks: {transports.mqtt.pending()}"
                          + (f"; held by the devices: {delivery.pending()}" if options.imperfections.any else ""))
             if options.until is not None and sim >= options.until:
@@ -177,9 +202,15 @@ def run_simulation(options: SimOptions, progress: Callable[[str], None], stop: t
         send([], last + dt.timedelta(days=1))  # what the devices still hold goes out: links come back
     finally:
         transports.close()
+        fleet.close()
     truth = [t for t in (days.truth() if days is not None else plan_truth(plan, start)) if t.start <= last]
-    return RunSummary(start, last, dict(plan.roles), dict(counts), dict(transports.sent),
+    return RunSummary(start, last, dict(plan.roles), dict(counts), dict(transports.sent + fleet.counts()),
                       tuple(sorted([*truth, *panic_truth(pressed)], key=lambda t: t.start)))
+
+
+def _tcp_devices(fleet: TrackerFleet) -> frozenset[str]:
+    # Only trackers the fleet drives (a listener address given, the bus simulated) press their button.
+    return frozenset(fleet.terminals)
 
 
 class _Days:

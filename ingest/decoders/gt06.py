@@ -6,7 +6,8 @@ whose clock runs at that offset from UTC instead of on UTC (480 for Beijing time
 A second line, when the session refused the bytes (a frame before login, garbage), carries its verdict.
 
 - login: a :class:`Heartbeat` (a sign of life, with the model and the time zone set on the terminal);
-- location (0x12, 0x22): a :class:`Fix` when the terminal has a fix; without one, a :class:`Heartbeat`, so the
+- location (0x12, 0x22): a :class:`Fix` when the terminal has a fix (marked ``backlog`` when 0x22's re-upload
+  flag says it was kept and sent late); without one, a :class:`Heartbeat`, so the
   tracker counts as alive but the bus is not moved to a stale or zero position;
 - status (0x13): a :class:`Heartbeat` with the terminal's bits, and a coarse battery level (the 0..6 voltage
   level as a percentage);
@@ -150,18 +151,20 @@ def _status_detail(status: Status) -> dict[str, object]:
             "alarm": alarm_action(status.alarm), "language": status.language}
 
 
-def _fix(imei: str, gps: Gps, battery: float | None, received_at: datetime, limits: Limits) -> Fix:
+def _fix(imei: str, gps: Gps, battery: float | None, received_at: datetime, limits: Limits,
+         backlog: bool = False) -> Fix:
     if gps.time is None:
         raise Rejection(RejectReason.OUT_OF_RANGE, "the fix's date-time is not a calendar time")
     time = check_window(gps.time, received_at, limits, "date-time")
     lat, lon = check_position(gps.lat, gps.lon)
     return Fix(NAME, imei, time, lon, lat, check_speed(float(gps.speed_kmh)), check_heading(float(gps.course)),
-               None, None, battery, received_at)
+               None, None, battery, received_at, backlog)
 
 
 def _location(imei: str, location: Location, received_at: datetime, limits: Limits) -> Fix | Heartbeat:
     if location.gps.positioned:
-        return _fix(imei, location.gps, None, received_at, limits)
+        # 0x22's re-upload flag: a fix the terminal kept while it could not send, uploaded late.
+        return _fix(imei, location.gps, None, received_at, limits, bool(location.reupload))
     detail: dict[str, object] = {"message": "location", "positioned": False, "satellites": location.gps.satellites}
     if location.cell is not None:
         cell = location.cell

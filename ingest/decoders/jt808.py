@@ -10,8 +10,8 @@ messages.
 A location becomes a Fix when the terminal has a fix (status bit 1) and the position is sound; its additional
 items mileage (0x01), tachograph speed (0x03), signal strength (0x30) and satellites (0x31) become readings.
 The emergency bit (alarm bit 0) rising becomes a ButtonPress ``sos`` whatever the fix; every other rising
-alarm bit a DeviceAlarm. Registration, authentication, heartbeat, logout and the terminal general response
-are signs of life.
+alarm bit a DeviceAlarm. The items of a blind-area backfill (0x0704 of type 1) are Fixes marked ``backlog``.
+Registration, authentication, heartbeat, logout and the terminal general response are signs of life.
 """
 
 from __future__ import annotations
@@ -108,14 +108,16 @@ def _messages(frame: jt808.Frame, rising: list[int], received_at: datetime, limi
         return [Heartbeat(NAME, phone, received_at, None, received_at, {"jt808": _SIGNS_OF_LIFE[MsgId(msg_id)]})]
     if msg_id not in (MsgId.LOCATION, MsgId.QUERY_ANSWER, MsgId.BATCH_LOCATION):
         raise Rejection(RejectReason.UNSUPPORTED_MESSAGE, f"message 0x{msg_id:04X} is not read")
+    # A batch of type 1 is a blind-area backfill (盲区补报): fixes the terminal kept while it had no signal.
+    backlog = msg_id == MsgId.BATCH_LOCATION and jt808.parse_batch(frame.body)[0] == jt808.BATCH_BACKFILL
     out: list[Decoded] = []
     for n, location in enumerate(locations_of(frame)):
-        out += _location(phone, location, rising[n] if n < len(rising) else 0, received_at, limits)
+        out += _location(phone, location, rising[n] if n < len(rising) else 0, received_at, limits, backlog)
     return out
 
 
 def _location(phone: str, location: jt808.Location, rising: int, received_at: datetime,
-              limits: Limits) -> list[Decoded]:
+              limits: Limits, backlog: bool = False) -> list[Decoded]:
     try:
         time = check_window(location.time, received_at, limits, "time")
     except Rejection:
@@ -133,7 +135,8 @@ def _location(phone: str, location: jt808.Location, rising: int, received_at: da
         speed = check_speed(location.speed_kmh) if location.speed_kmh <= 400 else None
         heading = check_heading(float(location.direction)) if location.direction <= 360 else None
         altitude = float(location.altitude_m) if -1000 <= location.altitude_m <= 50000 else None
-        out.append(Fix(NAME, phone, time, where[1], where[0], speed, heading, altitude, None, None, received_at))
+        out.append(Fix(NAME, phone, time, where[1], where[0], speed, heading, altitude, None, None, received_at,
+                       backlog))
         for metric, value in (("mileage_km", location.mileage_km), ("tachograph_speed_kmh", location.tachograph_kmh),
                               ("signal_strength", location.signal), ("satellites", location.satellites)):
             if value is not None:

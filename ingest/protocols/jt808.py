@@ -25,6 +25,8 @@ ESCAPE: Final = 0x7D
 BEIJING: Final = timedelta(hours=8)  # terminal times are Beijing time (UTC+8), with no offset on the wire
 MAX_BODY: Final = 0x3FF  # ten bits of body length
 LOCATION_BASE_BYTES: Final = 28
+BATCH_NORMAL: Final = 0  # 0x0704 type 0: a batch of current fixes (正常位置批量汇报)
+BATCH_BACKFILL: Final = 1  # 0x0704 type 1: fixes kept while out of signal, uploaded late (盲区补报)
 
 
 class FrameError(ValueError):

@@ -7,18 +7,19 @@ the connection closed: the terminal keeps retrying, and an installer sees its IM
 Any other frame before a login is refused: dead-lettered as ``not_authenticated``, not answered, and the
 connection closed so that the terminal reconnects and logs in.
 
-Every frame after the login is spooled raw under ``gt06/{imei}`` and, for login, status and alarms, answered
-with the protocol number and serial echoed: the listener writes the answers only once the spool has the
-frames, so a terminal retransmits whatever was not taken. A frame that fails its CRC is spooled too (the writer
-dead-letters it with the reason) but not answered. An SOS alarm goes to the panic fast path at once; GT06
-sends one alarm packet per press, and its retransmissions carry the same device time (or, without one, the
-same bytes), so the store raises it once.
+Every frame after the login is spooled raw under ``gt06/{imei}`` (``gt06/{imei}/{minutes}`` for a unit whose
+site record sets ``clock_offset_min``: many are sold set to Beijing time, the protocol says UTC) and, for
+login, status and alarms, answered with the protocol number and serial echoed: the listener writes the answers
+only once the spool has the frames, so a terminal retransmits whatever was not taken. A frame that fails its
+CRC is spooled too (the writer dead-letters it with the reason) but not answered. An SOS alarm goes to the
+panic fast path at once; GT06 sends one alarm packet per press, and its retransmissions carry the same device
+time (or, without one, the same bytes), so the store raises it once.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from domain.messages import PanicPressed
 from ingest.decoders import gt06 as decoder
@@ -51,9 +52,20 @@ class Gt06Protocol:
         """Start a connection's state: not logged in."""
         return Gt06Session(self, peer)
 
+    def forget(self, terminal: str) -> None:
+        """Nothing to forget: GT06 has no authentication code."""
+
+    def close(self) -> None:
+        """Nothing to close: GT06 logins need no database."""
+
     def known(self, imei: str) -> bool:
         """Tell whether the site file lists this IMEI as a GT06 terminal."""
         return self.context.directory[0].lookup(decoder.NAME, imei) is not None
+
+    def clock_offset(self, imei: str) -> timedelta:
+        """Read how far the terminal's clock runs ahead of UTC, from its site record (UTC unless it says)."""
+        device = self.context.directory[0].lookup(decoder.NAME, imei)
+        return timedelta(minutes=device.clock_offset_min if device is not None else 0)
 
 
 class Gt06Session:
@@ -64,6 +76,12 @@ class Gt06Session:
         self.protocol = protocol
         self.peer = peer
         self.imei: str | None = None  # set by an accepted login
+        self.offset = timedelta(0)  # the terminal's clock ahead of UTC, from its site record, set at login
+
+    @property
+    def terminal(self) -> str | None:
+        """The IMEI this connection logged in as."""
+        return self.imei
 
     def refuse(self, data: bytes, rejection: Rejection, received_at: datetime) -> Envelope:
         """Dead-letter bytes the listener or this session refused."""
@@ -93,7 +111,7 @@ class Gt06Session:
                     OriginReason.NOT_AUTHENTICATED,
                     f"protocol 0x{frame.protocol:02X} before login (peer {self.peer})"), received_at))
                 return Outcome(tuple(envelopes), tuple(panics), tuple(replies), close=True)
-            envelope = Envelope(decoder.VIA_GT06, decoder.topic_for(self.imei), raw, received_at)
+            envelope = Envelope(decoder.VIA_GT06, decoder.topic_for(self.imei, self.offset), raw, received_at)
             envelopes.append(envelope)
             reply = gt06.response_for(frame)
             if reply is not None:
@@ -117,6 +135,7 @@ class Gt06Session:
             return False
         log.info("gt06 login of %s from %s", login.imei, self.peer)
         self.imei = login.imei
+        self.offset = self.protocol.clock_offset(login.imei)
         reply = gt06.response_for(frame)
         assert reply is not None
         replies.append(reply)

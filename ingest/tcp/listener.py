@@ -23,7 +23,7 @@ from ingest import metrics
 from ingest.messages import Rejection, RejectReason
 from ingest.panic import PanicDispatcher
 from ingest.spool import Envelope, SpoolSink
-from ingest.tcp.protocol import StreamProtocol
+from ingest.tcp.protocol import StreamProtocol, StreamSession
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class TcpListener:
         self._on_spooled = on_spooled
         self._limits = limits
         self._connections = 0
-        self._writers: set[asyncio.StreamWriter] = set()
+        self._writers: dict[asyncio.StreamWriter, StreamSession | None] = {}
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
         self._started = threading.Event()
@@ -74,6 +74,19 @@ class TcpListener:
         """Count the open connections."""
         return self._connections
 
+    def close_terminal(self, terminal: str) -> None:
+        """Close every connection of a terminal whose code was revoked (thread-safe; it must register again)."""
+        self.protocol.forget(terminal)
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._close_terminal, terminal)
+
+    def _close_terminal(self, terminal: str) -> None:
+        for writer, session in list(self._writers.items()):
+            if session is not None and session.terminal == terminal:
+                log.info("%s: closing the connection of %s (its authentication was revoked)", self.protocol.name,
+                         terminal)
+                writer.close()
+
     def start(self) -> None:
         """Bind and serve on a thread of its own."""
         self._thread.start()
@@ -84,6 +97,7 @@ class TcpListener:
             return
         self._loop.call_soon_threadsafe(self._stopped.set)
         self._thread.join(timeout=10)
+        self.protocol.close()
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -112,7 +126,7 @@ class TcpListener:
             writer.close()
             return
         self._connections += 1
-        self._writers.add(writer)
+        self._writers[writer] = None
         TCP_CONNECTIONS.labels(self.protocol.name).inc()
         try:
             await self._converse(reader, writer, host)
@@ -123,12 +137,13 @@ class TcpListener:
             log.exception("%s connection from %s failed; closed", self.protocol.name, host)
         finally:
             self._connections -= 1
-            self._writers.discard(writer)
+            self._writers.pop(writer, None)
             TCP_CONNECTIONS.labels(self.protocol.name).dec()
             writer.close()
 
     async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
         session = self.protocol.session(host)
+        self._writers[writer] = session
         buffer = b""
         while True:
             try:

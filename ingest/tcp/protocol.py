@@ -39,6 +39,10 @@ class Outcome:
 class StreamSession(Protocol):
     """One connection's protocol state (who authenticated, half-received sub-packages, answer serials)."""
 
+    @property
+    def terminal(self) -> str | None:
+        """The number or IMEI the connection authenticated or logged in as (None before)."""
+
     async def handle(self, frames: list[bytes], garbage: bytes, received_at: datetime) -> Outcome:
         """Handle the whole frames (and any bytes outside frames) that one read completed."""
 
@@ -58,6 +62,12 @@ class StreamProtocol(Protocol):
 
     def session(self, peer: str) -> StreamSession:
         """Start the state of a new connection from ``peer``."""
+
+    def forget(self, terminal: str) -> None:
+        """Drop what is remembered of a terminal's authentication (its code was revoked)."""
+
+    def close(self) -> None:
+        """Release what the protocol holds (database connections) once the listener stopped."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -321,6 +321,22 @@ def test_decoded_location_is_a_fix() -> None:
     assert (fix.lat, fix.lon) == (pytest.approx(LAT), pytest.approx(LON))
 
 
+def test_a_reuploaded_location_is_a_fix_marked_backlog() -> None:
+    # 0x22's re-upload byte is 1: the terminal kept this fix while it could not send (a tunnel, no network).
+    [fix] = decode(TOPIC, LOCATION_2_LONG_FORM, RECEIVED_AT, LIMITS)
+    assert isinstance(fix, Fix)
+    assert (fix.time, fix.backlog) == (DEVICE_TIME - timedelta(minutes=1), True)
+    [live] = decode(TOPIC, LOCATION, RECEIVED_AT, LIMITS)  # 0x12 has no such flag: live
+    assert isinstance(live, Fix) and not live.backlog
+
+
+def test_a_tracker_on_beijing_time_is_read_with_the_offset_its_site_record_gives() -> None:
+    # The same bytes from a unit set to GMT+8: its 16:29 is 08:29 UTC. The session writes the offset in the topic.
+    [fix] = decode(f"{TOPIC}/480", LOCATION, DEVICE_TIME + timedelta(hours=-8, minutes=1), LIMITS)
+    assert isinstance(fix, Fix)
+    assert fix.time == DEVICE_TIME - timedelta(hours=8)
+
+
 def test_decoded_location_without_a_fix_keeps_the_tracker_alive_but_moves_nothing() -> None:
     [beat] = decode(TOPIC, LOCATION_NO_FIX, RECEIVED_AT, LIMITS)
     assert isinstance(beat, Heartbeat)

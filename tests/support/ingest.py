@@ -48,7 +48,7 @@ def ingest_settings(database_url: str, mqtt_url: str, data_dir: Path, **ingest: 
     options.update(ingest)
     return Settings(mode=Mode.PRODUCTION, database_url=database_url, mqtt_url=mqtt_url, data_dir=data_dir,
                     secret_key=TEST_SECRET_KEY, admin_password=TEST_ADMIN_PASSWORD,
-                    ingest=IngestSettings(**options))  # type: ignore[arg-type]
+                    ingest=IngestSettings(**options))
 
 
 @contextlib.contextmanager
@@ -58,7 +58,9 @@ def running_worker(settings: Settings, index: int = 0, serve_http: bool = True) 
     thread = threading.Thread(target=worker.run, name=f"test-worker-{index}")
     thread.start()
     try:
-        wait_for(worker.mqtt.connected.is_set, 20, "the worker's MQTT connection")
+        mqtt = worker.mqtt
+        assert mqtt is not None, "a test worker always has its MQTT source"
+        wait_for(mqtt.connected.is_set, 20, "the worker's MQTT connection")
         if worker.http is not None:
             wait_for(lambda: worker.http is not None and worker.http.started, 20, "the OsmAnd listener")
         time.sleep(0.3)  # let the SUBACK land before the test publishes

@@ -1,7 +1,8 @@
 /**
  * Operations for school and district administrators: devices offline or low on battery (and those never heard
  * from), cameras whose stream stopped, refused messages with their reasons, ids nobody registered (with the
- * registered id each most resembles, so a mistyped tracker id is found in a minute) and what arrived per minute.
+ * registered id each most resembles, so a mistyped tracker id is found in a minute), the JT/T 808 and GT06
+ * terminals (ops-terminals.js) and what arrived per minute.
  * Each list says why it is empty. Everything the server sends (names, topics, payloads) goes in as text.
  */
 
@@ -10,6 +11,7 @@ import { h, replaceChildren } from "./dom.js";
 import { formatTime } from "./format.js";
 import { LANG, t } from "./i18n.js";
 import { loadSchools } from "./incidents.js";
+import { drawTerminals } from "./ops-terminals.js";
 import { showError, startPage } from "./shell.js";
 
 /** Who reads this page (mirrors command_ui.routers.ops.READ_OPS). */
@@ -18,6 +20,7 @@ const REFRESH_MS = 60_000;
 
 let schools = new Map();
 let wholeTree = false;
+let myRole = "";
 const schoolName = (id) => (id ? schools.get(id)?.name ?? id : t("ops.no_school"));
 const zoneOf = (id) => schools.get(id)?.timezone;
 const decimal = new Intl.NumberFormat(LANG, { maximumFractionDigits: 1 });
@@ -159,8 +162,10 @@ async function drawRates() {
 
 // --- the page ----------------------------------------------------------------------------------------------
 
+const drawTerminalList = () => drawTerminals(body("terminals"), myRole, schoolName, zoneOf, drawTerminalList);
+
 async function drawAll() {
-  await Promise.all([drawDevices(), drawDeadLetters(), drawUnregistered(), drawRates()]);
+  await Promise.all([drawDevices(), drawDeadLetters(), drawUnregistered(), drawTerminalList(), drawRates()]);
   document.getElementById("as-of").textContent = t("ops.as_of", { time: formatTime(new Date().toISOString()) });
 }
 
@@ -172,6 +177,7 @@ async function main() {
     document.body.dataset.ready = "true";
     return;
   }
+  myRole = me.role;
   wholeTree = me.scope_path === "/" || me.scope_path.split("/").length === 3;
   ({ byId: schools } = await loadSchools(api));
   document.getElementById("reason").addEventListener("change",
