@@ -133,19 +133,26 @@ def tile_source(template: str | None) -> str | None:
     return f"{scheme}://{address}" if scheme else address
 
 
-def content_security_policy(tile_url: str | None = None) -> str:
-    """Give the policy every answer carries; ``tile_url`` is the configured basemap's template, if any."""
-    images = " ".join(filter(None, ["'self'", "data:", "blob:", tile_source(tile_url)]))
+def content_security_policy(tile_urls: Iterable[str] = ()) -> str:
+    """Give the policy every answer carries; ``tile_urls`` are the configured tile provider's templates, if any.
+
+    Images come from exactly the provider the map settings name (its base and annotation layers): a page can
+    show no image from anywhere else, and the generated basemap (vector data from this origin) needs none.
+    """
+    sources = dict.fromkeys(filter(None, map(tile_source, tile_urls)))  # ordered, each once
+    images = " ".join(["'self'", "data:", "blob:", *sources])
     return "; ".join([
         "default-src 'self'", "script-src 'self'", "style-src 'self'", f"img-src {images}", "connect-src 'self'",
-        "font-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
+        # blob: for live video: mpegts.js feeds the <video> through Media Source Extensions, a blob: URL.
+        "font-src 'self'", "media-src 'self' blob:", "object-src 'none'", "base-uri 'none'", "form-action 'self'",
+        "frame-ancestors 'none'",
     ])
 
 
-def security_headers(tile_url: str | None = None) -> list[tuple[bytes, bytes]]:
+def security_headers(tile_urls: Iterable[str] = ()) -> list[tuple[bytes, bytes]]:
     """Give the headers every answer carries."""
     return [
-        (b"content-security-policy", content_security_policy(tile_url).encode()),
+        (b"content-security-policy", content_security_policy(tile_urls).encode()),
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"same-origin"),
         (b"x-frame-options", b"DENY"),
@@ -155,10 +162,10 @@ def security_headers(tile_url: str | None = None) -> list[tuple[bytes, bytes]]:
 class SecurityHeaders:
     """ASGI middleware: the security headers on every HTTP answer (errors too), and the same-origin check."""
 
-    def __init__(self, app: ASGIApp, tile_url: str | None = None, allowed_origins: Iterable[str] = ()) -> None:
-        """Wrap ``app``; ``allowed_origins`` are origins besides a request's own that may change state."""
+    def __init__(self, app: ASGIApp, tile_urls: Iterable[str] = (), allowed_origins: Iterable[str] = ()) -> None:
+        """Wrap ``app``; ``tile_urls`` the map's tile templates; ``allowed_origins`` may change state too."""
         self.app = app
-        self.headers = security_headers(tile_url)
+        self.headers = security_headers(tile_urls)
         self.allowed = frozenset(o for o in map(normalise_origin, allowed_origins) if o is not None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,12 +1,16 @@
 /**
  * The district's fixed layers on a Leaflet map: campuses, geofences, bus routes with their stops, panic
- * buttons and cameras. Drawn from the API's GeoJSON; no basemap is needed for any of them.
+ * buttons and cameras (each with its pictogram, clustered where they crowd), and the basemap under them: a
+ * tile provider's, or the district's own generated map. Drawn from the API's GeoJSON.
  */
 
 import * as L from "/vendor/leaflet/leaflet-src.esm.js";
+import { generatedBasemap } from "./basemap-layer.js";
+import { withClusters } from "./cluster.js";
 import { h } from "./dom.js";
 import { wgs84ToGcj02 } from "./gcj02.js";
 import { t } from "./i18n.js";
+import { glyph } from "./map-icons.js";
 
 /** How our WGS-84 lon/lat become map positions: as they are, or shifted onto GCJ-02 tiles of China. */
 let datum = "wgs84";
@@ -48,20 +52,37 @@ export function label(text) {
 /** L.geoJSON options placing GeoJSON (always WGS-84) on the current basemap. */
 const onBasemap = { coordsToLatLng: (c) => toLatLng(c[0], c[1]) };
 
-const dot = (cls, title) => L.divIcon({ className: `dot ${cls}`, iconSize: [12, 12], html: "", title });
+/** A device's marker icon: its pictogram in a small disc of its kind's colour. */
+export function deviceIcon(kind) {
+  return L.divIcon({ className: `device-marker kind-${kind}`, iconSize: [24, 24], html: glyph(kind) });
+}
 
 /**
  * Campus polygons. With `labels`, each carries its school's name permanently: at district zoom a campus is
  * a few pixels across and the name is what the officer finds.
  */
-export function campusLayer(features, labels = false) {
+export function campusLayer(features, labels = false, labelPane = undefined) {
   return L.geoJSON({ type: "FeatureCollection", features }, {
     ...onBasemap,
     style: { className: "campus", color: "#1d4ed8", weight: 2, fillOpacity: 0.2 },
     onEachFeature: (f, layer) => layer.bindTooltip(label(f.properties.name ?? f.id), labels
-      ? { permanent: true, direction: "right", offset: [8, 0], className: "school-label" }
+      ? { permanent: true, direction: "right", offset: [8, 0], className: "school-label",
+        ...(labelPane ? { pane: labelPane } : {}) }
       : { sticky: true }),
   });
+}
+
+/**
+ * A pane for names that must never cover a marker: above the streets, routes and campuses, below every marker
+ * (Leaflet's tooltips otherwise sit above markers, and a school's name hid its own panic buttons).
+ */
+export function labelPane(map, name = "siteLabels") {
+  if (!map.getPane(name)) {
+    const pane = map.createPane(name);
+    pane.style.zIndex = "550";
+    pane.style.pointerEvents = "none";
+  }
+  return name;
 }
 
 /** Geofences (restricted areas, drawn fences), dashed. */
@@ -94,40 +115,77 @@ export function routeLayer(collection, onBus) {
   return group;
 }
 
-/** Fixed devices of one kind (panic buttons, cameras) as small dots. */
-export function deviceLayer(collection, cls) {
-  const group = L.layerGroup();
-  for (const f of collection.features) {
-    if (!f.geometry) continue;
-    const [lon, lat] = f.geometry.coordinates;
-    const name = [f.properties.name, f.properties.place].filter(Boolean).join(" — ") || f.id;
-    L.marker(toLatLng(lon, lat), { icon: dot(cls, name), keyboard: false }).bindTooltip(label(name)).addTo(group);
+/**
+ * Fixed devices (panic buttons, cameras) with their pictograms, in one cluster group: a campus holds a dozen
+ * within a few metres, which at district zoom is one numbered disc that splits as the map zooms in.
+ * Each marker is named for a screen reader and the keyboard (its kind, name and place).
+ */
+export async function deviceLayer(collections) {
+  const Lc = await withClusters();
+  const group = Lc.markerClusterGroup({
+    maxClusterRadius: 40, showCoverageOnHover: false, spiderfyOnMaxZoom: true,
+    iconCreateFunction: (cluster) => {
+      const count = cluster.getChildCount();
+      const disc = h("span", { class: "cluster-count", role: "img", "aria-label": t("map.cluster", { count }) }, count);
+      return L.divIcon({ className: "device-cluster", iconSize: [30, 30], html: disc });
+    },
+  });
+  for (const [kind, collection] of collections) {
+    for (const f of collection.features) {
+      if (!f.geometry) continue;
+      const [lon, lat] = f.geometry.coordinates;
+      const name = [f.properties.name, f.properties.place].filter(Boolean).join(" — ") || f.id;
+      const spoken = `${t(`map.device.${kind}`)}: ${name}`;
+      const marker = L.marker(toLatLng(lon, lat), { icon: deviceIcon(kind), title: spoken, alt: spoken });
+      marker.on("add", () => marker.getElement()?.setAttribute("aria-label", spoken));
+      marker.bindTooltip(label(name)).addTo(group);
+    }
   }
   return group;
 }
 
+let basemapFailed = false;
+
 /**
- * The basemap: the server's configuration (/api/v1/map/basemap), else the page's <meta name="campusguard-tiles*">
- * defaults. Returns {layer, crs}; layer is null when no tile URL is set, and the map then draws only the
- * district's own vector layers. `api` is the pages' fetch helper.
+ * The basemap the settings chose (/api/v1/map/basemap): a tile provider's layers (Tianditu's labels over its
+ * streets), or the district's own generated map. Returns {layer, crs, provider}; `crs` is the tiles' datum
+ * (gcj02: every WGS-84 layer is shifted onto them). `api` is the pages' fetch helper.
+ *
+ * Never rejects: streets under the layers help, but the incidents are the point. When the basemap cannot be
+ * had, the page gets an empty layer in WGS-84 (our layers unshifted), a warning in the log once, and goes on.
  */
 export async function basemap(api) {
-  const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content?.trim() ?? "";
-  let config = null;
   try {
-    config = await api.get("/api/v1/map/basemap");
-  } catch {
-    config = null; // an older server without the route: the page's defaults
+    return await chosenBasemap(api);
+  } catch (error) {
+    if (!basemapFailed) console.warn("campusguard: no basemap, the map goes on without it:", error);
+    basemapFailed = true;
+    document.body.dataset.basemap = "none";
+    return { layer: L.layerGroup(), crs: "wgs84", provider: "none" };
   }
-  const url = config?.url || meta("campusguard-tiles");
-  const crs = (config?.url ? config.crs : meta("campusguard-tiles-crs")) || "wgs84";
-  if (!url) return { layer: null, crs };
+}
+
+async function chosenBasemap(api) {
+  const config = await api.get("/api/v1/map/basemap");
+  document.body.dataset.basemap = config.provider;
+  useStylesheet("/static/css/map.css");
+  if (config.generated) {
+    // Our own data in WGS-84: drawn unshifted, whatever page asks.
+    return { layer: await generatedBasemap(api, config.generated, (lon, lat) => L.latLng(lat, lon)), crs: "wgs84",
+      provider: config.provider };
+  }
   // Leaflet shows an attribution as HTML; the credit is configured text, so it goes in escaped.
-  const attribution = escapeHtml(config?.url ? config.attribution : meta("campusguard-tiles-attribution"));
-  const layer = L.tileLayer(url, {
-    maxZoom: config?.max_zoom ?? 19, attribution, subdomains: config?.subdomains || meta("campusguard-tiles-subdomains") || "abc",
-  });
-  return { layer, crs };
+  const tiles = config.layers.map((layer, i) => L.tileLayer(layer.url, {
+    maxZoom: layer.max_zoom, subdomains: layer.subdomains, className: `tiles tiles-${i}`,
+    attribution: i === 0 ? escapeHtml(layer.attribution) : "",
+  }));
+  return { layer: tiles.length === 1 ? tiles[0] : L.layerGroup(tiles), crs: config.crs, provider: config.provider };
+}
+
+/** Load a stylesheet of this origin once (pages that draw a basemap without linking map.css get it too). */
+function useStylesheet(href) {
+  if (document.querySelector(`link[href="${href}"]`)) return;
+  document.head.append(h("link", { rel: "stylesheet", href }));
 }
 
 /** Text as HTML that shows exactly that text (for the few Leaflet options that take only an HTML string). */

@@ -1,6 +1,7 @@
 /**
- * The district safety officer's map: the district's layers, buses moving live, open incidents pulsing in
- * their severity's colour, a side list of open incidents and a panel to read and act on one. A click on a
+ * The district safety officer's map: the district's layers over its basemap, buses moving live in the colour of
+ * their state (on time, late, off route, silent), open incidents pulsing in their severity's colour with their
+ * type's pictogram, a legend, a side list of open incidents and a panel to read and act on one. A click on a
  * bus (or its route) opens its arrivals and its day's track with a replay slider.
  */
 
@@ -13,15 +14,29 @@ import { t } from "./i18n.js";
 import { showIncident } from "./incident-detail.js";
 import { OpenIncidents, alarmBadges, incidentTitle, loadSchools, typeName } from "./incidents.js";
 import { LiveFeed, statusShower } from "./live.js";
+import { busState, glyph } from "./map-icons.js";
 import {
-  basemap, campusLayer, deviceLayer, geofenceLayer, label, routeLayer, setDatum, toLatLng, watchBox,
+  basemap, campusLayer, deviceLayer, geofenceLayer, label, labelPane, routeLayer, setDatum, toLatLng, watchBox,
 } from "./map-layers.js";
+import { Legend } from "./map-legend.js";
 import { showError, startPage } from "./shell.js";
+import { cameraPopups } from "./video-player.js";
 
-const map = L.map("map", { zoomControl: false, preferCanvas: false }).setView([40.8, -96.7], 12);
+// maxZoom: the generated basemap has no zoom limit of its own, and clustering needs the map to have one.
+const map = L.map("map", { zoomControl: false, preferCanvas: false, maxZoom: 19 }).setView([40.8, -96.7], 12);
 // Leaflet's own controls speak English: their tooltips in the reader's language, its credit without one.
 L.control.zoom({ zoomInTitle: t("map.zoom_in"), zoomOutTitle: t("map.zoom_out") }).addTo(map);
 map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
+/** Leaflet's scale bar, its units said in the reader's language (米, 公里). */
+const Scale = L.Control.Scale.extend({
+  _updateMetric(maxMeters) {
+    const meters = this._getRoundNum(maxMeters);
+    const text = meters < 1000 ? t("map.scale_m", { n: meters }) : t("map.scale_km", { n: meters / 1000 });
+    this._updateScale(this._mScale, text, meters / maxMeters);
+  },
+});
+new Scale({ position: "bottomright", imperial: document.documentElement.lang === "en" }).addTo(map);
+const legend = new Legend(map);
 const incidents = new OpenIncidents();
 const incidentLayer = L.layerGroup().addTo(map);
 const busLayer = L.layerGroup().addTo(map);
@@ -32,6 +47,7 @@ const responderMarkers = new Map();
 let people = new Map();  // phone tracker id -> its device (the person's name)
 let schools = new Map();
 let buses = new Map();
+const busIds = new Map();  // bus id -> the ids an incident may name it by (the bus's own, its trackers')
 let me = null;
 const busPanel = new BusPanel(map, {
   section: document.getElementById("bus-panel"), body: document.getElementById("bus-panel-body"),
@@ -48,6 +64,23 @@ function busIcon(heading) {
   return L.divIcon({ className: "bus", iconSize: [22, 22], html: arrow });
 }
 
+/** Colour a bus by its state, and name it with its state for a screen reader and the keyboard. */
+function paintBus(key, known, now = Date.now()) {
+  const state = busState(known.time, incidents.byId.values(), busIds.get(key) ?? new Set([key]), now);
+  const el = known.marker.getElement();
+  if (!el || el.dataset.state === state) return;
+  el.classList.remove(`bus-state-${el.dataset.state}`);
+  el.classList.add(`bus-state-${state}`);
+  el.dataset.state = state;
+  el.setAttribute("aria-label", t("map.bus_named", {
+    name: buses.get(key)?.properties.name ?? key, state: t(`map.bus_state.${state}`) }));
+}
+
+function paintBuses() {
+  const now = Date.now();
+  for (const [key, known] of busMarkers) paintBus(key, known, now);
+}
+
 /** Place or move a bus; several trackers may report for one bus, the newest fix wins. */
 function moveBus(p) {
   const key = p.bus_id ?? p.device_id;
@@ -60,12 +93,17 @@ function moveBus(p) {
     const arrow = known.marker.getElement()?.querySelector(".bus-arrow");
     if (arrow && p.heading_deg != null) arrow.style.transform = `rotate(${p.heading_deg}deg)`;
     known.time = time;
+    paintBus(key, known);
     return;
   }
-  const marker = L.marker(toLatLng(p.lon, p.lat), { icon: busIcon(p.heading_deg), title: key }).addTo(busLayer);
+  // Above the incidents (zIndexOffset): a bus parked at the depot must not vanish under an incident's disc.
+  const marker = L.marker(toLatLng(p.lon, p.lat), { icon: busIcon(p.heading_deg), title: key, zIndexOffset: 2000 })
+    .addTo(busLayer);
   marker.bindTooltip(label(buses.get(key)?.properties.name ?? key));
   marker.on("click", () => openBus(key));
-  busMarkers.set(key, { marker, time });
+  const entry = { marker, time };
+  busMarkers.set(key, entry);
+  paintBus(key, entry);
 }
 
 /** Place or move a person's phone (a guard, an administrator, an officer): the responders the officer sends. */
@@ -94,8 +132,10 @@ function drawIncidents() {
   }
   for (const i of incidents.byId.values()) {
     if (i.lat == null || i.lon == null) continue;
-    const html = h("span", { class: "pulse-ring", "data-incident-id": i.id });
-    const icon = L.divIcon({ className: `incident-marker sev-${i.severity} status-${i.status}`, iconSize: [28, 28], html });
+    const html = h("span", { class: "incident-symbol" }, h("span", { class: "pulse-ring", "data-incident-id": i.id }),
+      glyph(i.type));
+    const icon = L.divIcon({ className: `incident-marker sev-${i.severity} status-${i.status} type-${i.type}`,
+      iconSize: [28, 28], html });
     const known = incidentMarkers.get(i.id);
     if (known) {
       known.setLatLng(toLatLng(i.lon, i.lat)).setIcon(icon);
@@ -104,7 +144,11 @@ function drawIncidents() {
       marker.on("click", () => select(i.id));
       incidentMarkers.set(i.id, marker);
     }
+    incidentMarkers.get(i.id).getElement()?.setAttribute("aria-label",
+      `${typeName(i.type)}: ${incidentTitle(i)} (${t(`severity.${i.severity}`)})`);
   }
+  legend.showTypes([...incidents.byId.values()].filter((i) => i.lat != null).map((i) => i.type));
+  paintBuses();
   drawList();
 }
 
@@ -157,18 +201,24 @@ async function drawSite() {
   ]);
   people = new Map(phones.features.map((f) => [f.id, f]));
   buses = new Map(routes.features.map((f) => [f.id, f]));
-  const campuses = campusLayer(features, true).addTo(map);
+  for (const id of buses.keys()) busIds.set(id, new Set([id]));
+  for (const f of trackers.features) busIds.get(f.properties.bus_id)?.add(f.id);
+  const campuses = campusLayer(features, true, labelPane(map)).addTo(map);
+  const devices = await deviceLayer([["panic_button", panic], ["camera", cameras]]);
+  cameraPopups(devices, cameras);
   const overlays = {
     [t("map.layers.campuses")]: campuses,
     [t("map.layers.geofences")]: geofenceLayer(fences).addTo(map),
     [t("map.layers.routes")]: routeLayer(routes, openBus).addTo(map),
-    [t("map.layers.panic")]: deviceLayer(panic, "panic").addTo(map),
-    [t("map.layers.cameras")]: deviceLayer(cameras, "camera").addTo(map),
+    [t("map.layers.devices")]: devices.addTo(map),
     [t("map.layers.buses")]: busLayer,
     [t("map.layers.responders")]: responderLayer,
     [t("map.layers.incidents")]: incidentLayer,
   };
-  const layers = L.control.layers(tiles.layer ? { [t("map.basemap")]: tiles.layer.addTo(map) } : {}, overlays,
+  if (tiles.provider === "generated") {
+    map.attributionControl.addAttribution(escapeText(t("map.generated_credit")));
+  }
+  const layers = L.control.layers({ [t("map.basemap")]: tiles.layer.addTo(map) }, overlays,
     { collapsed: true }).addTo(map);
   const toggle = layers.getContainer().querySelector(".leaflet-control-layers-toggle");
   toggle?.setAttribute("title", t("map.layer_picker"));
@@ -222,7 +272,16 @@ async function main() {
     clearTimeout(pending);
     pending = setTimeout(watchView, 300);
   });
+  // A bus goes silent by not reporting: nothing arrives to say so, so the states are looked at every 15 s.
+  setInterval(paintBuses, 15_000);
   document.body.dataset.ready = "true";
+}
+
+/** Text for Leaflet's attribution, which takes HTML. */
+function escapeText(text) {
+  const box = document.createElement("span");
+  box.textContent = text;
+  return box.innerHTML;
 }
 
 main().catch((error) => showError(error));
