@@ -137,8 +137,9 @@ WITH incoming AS (
 ), prev AS (
     SELECT l.device_id, l.online, l.battery_low FROM device_liveness l JOIN incoming USING (device_id)
 ), up AS (
-    INSERT INTO device_liveness AS l (device_id, last_seen, online, battery_pct, battery_low)
-    SELECT device_id, seen_at, true, battery_pct, coalesce(battery_pct < %(low)s, false) FROM incoming
+    -- first_seen is written here, on the first message only: the ON CONFLICT update never touches it.
+    INSERT INTO device_liveness AS l (device_id, last_seen, first_seen, online, battery_pct, battery_low)
+    SELECT device_id, seen_at, seen_at, true, battery_pct, coalesce(battery_pct < %(low)s, false) FROM incoming
     ON CONFLICT (device_id) DO UPDATE SET
         last_seen = greatest(l.last_seen, excluded.last_seen),
         online = true,

@@ -59,7 +59,9 @@ class SchoolUptimeOut(_Out):
     devices: int = Field(description="Active devices of the school.")
     heard: int = Field(description="Devices that ever reported.")
     online_now: int
-    uptime: float | None = Field(description="Share (0..1) of the window the reporting devices were online.")
+    uptime: float | None = Field(description="Share (0..1) of the window its devices were online, read from the"
+                                 " liveness history; a device that never reported counts as offline throughout,"
+                                 " so the share never exceeds heard / devices. Null only for an empty window.")
 
 
 class UptimeOut(_Out):
@@ -100,7 +102,7 @@ def response_times(conn: ConnDep, user: ReportReader, since: Since = None, until
 @router.get("/device-uptime")
 def device_uptime(conn: ConnDep, user: ReportReader, since: Since = None, until: Until = None,
                   school: Schools = None) -> UptimeOut:
-    """Share of the window each school's devices were online, from ingest's online/offline records."""
+    """Share of the window each school's devices were online, from ingest's online/offline history."""
     start, end = _window(since, until)
     # The future has no availability yet: a window reaching past now is judged up to now.
     judged_end = min(end, dt.datetime.now(dt.UTC))

@@ -135,4 +135,6 @@ def test_the_case_file_in_chinese(site: Site, page: Page) -> None:
     expect(case.locator("h3").first).to_have_text("案卷")
     expect(case.locator("[data-testid=case-track]")).to_contain_text("个定位点")
     expect(case.locator("[data-testid=case-contacts] h3")).to_have_text("致电学校值班人员")
-    expect(case.locator("[data-testid=case-people]")).to_contain_text("尚无人查看")
+    # Opening it was the officer's receipt (tests/ui/test_seen.py): seen by them, "just now", in Chinese.
+    expect(case.locator("[data-testid=case-seen]")).to_contain_text("学区安全主管")
+    expect(case.locator("[data-testid=case-seen]")).to_contain_text("刚刚")

@@ -1,83 +1,122 @@
 /**
- * Two small SVG charts drawn by hand (no chart library to vendor): weekly lines per school, and horizontal
- * percentage bars. Text goes in as text nodes, never markup; every mark carries data-* attributes so tests
- * and screen readers can find what it shows.
+ * The reports' charts, drawn by ECharts (the charting library Chinese command-centre dashboards use; npm's
+ * echarts, served from /vendor/echarts/): weekly lines per school, and horizontal percentage bars. One theme
+ * for both, ECharts' own texts (tooltips, the "no data" of an axis) in the reader's language, and an explicit
+ * empty state in words instead of an empty frame.
+ *
+ * Under our Content-Security-Policy (style-src 'self'): the charts are drawn on a canvas, and so are their
+ * tooltips (`renderMode: "richText"`). ECharts' default HTML tooltip would build markup with innerHTML (a school
+ * named "<img ...>" would become an element) and style="" attributes the policy refuses; on the canvas a name is
+ * only ever text. Each chart's container says what it shows in data-* attributes and an aria-label, so tests
+ * and screen readers need not read the canvas.
  */
 
-const NS = "http://www.w3.org/2000/svg";
+import * as echarts from "/vendor/echarts/echarts.esm.min.js";
+import { h, replaceChildren } from "./dom.js";
+import { LANG } from "./i18n.js";
+
 export const PALETTE = ["#1d4ed8", "#b45309", "#15803d", "#7c3aed", "#be123c", "#0f766e", "#4b5563", "#ca8a04"];
 
-function svg(tag, attrs = {}, text) {
-  const el = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) el.setAttribute(k, String(v));
-  if (text !== undefined) el.textContent = String(text);
-  return el;
+const FONT = getComputedStyle(document.documentElement).fontFamily || "sans-serif";
+
+echarts.registerTheme("campusguard", {
+  color: PALETTE,
+  backgroundColor: "transparent",
+  textStyle: { fontFamily: FONT, color: "#111827" },
+  categoryAxis: { axisLine: { lineStyle: { color: "#9ca3af" } }, axisLabel: { color: "#6b7280" },
+    splitLine: { show: false } },
+  valueAxis: { axisLine: { show: false }, axisLabel: { color: "#6b7280" },
+    splitLine: { lineStyle: { color: "#e5e7eb" } } },
+  legend: { textStyle: { color: "#374151" } },
+});
+
+/** ECharts' built-in locales: its tooltips and toolbox speak the page's language. */
+const LOCALE = LANG === "zh-CN" ? "ZH" : "EN";
+const charts = new Set();
+window.addEventListener("resize", () => { for (const chart of charts) chart.resize(); });
+
+/** Draw into `holder`, replacing what it showed; returns the ECharts instance. */
+function draw(holder, option, summary) {
+  const previous = echarts.getInstanceByDom(holder);
+  if (previous) {
+    charts.delete(previous); // a disposed chart must not be resized (nor kept alive) by the resize listener
+    previous.dispose();
+  }
+  replaceChildren(holder);
+  holder.classList.add("echart");
+  holder.classList.remove("echart-empty");
+  const chart = echarts.init(holder, "campusguard", { renderer: "canvas", locale: LOCALE });
+  chart.setOption({ animation: false, ...option });
+  charts.add(chart);
+  holder.setAttribute("role", "img");
+  holder.setAttribute("aria-label", summary.label);
+  holder.dataset.state = "drawn";
+  for (const [key, value] of Object.entries(summary.data)) holder.dataset[key] = value;
+  return chart;
+}
+
+/** Say in words why there is nothing to draw, in the place the chart would be. */
+export function emptyChart(holder, text) {
+  const chart = echarts.getInstanceByDom(holder);
+  if (chart) {
+    charts.delete(chart);
+    chart.dispose();
+  }
+  holder.classList.add("echart-empty");
+  holder.removeAttribute("role");
+  holder.removeAttribute("aria-label");
+  holder.dataset.state = "empty";
+  replaceChildren(holder, h("p", { class: "empty-state" }, text));
 }
 
 /**
- * Lines over weeks: `series` is [{key, label, color, dashed, points: [{x: "2026-11-02", y: number|null}]}];
- * a null y breaks the line. Returns an <svg> with a legend below it.
+ * Lines over weeks: `series` is [{key, name, color, dashed, points: [{x: "2026-11-02", y: number|null}]}];
+ * a null y breaks the line. `unitName` labels the value axis ("minutes").
  */
-export function weeklyLines(series, { title, unit = "", width = 560, height = 220 } = {}) {
-  const pad = { left: 44, right: 24, top: 12, bottom: 28 };
+export function weeklyLines(holder, series, { title, unitName, emptyText }) {
   const weeks = [...new Set(series.flatMap((s) => s.points.map((p) => p.x)))].sort();
   const values = series.flatMap((s) => s.points.map((p) => p.y)).filter((y) => y != null);
-  const top = niceTop(Math.max(1, ...values));
-  const x = (week) => pad.left + (weeks.length <= 1 ? (width - pad.left - pad.right) / 2
-    : (weeks.indexOf(week) * (width - pad.left - pad.right)) / (weeks.length - 1));
-  const y = (v) => height - pad.bottom - (v / top) * (height - pad.top - pad.bottom);
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-label": title });
-  for (const tick of [0, top / 2, top]) {
-    root.append(svg("line", { x1: pad.left, x2: width - pad.right, y1: y(tick), y2: y(tick), class: "grid" }));
-    root.append(svg("text", { x: pad.left - 6, y: y(tick) + 4, "text-anchor": "end", class: "tick" },
-      `${round(tick)}${unit}`));
-  }
-  for (const week of weeks) {
-    root.append(svg("text", { x: x(week), y: height - 8, "text-anchor": "middle", class: "tick" }, week.slice(5)));
-  }
-  for (const s of series) {
-    let path = "";
-    for (const p of s.points.filter((q) => weeks.includes(q.x)).sort((a, b) => a.x.localeCompare(b.x))) {
-      if (p.y == null) continue;
-      path += `${path ? "L" : "M"}${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`;
-      root.append(svg("circle", { cx: x(p.x), cy: y(p.y), r: 3, fill: s.color, class: "point",
-        "data-series": s.key, "data-week": p.x, "data-value": p.y }, undefined));
-    }
-    if (path) {
-      root.append(svg("path", { d: path, fill: "none", stroke: s.color, "stroke-width": 2,
-        "stroke-dasharray": s.dashed ? "5 4" : null, class: "series", "data-series": s.key }));
-    }
-  }
-  return root;
+  if (!values.length) return emptyChart(holder, emptyText);
+  const round = (v) => (v == null ? null : Math.round(v * 10) / 10);
+  return draw(holder, {
+    grid: { left: 48, right: 16, top: 36, bottom: 28 },
+    tooltip: { trigger: "axis", renderMode: "richText", valueFormatter: (v) => (v == null ? "—" : `${round(v)}`) },
+    legend: { type: "scroll", top: 0, data: series.filter((s) => !s.dashed).map((s) => s.name) },
+    xAxis: { type: "category", data: weeks, axisLabel: { formatter: (week) => week.slice(5) } },
+    yAxis: { type: "value", name: unitName, nameTextStyle: { align: "left" }, min: 0 },
+    series: series.map((s) => ({
+      id: s.key, name: s.name, type: "line", connectNulls: false, symbolSize: 6,
+      itemStyle: { color: s.color }, lineStyle: { color: s.color, width: 2, type: s.dashed ? "dashed" : "solid" },
+      data: weeks.map((w) => round(s.points.find((p) => p.x === w)?.y ?? null)),
+    })),
+  }, { label: title, data: { series: String(series.length), weeks: String(weeks.length) } });
 }
 
-/** Horizontal bars of shares (0..1): rows are [{key, label, value: number|null, note}]. */
-export function shareBars(rows, { title, width = 560 } = {}) {
-  const rowHeight = 26;
-  const labelWidth = 190;
-  const height = rows.length * rowHeight + 8;
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart bars", role: "img", "aria-label": title });
-  rows.forEach((row, i) => {
-    const top = 4 + i * rowHeight;
-    root.append(svg("text", { x: 0, y: top + 16, class: "label" }, row.label));
-    const room = width - labelWidth - 60;
-    root.append(svg("rect", { x: labelWidth, y: top + 3, width: room, height: 18, class: "track" }));
-    if (row.value != null) {
-      root.append(svg("rect", { x: labelWidth, y: top + 3, width: Math.max(room * row.value, 1), height: 18,
-        class: "bar", "data-key": row.key, "data-value": row.value.toFixed(4) }));
-    }
-    root.append(svg("text", { x: width - 52, y: top + 16, class: "value" },
-      row.value == null ? "—" : `${(row.value * 100).toFixed(1)} %`));
+/**
+ * Horizontal bars of shares (0..1): rows are [{key, label, value: number|null}]; a null value (no devices, an
+ * empty window) draws no bar and says "—".
+ */
+export function shareBars(holder, rows, { title, emptyText }) {
+  if (!rows.length) return emptyChart(holder, emptyText);
+  holder.classList.add("echart-bars");
+  // Each bar its own line, so the frame grows with the schools instead of squeezing them.
+  holder.style.height = `${Math.max(120, rows.length * 36 + 40)}px`;
+  const percent = (v) => (v == null ? "—" : `${(v * 100).toFixed(1)} %`);
+  const ordered = [...rows].reverse(); // ECharts draws a category axis bottom-up; the first row goes on top
+  return draw(holder, {
+    grid: { left: 8, right: 64, top: 8, bottom: 24, containLabel: true },
+    // Plain text: in richText mode ECharts draws the string as it is, so a name's "<" stays a "<".
+    tooltip: { trigger: "item", renderMode: "richText", formatter: (p) => `${p.name}: ${percent(ordered[p.dataIndex].value)}` },
+    xAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value} %" } },
+    yAxis: { type: "category", data: ordered.map((r) => r.label) },
+    series: [{
+      type: "bar", barMaxWidth: 20, itemStyle: { color: "#16a34a" },
+      showBackground: true, backgroundStyle: { color: "#f3f4f6" },
+      label: { show: true, position: "right", formatter: (p) => percent(ordered[p.dataIndex].value) },
+      data: ordered.map((r) => (r.value == null ? null : Math.round(r.value * 1000) / 10)),
+    }],
+  }, {
+    label: `${title}: ${rows.map((r) => `${r.label} ${percent(r.value)}`).join("; ")}`,
+    data: { bars: String(rows.length), values: JSON.stringify(Object.fromEntries(rows.map((r) => [r.key, r.value]))) },
   });
-  return root;
-}
-
-function niceTop(max) {
-  const step = 10 ** Math.floor(Math.log10(max));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * step >= max) return m * step;
-  return 10 * step;
-}
-
-function round(v) {
-  return v >= 10 ? Math.round(v) : Math.round(v * 10) / 10;
 }

@@ -130,30 +130,27 @@ async function drawReports() {
   ]);
   const ids = [...new Set(times.weeks.map((w) => w.school_id))];
   const color = new Map(ids.map((id, i) => [id, PALETTE[i % PALETTE.length]]));
+  const name = (id) => schools.get(id)?.name ?? id;
   const minutes = (s) => (s == null ? null : s / 60);
-  for (const [metric, figure] of [["ack", "chart-ack"], ["resolve", "chart-resolve"]]) {
+  for (const [metric, holder] of [["ack", "chart-ack"], ["resolve", "chart-resolve"]]) {
     const series = ids.flatMap((id) => {
       const weeks = times.weeks.filter((w) => w.school_id === id);
       return [["median", false], ["p90", true]].map(([stat, dashed]) => ({
         key: `${id}:${stat}`, color: color.get(id), dashed,
-        points: weeks.map((w) => ({ x: w.week, y: minutes(w[`${metric}_${stat === "median" ? "median" : "p90"}_s`]) })),
+        name: dashed ? `${name(id)} (${t("reports.p90")})` : name(id),
+        points: weeks.map((w) => ({ x: w.week, y: minutes(w[`${metric}_${stat}_s`]) })),
       }));
     });
-    const holder = document.getElementById(figure);
-    holder.querySelector("svg, p")?.remove();
-    holder.append(ids.length ? weeklyLines(series, { title: t(`reports.${metric}`), unit: "′" })
-      : h("p", { class: "muted" }, t("reports.none")));
+    weeklyLines(document.getElementById(holder), series,
+      { title: t(`reports.${metric}`), unitName: t("reports.minutes"), emptyText: t("reports.no_incidents") });
   }
-  replaceChildren(document.getElementById("chart-legend"), ids.map((id) => h("span", { class: "key" },
-    h("span", { class: "swatch", style: `background: ${color.get(id)}` }), schools.get(id)?.name ?? id)),
-  ids.length ? h("span", { class: "muted" }, ` — ${t("reports.median")} ━  ${t("reports.p90")} ╍`) : null);
-  const rows = uptime.schools.map((s) => ({ key: s.school_id, label: schools.get(s.school_id)?.name ?? s.school_id,
-    value: s.uptime }));
-  replaceChildren(document.getElementById("chart-uptime"),
-    rows.length ? shareBars(rows, { title: t("reports.uptime") }) : h("p", { class: "muted" }, t("reports.none")),
-    h("ul", { class: "muted uptime-notes" }, uptime.schools.map((s) => h("li", {},
-      `${schools.get(s.school_id)?.name ?? s.school_id}: `,
-      t("reports.devices", { heard: s.heard, devices: s.devices, online: s.online_now })))));
+  document.querySelector(".chart-key").hidden = !ids.length;
+  shareBars(document.getElementById("chart-uptime"),
+    uptime.schools.map((s) => ({ key: s.school_id, label: name(s.school_id), value: s.uptime })),
+    { title: t("reports.uptime"), emptyText: t("reports.no_devices") });
+  replaceChildren(document.getElementById("uptime-notes"), uptime.schools.map((s) => h("li", {
+    "data-school-id": s.school_id }, `${name(s.school_id)}: `,
+  t("reports.devices", { heard: s.heard, devices: s.devices, online: s.online_now }))));
   document.getElementById("reports").hidden = false;
 }
 

@@ -11,6 +11,7 @@ import { h, replaceChildren } from "./dom.js";
 import { formatDistance, formatTime, formatTimeAgo } from "./format.js";
 import { has, t } from "./i18n.js";
 import { OPEN, OUTCOMES, alarmBadges, incidentTitle, movesFrom, signalName, timelineText, typeName } from "./incidents.js";
+import { incidentClips } from "./video-player.js";
 
 /**
  * Fetch and draw an incident into `container`.
@@ -20,7 +21,8 @@ import { OPEN, OUTCOMES, alarmBadges, incidentTitle, movesFrom, signalName, time
  *          onResponder?: (responder: object) => void}} options
  */
 export async function showIncident(container, id, options) {
-  const incident = await api.get(`/api/v1/incidents/${id}`);
+  let incident = await api.get(`/api/v1/incidents/${id}`);
+  if (await markSeen(incident, options.canAct)) incident = await api.get(`/api/v1/incidents/${id}`); // its timeline says so now
   const school = options.schools.get(incident.school_id);
   const zone = school?.timezone;
   replaceChildren(
@@ -45,6 +47,7 @@ export async function showIncident(container, id, options) {
     options.canAct ? actionForm(incident, options) : null,
     OPEN.has(incident.status) ? responders(incident.id, options) : null,
     caseFile(incident, { canAct: options.canAct, zone }),
+    incidentClips(incident.id, zone),
     section(t("incident.timeline"), incident.timeline.map((e) => h("li", { "data-kind": e.kind },
       h("time", { datetime: e.time }, formatTime(e.time, zone)), " ", h("strong", {}, timelineText(e)),
       e.actor && ` · ${e.actor === "system" ? t("actor.system") : e.actor_name ?? e.actor}`,
@@ -59,6 +62,27 @@ export async function showIncident(container, id, options) {
       d.ok ? "✓" : h("span", { class: "error" }, `✗ ${d.error ?? ""}`)))),
   );
   return incident;
+}
+
+/** Incidents this page has told the server it showed: the server records each person once anyway. */
+const seenSent = new Set();
+
+/**
+ * Opening an open incident's panel is the reader's receipt: "who has seen it" is part of the case file, and
+ * the server records it once per person, audited. A closed one is history, read without leaving a mark; so is
+ * one read by someone who may not act on it (an auditor, a report reader): "seen" tells the responders who is
+ * on it. Resolves to whether a receipt went out.
+ */
+async function markSeen(incident, canAct) {
+  if (!canAct || !OPEN.has(incident.status) || seenSent.has(incident.id)) return false;
+  seenSent.add(incident.id);
+  try {
+    await api.post(`/api/v1/incidents/${incident.id}/seen`);
+    return true;
+  } catch {
+    seenSent.delete(incident.id); // tried again at the next opening
+    return false;
+  }
 }
 
 /** Who could answer, nearest first: filled in when the answer comes, so the rest of the panel never waits. */
