@@ -12,10 +12,10 @@ from typing import Annotated, Any, Final
 
 from pydantic import Field, TypeAdapter
 
-from alerts.notifiers import cap, email, mqtt_out, webhook
+from alerts.notifiers import cap, email, mqtt_out, webhook, webpush
 from alerts.notifiers.base import DeliveryResult, Notification, Notifier, NotifierConfigBase
 
-_MODULES: Final = (webhook, email, mqtt_out, cap)
+_MODULES: Final = (webhook, email, mqtt_out, cap, webpush)
 
 NOTIFIERS: Final[Mapping[str, type[Notifier[Any]]]] = {
     notifier.type_key: notifier
@@ -25,7 +25,7 @@ NOTIFIERS: Final[Mapping[str, type[Notifier[Any]]]] = {
 }
 
 NotifierConfig = Annotated[
-    webhook.WebhookConfig | email.EmailConfig | mqtt_out.MqttOutConfig | cap.CapConfig,
+    webhook.WebhookConfig | email.EmailConfig | mqtt_out.MqttOutConfig | cap.CapConfig | webpush.WebPushConfig,
     Field(discriminator="type"),
 ]
 _CONFIG_ADAPTER: Final[TypeAdapter[NotifierConfig]] = TypeAdapter(NotifierConfig)

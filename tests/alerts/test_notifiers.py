@@ -36,6 +36,7 @@ from alerts.notifiers.webhook import verify_signature
 from devtools.devservices import free_port
 from domain.broker import parse_broker_url
 from tests.support.mqtt import PrivateBroker
+from tests.support.secrets import TEST_VAPID_PRIVATE_KEY
 
 SECRET = "s3cret-for-tests-only"
 FAST = {"attempts": 3, "initial_backoff_s": 0.01, "max_backoff_s": 0.05, "jitter_s": 0}
@@ -354,6 +355,8 @@ def test_registry_builds_every_notifier_from_a_dict(tmp_path: Any) -> None:
         "email": email_config(25),
         "mqtt": {"type": "mqtt", "url": "mqtt://broker.example.org:1883"},
         "cap": {"type": "cap", "sender": "safety@antelope.example.org", "directory": str(tmp_path)},
+        "webpush": {"type": "webpush", "database_url": "postgresql://127.0.0.1/none", "subject": "mailto:a@b.example",
+                    "vapid_private_key": TEST_VAPID_PRIVATE_KEY},
     }
     assert set(NOTIFIERS) == set(raw)
     for kind, config in raw.items():

@@ -8,3 +8,5 @@ from __future__ import annotations
 
 TEST_SECRET_KEY = "test-only-secret-key-4f9c2a7e81b35d60-qK8vX3mZ"
 TEST_ADMIN_PASSWORD = "test-only-Admin-7f3k9q2x"
+# Signs the tests' Web Push messages (made by `campusguard vapid-keys`); the push tests' own push service checks it.
+TEST_VAPID_PRIVATE_KEY = "kNPEdNwnvqv9yTIeQ5i66z03w5CGu4-wIcRppuz-NpM"

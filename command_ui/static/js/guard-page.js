@@ -2,14 +2,20 @@
  * The guard's phone: their school's open incidents, newest alarms ringing and vibrating, where each one is,
  * and one-tap Acknowledge / Responding / Resolved (with an outcome). Each incident shown is receipted as
  * seen, so the officer knows somebody on site has it.
+ *
+ * It is an installable app too (manifest, /sw.js): it opens without a network and says it is offline, and one
+ * tap lets the phone ring when it is locked (Web Push); a notification opens this page at its incident.
  */
 
 import * as L from "/vendor/leaflet/leaflet-src.esm.js";
-import { ApiError, api } from "./api.js";
-import { ring, soundReady, unlockSound } from "./alarm.js";
+import { ACT_ON_INCIDENTS, ApiError, api } from "./api.js";
+import {
+  currentPush, keepPushWords, pushSupported, registerWorker, ring, ringWhenLocked, soundReady, stopRinging,
+  unlockSound,
+} from "./alarm.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatTimeAgo, metres } from "./format.js";
-import { t } from "./i18n.js";
+import { LANG, LANGUAGES, catalog, t } from "./i18n.js";
 import { OUTCOMES, OpenIncidents, incidentTitle, loadSchools, movesFrom } from "./incidents.js";
 import { LiveFeed, statusShower } from "./live.js";
 import { basemap, campusLayer, setDatum, toLatLng } from "./map-layers.js";
@@ -23,6 +29,11 @@ let schools = new Map();
 let places = [];
 let miniMap = null;
 let markers = null;
+// The incident a notification opened (/guard?incident=7): marked on every drawing, scrolled to once.
+const asked = Number(new URLSearchParams(location.search).get("incident")) || null;
+let scrolled = false;
+// What the service worker needs to say a push in each language (see static/sw.js).
+const PUSH_WORDS = ["incident.title.", "severity.", "push.", "action.acknowledge"];
 
 /** "Near <place>" from the closest device that has a place (a panic button's room), else the school name. */
 function whereText(incident) {
@@ -43,7 +54,8 @@ function card(i) {
   const moves = movesFrom(i.status).filter((m) => m !== "close" && m !== "reopen");
   const message = h("p", { class: "error", role: "alert" });
   return h("article", {
-    class: `card sev-${i.severity} status-${i.status}${fresh.has(i.id) ? " fresh" : ""}`,
+    class: [`card sev-${i.severity} status-${i.status}`, fresh.has(i.id) && "fresh", i.id === asked && "focus"]
+      .filter(Boolean).join(" "),
     "data-incident-id": i.id, "data-status": i.status,
   },
   fresh.has(i.id) && h("p", { class: "new-flag" }, t("guard.new")),
@@ -97,8 +109,12 @@ function pickOutcome(incident, message) {
   dialog.showModal();
 }
 
+// Receipts only from those who may act on incidents (the server refuses others: an auditor reading the
+// guard's view is not on it).
+let mayAct = false;
+
 function markSeen() {
-  if (document.visibilityState !== "visible") return;
+  if (!mayAct || document.visibilityState !== "visible") return;
   for (const id of incidents.byId.keys()) {
     if (seenSent.has(id)) continue;
     seenSent.add(id);
@@ -119,7 +135,70 @@ function draw() {
     }).addTo(markers);
   }
   if (open.length && open[0].lat != null) miniMap.setView(toLatLng(open[0].lon, open[0].lat), 17);
+  focusAsked();
   markSeen();
+}
+
+/** Bring the incident a notification opened into view, once (later drawings keep it marked, not scrolled to). */
+function focusAsked() {
+  const found = asked && document.querySelector(`.card[data-incident-id="${asked}"]`);
+  if (scrolled || !found) return;
+  scrolled = true;
+  found.scrollIntoView({ block: "center" });
+}
+
+/** The "ring when locked" button: says what this phone can do, subscribes on a tap, unsubscribes on another. */
+async function setUpPush(registration) {
+  const button = document.getElementById("push");
+  const message = document.getElementById("push-message");
+  button.hidden = false;
+  // No worker (a plain-HTTP address other than localhost) or no push (Safari outside a home-screen app).
+  if (!registration || !pushSupported()) {
+    button.hidden = true;
+    message.textContent = t("guard.push_unsupported");
+    return;
+  }
+  const key = await api.get("/api/v1/push/key");
+  if (!key.enabled) {
+    // Not set up here (docs/push.md): nothing the guard can change, so the page just offers no button.
+    button.hidden = true;
+    document.body.dataset.push = "unavailable";
+    return;
+  }
+  await keepPushWords(Object.fromEntries(LANGUAGES.map((l) => [l, catalog(l, PUSH_WORDS)])));
+  let on = Boolean(Notification.permission === "granted" && await currentPush(api).catch(() => null));
+  const show = () => {
+    button.textContent = t(on ? "guard.push_stop" : "guard.push");
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+    document.body.dataset.push = on ? "on" : "off";
+  };
+  button.addEventListener("click", async () => {
+    message.textContent = "";
+    try {
+      if (on) await stopRinging(api);
+      else await ringWhenLocked(api, key.public_key);
+      on = !on;
+    } catch (error) {
+      message.textContent = error.message === "denied" ? t("guard.push_denied")
+        : t("guard.push_failed", { detail: error.detail ?? error.message });
+    }
+    show();
+  });
+  show();
+}
+
+/** Whether an error means no answer came at all: fetch() rejects with a TypeError only then. */
+function unreachable(error) {
+  return !navigator.onLine || (error instanceof TypeError && /fetch|load failed|network/i.test(error.message));
+}
+
+/** No network: say so, and try again (the page itself came from the service worker's cache). */
+function showOffline() {
+  document.getElementById("offline").hidden = false;
+  document.body.dataset.offline = "true";
+  const again = () => location.reload();
+  window.addEventListener("online", again, { once: true });
+  setTimeout(again, 15000);
 }
 
 function setUpSound() {
@@ -136,8 +215,18 @@ function setUpSound() {
 }
 
 async function main() {
-  await startPage();
+  // The worker first: should anything below fail, the next visit still opens offline.
+  const worker = registerWorker().catch(() => null);
+  if (LANG !== "en") document.querySelector("link[rel=manifest]").href = `/static/manifest.${LANG}.webmanifest`;
+  const me = await startPage();
+  mayAct = ACT_ON_INCIDENTS.has(me.role);
   setUpSound();
+  worker.then(setUpPush).catch((error) => {
+    // Unreachable: the offline banner says so already.
+    if (!unreachable(error)) {
+      document.getElementById("push-message").textContent = t("guard.push_failed", { detail: error.message });
+    }
+  });
   setUpSharing(document.getElementById("share"), document.getElementById("share-text"),
     document.getElementById("share-message"));
   const loaded = await loadSchools(api);
@@ -176,4 +265,10 @@ async function main() {
   document.body.dataset.ready = "true";
 }
 
-main().catch((error) => showError(error));
+main().catch((error) => {
+  if (unreachable(error)) {
+    showOffline();
+  } else {
+    showError(error);
+  }
+});
