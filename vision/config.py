@@ -194,6 +194,45 @@ class YoloConfig(DetectorConfigBase):
 DetectorConfig = Annotated[NanoDetConfig | YoloConfig, Field(discriminator="type")]
 
 
+class VideoSettings(BaseModel):
+    """Video as a person sees it (vision/video/, docs/video.md): recording, retention, clips, live view.
+
+    ``campusguard video`` records every camera of the site with these settings; the web process reads the root
+    (clips) and ffmpeg (live view).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    root: Annotated[Path, Field(description="Folder for segments (<root>/segments/<camera>/) and clips; beside "
+                                "data_dir's default, on a disk with room for the retention.")] = Path("./.run/video")
+    segment_s: Annotated[
+        int, Field(ge=2, le=600, description="Segment length in seconds, cut at the first keyframe after each "
+                   "multiple of it on the clock.")
+    ] = 10
+    retention_days: Annotated[
+        float, Field(gt=0, le=3650, description="Days a camera's recording is kept (provincial rules ask 30).")
+    ] = 30.0
+    camera_retention_days: dict[str, float] = Field(
+        default_factory=dict, description="Retention per camera id, where it differs from retention_days.")
+    disk_budget_gb: Annotated[
+        float | None, Field(gt=0, description="Most gigabytes segments may take; oldest are evicted first. None: "
+                            "the free space of the root's disk, less reserve_gb.")
+    ] = None
+    reserve_gb: Annotated[float, Field(ge=0, description="Space left free on the disk when no budget is set.")] = 5.0
+    sweep_s: Annotated[float, Field(gt=0, description="How often retention and the budget are applied.")] = 60.0
+    clip_before_s: Annotated[float, Field(ge=0, le=300, description="Seconds of a clip before the finding.")] = 10.0
+    clip_after_s: Annotated[float, Field(ge=0, le=300, description="Seconds of a clip after the finding.")] = 20.0
+    ffmpeg: Annotated[str, Field(min_length=1, description="The ffmpeg program.")] = "ffmpeg"
+    tamper: Annotated[
+        bool, Field(description="Judge each segment's first picture against the camera's usual one: a covered, "
+                    "defocused or turned-away camera raises camera_tamper.")
+    ] = True
+    roles: frozenset[str] = Field(
+        frozenset({"school_admin", "district_officer", "district_admin", "admin"}),
+        description="Roles that may watch video (live and clips), which shows faces unblurred; everyone else sees "
+        "only the face-blurred snapshot of an incident. The default is the roles that may see faces in snapshots.")
+
+
 class VisionSettings(BaseModel):
     """How cameras are read, what the detector is, and the zone rules' thresholds."""
 
@@ -205,6 +244,7 @@ class VisionSettings(BaseModel):
     rules: RuleParams = Field(default_factory=RuleParams)
     confirm: ConfirmParams = Field(default_factory=ConfirmParams)
     scene: SceneParams = Field(default_factory=SceneParams)
+    video: VideoSettings = Field(default_factory=VideoSettings)
     pose: Annotated[bool, Field(description="Judge fallen people by body pose (MoveNet), not only box shape.")] = True
     blur_faces: Annotated[bool, Field(description="Find faces in snapshots and keep a blurred copy to show.")] = True
     gated: Annotated[bool, Field(description="Detect only frames with motion or due a periodic check.")] = True

@@ -54,9 +54,11 @@ class RtspServer:
     the port between choosing and binding); later starts reuse that port, so URLs stay valid across a restart.
     """
 
-    def __init__(self, root: Path, *, fps: int = 5, host: str = "127.0.0.1", ready_timeout: float = 30.0) -> None:
-        """Describe the server; nothing runs until :meth:`start`."""
+    def __init__(self, root: Path, *, fps: int = 5, host: str = "127.0.0.1", ready_timeout: float = 30.0,
+                 script: Path = SERVER_SCRIPT) -> None:
+        """Describe the server; nothing runs until :meth:`start` (``script``: rtsp_h264_server.py for H.264)."""
         self.root = root
+        self.script = script
         self.fps = fps
         self.host = host
         self.ready_timeout = ready_timeout
@@ -94,7 +96,7 @@ class RtspServer:
         folders = self.root.iterdir() if self.root.is_dir() else iter(())
         self.cameras = frozenset(p.name for p in folders if (p / "00000.jpg").is_file())
         self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115  # closed in stop
-        command = [str(SYSTEM_PYTHON), str(SERVER_SCRIPT), "--root", str(self.root), "--port", str(self._port)]
+        command = [str(SYSTEM_PYTHON), str(self.script), "--root", str(self.root), "--port", str(self._port)]
         command += ["--fps", str(self.fps), "--host", self.host]
         # Its own session, so a Ctrl-C in the terminal reaches pytest, which then stops the server in order.
         process = subprocess.Popen(  # our own script, fixed arguments
