@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -106,17 +107,39 @@ def export_csv(
     school: str | None = None,
 ) -> int:
     """Write the matching records as CSV (with both hashes, so the export can be re-verified) and return how many."""
-    where, params = _where(AuditFilter(actor, action, target, since, until, scope), school)
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
     count = 0
+    for row in export_rows(conn, actor=actor, action=action, target=target, since=since, until=until,
+                           scope=scope, school=school):
+        writer.writerow(row)
+        count += 1
+    return count
+
+
+def export_rows(
+    conn: psycopg.Connection,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    scope: str = "/",
+    school: str | None = None,
+    batch: int = 2000,
+) -> Iterator[tuple[str, ...]]:
+    """Yield the matching records as CSV rows (:func:`csv_row`) in id order, ``batch`` at a time from the server.
+
+    A server-side cursor in its own transaction: memory stays flat however many records match, so a year's trail
+    can be streamed to a client as it is read.
+    """
+    where, params = _where(AuditFilter(actor, action, target, since, until, scope), school)
     with conn.transaction(), conn.cursor(name="audit_export") as cur:
-        cur.itersize = 2000
+        cur.itersize = batch
         cur.execute(sql.SQL("SELECT {} FROM audit_log {} ORDER BY id").format(_COLUMNS, where), params)
         for row in cur:
-            writer.writerow(csv_row(_stored(row)))
-            count += 1
-    return count
+            yield csv_row(_stored(row))
 
 
 def csv_row(stored: StoredAudit) -> tuple[str, ...]:

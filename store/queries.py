@@ -178,19 +178,22 @@ def incident_page(
     return rows, int(total["total"]) if total else 0
 
 
-def incidents_for_export(conn: psycopg.Connection, scope_path: str,
-                         found: IncidentFilter) -> Iterator[dict[str, Any]]:
+def incidents_for_export(conn: psycopg.Connection, scope_path: str, found: IncidentFilter,
+                         batch: int = 2000) -> Iterator[dict[str, Any]]:
     """Every matching incident, newest first, with its school's name and timezone, streamed row by row.
 
-    Rows are read by column name (``school_name``, ``timezone`` and the list's columns), never by position: a
-    column added to the list must not shift the CSV's fields.
+    A server-side cursor in its own transaction, ``batch`` rows per round trip: memory stays flat however many
+    incidents match. Rows are read by column name (``school_name``, ``timezone`` and the list's columns), never
+    by position: a column added to the list must not shift the CSV's fields.
     """
-    with conn.cursor(row_factory=dict_row) as cur:
-        yield from cur.stream(
+    with conn.transaction(), conn.cursor(name="incident_export", row_factory=dict_row) as cur:
+        cur.itersize = batch
+        cur.execute(
             f"SELECT {_INCIDENT_COLUMNS}, s.name AS school_name, s.timezone FROM incidents i"
             " JOIN org_units u ON u.id = i.school_id"
             f" JOIN schools s ON s.id = i.school_id{_INCIDENT_WHERE} ORDER BY i.opened_at DESC, i.id DESC",
             found.params(scope_path))
+        yield from cur
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,13 +223,19 @@ def response_times(
     out.
     """
     rows = conn.execute(
-        "WITH firsts AS ("
-        "  SELECT i.id, i.school_id, i.opened_at, i.raised_at, s.timezone,"
-        "    (SELECT min(e.time) FROM incident_events e WHERE e.incident_id = i.id"
-        "       AND e.kind IN ('acknowledge', 'respond', 'resolve')) AS acked,"
-        "    (SELECT min(e.time) FROM incident_events e WHERE e.incident_id = i.id AND e.kind = 'resolve')"
-        "       AS resolved"
+        # The moves of every incident in the window, read in one pass over the timeline's partitions from the
+        # window's start on, not as two probes of every partition per incident (which a year made 13 x 2 index
+        # scans per incident, and a plan so costly that JIT compiling it took 90 % of the time: docs/scaling.md).
+        # A move is never made before its incident was raised; the day's slack covers a device whose clock ran
+        # ahead (opened_at is device time).
+        "WITH moves AS ("
+        "  SELECT e.incident_id, min(e.time) AS acked, min(e.time) FILTER (WHERE e.kind = 'resolve') AS resolved"
+        "  FROM incident_events e WHERE e.kind IN ('acknowledge', 'respond', 'resolve')"
+        "    AND e.time >= %(since)s::timestamptz - interval '1 day' GROUP BY e.incident_id"
+        "), firsts AS ("
+        "  SELECT i.id, i.school_id, i.opened_at, i.raised_at, s.timezone, m.acked, m.resolved"
         "  FROM incidents i JOIN org_units u ON u.id = i.school_id JOIN schools s ON s.id = i.school_id"
+        "  LEFT JOIN moves m ON m.incident_id = i.id"
         "  WHERE campusguard_within(u.path, %(scope)s) AND i.opened_at >= %(since)s AND i.opened_at < %(until)s"
         "    AND NOT i.drill AND (%(schools)s::text[] IS NULL OR i.school_id = ANY(%(schools)s)))"
         " SELECT school_id, date_trunc('week', opened_at AT TIME ZONE timezone)::date AS week, count(*),"
@@ -263,19 +272,30 @@ class DeviceAvailability:
     """Online at the window's start by the last change before it; None when there was none."""
     changes: tuple[tuple[datetime, bool], ...]
     """(time, online) of each change inside the window, in time order."""
+    after: bool | None = None
+    """Online by the first change after the window; None when there was none."""
+    first_seen: datetime | None = None
+    """When the device was first heard from (None: never, or not recorded). Its uptime counts only from then."""
 
 
 def device_availability(
     conn: psycopg.Connection, scope_path: str, since: datetime, until: datetime, schools: tuple[str, ...] = (),
 ) -> list[DeviceAvailability]:
-    """List the active devices of the schools in scope with their online/offline changes around [since, until)."""
+    """List the active devices of the schools in scope with their online/offline changes around [since, until).
+
+    Each device carries the last change before the window, every change inside it and the first after it,
+    so its state at the start is read from its history rather than from the present (command_ui/uptime.py).
+    """
     kinds = [*OFFLINE_KINDS, *ONLINE_KINDS]
     params = {"scope": scope_path, "since": since, "until": until, "kinds": kinds, "online": list(ONLINE_KINDS),
               "schools": list(schools) or None}
     devices_rows = conn.execute(
         "SELECT d.id, d.school_id, d.kind, l.device_id IS NOT NULL, coalesce(l.online, false),"
         " (SELECT e.kind = ANY(%(online)s) FROM device_events e WHERE e.device_id = d.id"
-        "    AND e.kind = ANY(%(kinds)s) AND e.time < %(since)s ORDER BY e.time DESC LIMIT 1)"
+        "    AND e.kind = ANY(%(kinds)s) AND e.time < %(since)s ORDER BY e.time DESC LIMIT 1),"
+        " (SELECT e.kind = ANY(%(online)s) FROM device_events e WHERE e.device_id = d.id"
+        "    AND e.kind = ANY(%(kinds)s) AND e.time >= %(until)s ORDER BY e.time LIMIT 1),"
+        " l.first_seen"
         " FROM devices d JOIN org_units u ON u.id = d.school_id LEFT JOIN device_liveness l ON l.device_id = d.id"
         " WHERE d.active AND campusguard_within(u.path, %(scope)s)"
         " AND (%(schools)s::text[] IS NULL OR d.school_id = ANY(%(schools)s)) ORDER BY d.school_id, d.id",
@@ -287,8 +307,8 @@ def device_availability(
             " WHERE e.kind = ANY(%(kinds)s) AND e.time >= %(since)s AND e.time < %(until)s"
             " AND campusguard_within(u.path, %(scope)s) ORDER BY e.time", params).fetchall():
         changes.setdefault(device_id, []).append((time, bool(online)))
-    return [DeviceAvailability(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], tuple(changes.get(r[0], ())))
-            for r in devices_rows]
+    return [DeviceAvailability(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], tuple(changes.get(r[0], ())), r[6],
+                               r[7]) for r in devices_rows]
 
 
 # --- Buses: one bus in scope, its fixes ------------------------------------------------------------------

@@ -21,7 +21,7 @@ from bench.report import Figure
 from devtools.devservices import DATABASE_URL_VAR, MQTT_URL_VAR, ServiceUrls
 
 BENCHMARKS = ("bench.store_write", "bench.ingest", "bench.geo", "bench.vision", "bench.fanout",
-              "bench.alert_latency")
+              "bench.alert_latency", "bench.year.run")
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
+from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.lifecycle import Action, InvalidTransition
@@ -28,6 +29,7 @@ from domain.incident import Outcome, Severity, Status
 from store import case_file_repo, queries
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+CHUNK_ROWS = 500  # rows per chunk of the streamed CSV
 
 class ActionIn(BaseModel):
     """A move on an incident."""
@@ -121,13 +123,19 @@ def list_incidents(
 
 @router.get("/export.csv", response_class=StreamingResponse,
             responses={200: {"content": {"text/csv": {}}, "description": "The matching incidents as CSV."}})
-def export_incidents(conn: ConnDep, user: ReportReader, found: FilterDep) -> StreamingResponse:
+def export_incidents(request: Request, user: ReportReader, found: FilterDep) -> StreamingResponse:
     """Every incident matching the filters, newest first, as CSV (UTF-8 with BOM, times in UTC and local)."""
-    # Read it all before answering: the pooled connection goes back when the handler returns, before the body
-    # is sent. A district's incidents over years are thousands of short rows, a few megabytes at most.
-    rows = list(queries.incidents_for_export(conn, user.scope_path, found))
-    return StreamingResponse(_csv_lines(rows), media_type="text/csv; charset=utf-8",
+    return StreamingResponse(_csv_lines(_exported(request.app.state.pool, user.scope_path, found)),
+                             media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": "attachment; filename=incidents.csv"})
+
+
+def _exported(pool: ConnectionPool, scope_path: str, found: queries.IncidentFilter) -> Iterator[dict[str, Any]]:
+    # A connection of the stream's own: the request's pooled one goes back when the handler returns, before the
+    # body is sent. A city's year is hundreds of thousands of incidents: read through a server-side cursor as the
+    # body goes out, memory stays flat. A client that goes away closes the generator, giving the connection back.
+    with pool.connection() as conn:
+        yield from queries.incidents_for_export(conn, scope_path, found)
 
 
 _CSV_COLUMNS = ("id", "school_id", "school", "type", "severity", "status", "outcome", "title", "lon", "lat",
@@ -135,13 +143,13 @@ _CSV_COLUMNS = ("id", "school_id", "school", "type", "severity", "status", "outc
                 "escalation_level", "raised_at", "cleared_at", "drill", "toggles", "chattering")
 
 
-def _csv_lines(rows: list[dict[str, Any]]) -> Iterator[str]:
+def _csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     # A BOM so that spreadsheet programs read the UTF-8 (school names in Chinese) as UTF-8.
     out = io.StringIO()
     writer = csv.writer(out)
     out.write("\ufeff")
     writer.writerow(_CSV_COLUMNS)
-    for row in rows:
+    for n, row in enumerate(rows, start=1):
         opened = row["opened_at"]
         writer.writerow((
             row["id"], row["school_id"], _safe(row["school_name"]), row["type"], row["severity"], row["status"],
@@ -149,9 +157,10 @@ def _csv_lines(rows: list[dict[str, Any]]) -> Iterator[str]:
             opened.astimezone(ZoneInfo(row["timezone"])).isoformat(), _iso(row["acknowledged_at"]),
             _iso(row["resolved_at"]), _iso(row["updated_at"]), row["escalation_level"], _iso(row["raised_at"]),
             _iso(row["cleared_at"]), str(row["drill"]).lower(), row["toggles"], str(row["chattering"]).lower()))
-        yield out.getvalue()
-        out.seek(0)
-        out.truncate()
+        if n % CHUNK_ROWS == 0:  # a chunk per few hundred rows, not per row: fewer, larger writes to the socket
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
     yield out.getvalue()
 
 
@@ -206,8 +215,12 @@ def act_on_incident(incident_id: RowId, body: ActionIn, request: Request, conn: 
 
 
 @router.post("/{incident_id}/seen")
-def incident_seen(incident_id: RowId, conn: ConnDep, user: CurrentUser) -> dict[str, Any]:
-    """Receipt: the caller has the incident on screen (recorded once per person)."""
+def incident_seen(incident_id: RowId, conn: ConnDep, user: IncidentActor) -> dict[str, Any]:
+    """Receipt: the caller has the incident on screen (recorded once per person).
+
+    Only from those who may act on it: "seen" tells the responders who is on it, and an auditor or a report
+    reader opening it is neither (403).
+    """
     read_incident(incident_id, conn, user)
     changed = seen(conn, incident_id, user.id)
     return {"id": changed.id, "seen_by": sorted(changed.seen_by)}

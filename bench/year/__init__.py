@@ -1,0 +1,1 @@
+"""A year of a city: a seeded generator that loads it (binary COPY) and the queries people run on it (issue 21)."""
