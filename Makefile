@@ -18,13 +18,14 @@ UI_STAMP := $(UI)/node_modules/.package-lock.json
 # DEVSERVICES_ARGS=--no-default-ports exercises the private-server path where system services run.
 DEVSERVICES_ARGS ?=
 DEVSERVICES := $(BIN)/python -m devtools.devservices run $(DEVSERVICES_ARGS)
-PYTEST_ARGS ?=
+# Tests run on every core: each worker has its own databases and MQTT broker (tests/conftest.py).
+PYTEST_ARGS ?= -n auto
 
 # mypy is given only the packages that exist yet (bench/ may still be empty).
 PACKAGES := domain devtools campusguard ingest geo vision alerts command_ui store bench
 MYPY_TARGETS = $(foreach pkg,$(PACKAGES),$(if $(wildcard $(pkg)/*.py),$(pkg)))
 
-.PHONY: venv node lint test demo bench clean
+.PHONY: venv node lint test demo bench bench-scale clean
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -60,11 +61,19 @@ test: venv node
 	$(DEVSERVICES) -- $(BIN)/pytest $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory lint
 
+# The Chinese example city in zh-CN by default; `make demo SITE=district` runs the English district.
+SITE ?= city
 demo: venv node
-	$(DEVSERVICES) -- $(BIN)/campusguard demo
+	$(DEVSERVICES) -- $(BIN)/campusguard demo --example $(SITE)
 
 bench: venv node
 	$(DEVSERVICES) -- $(BIN)/python -m bench.run_all
+
+# A year of a city (issue 21): SCALE=1.0 is the full year (about 50 M positions); the loaded cluster is kept in
+# .run/year-$(SCALE), so a second run measures without loading again.
+SCALE ?= 0.1
+bench-scale: venv node
+	$(DEVSERVICES) -- $(BIN)/python -m bench.year.run --scale $(SCALE) --data .run/year-$(SCALE)
 
 # Keeps .venv (slow to rebuild); refuses to delete a private PostgreSQL cluster that is still running.
 clean:

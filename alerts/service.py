@@ -27,6 +27,7 @@ from alerts.escalation import EscalationPolicy, due, record_notification
 from alerts.kitchens import CookingMonitor
 from alerts.lifecycle import Action, apply, mark_seen
 from alerts.notifiers.base import EventKind, Notification, Notifier
+from alerts.patrol_watch import due_alarms as patrol_alarms
 from alerts.rules import RuleSet
 from alerts.shelving import covering, shelves_incident
 from domain.audit import AuditRecord
@@ -218,6 +219,14 @@ class AlertService:
         self.cooking.commit()
         return decided
 
+    def watch_patrols(self, now: datetime | None = None) -> int:
+        """Raise the alarms of patrol rounds not complete by their deadline; returns how many were new."""
+        moment = now or datetime.now(UTC)
+        with self._connection() as conn:
+            with conn.transaction():
+                signals = patrol_alarms(conn, moment, LOOKBACK)
+            return sum(self._decide_signal(conn, s.signal_id, s) for s in signals)
+
     # --- escalation and notification -----------------------------------------------------------------------
 
     def escalate_due(self, now: datetime | None = None) -> int:
@@ -341,6 +350,10 @@ class AlertService:
                 self.watch_cooking()
             except Exception:
                 log.exception("cooking watch pass failed; retrying")
+            try:
+                self.watch_patrols()  # minutes-scale too: a round's deadline is checked every cooking tick
+            except Exception:
+                log.exception("patrol watch pass failed; retrying")
         self._close_connection()
 
     def stop(self) -> None:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -38,7 +39,26 @@ app.add_typer(audit_app, name="audit")
 users_app = typer.Typer(help="Manage sign-ins of the people in the site file.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
-EXAMPLE_SITE = Path(__file__).resolve().parent.parent / "examples" / "district.yaml"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLE_SITE = EXAMPLES / "district.yaml"
+
+
+class Example(StrEnum):
+    """The demo's example sites: the Chinese city (zh-CN, Beijing time) or the English district."""
+
+    CITY = "city"
+    DISTRICT = "district"
+
+
+# The school whose lines the demo prints, and which of its cameras show the demo's two clips (the district's are
+# campusguard.simulate.cameras.DEMO_CAMERAS): a rural boarding school with buses, classes and a corridor camera.
+DEMO_SCHOOL = {Example.CITY: "wangzhuang-zxxx", Example.DISTRICT: None}
+DEMO_CLIPS = {Example.CITY: {"wangzhuang-zxxx-cam-gate": "gate_crowd_after_hours",
+                             "wangzhuang-zxxx-cam-corridor": "corridor_person_down"}}
+# What the city calls the people the demo prints a sign-in for, by (role, depth of the unit they sit at): the role
+# says what they may do, the level where they sit says what they see.
+CITY_TITLES = {("district_admin", 0): "city bureau officer", ("auditor", 0): "city auditor",
+               ("district_officer", 1): "county officer", ("district_officer", 2): "township centre-school admin"}
 FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A site YAML file.")]
 
 
@@ -140,12 +160,14 @@ def db_maintain() -> None:
 def ingest(
     workers: Annotated[int | None, typer.Option(help="Writer processes (default: settings.ingest.workers).")] = None,
     http: Annotated[bool, typer.Option(help="Serve the OsmAnd HTTP port.")] = True,
+    jt808: Annotated[bool, typer.Option(help="Serve the JT/T 808 port (when settings.ingest.jt808_enabled).")] = True,
+    gt06: Annotated[bool, typer.Option(help="Serve the GT06 port (when settings.ingest.gt06_enabled).")] = True,
 ) -> None:
-    """Run ingest: one MQTT receiver and N writers (or N shared-subscription workers) and the OsmAnd listener."""
-    from ingest.supervisor import supervise
+    """Run ingest: one MQTT receiver and N writers (or N shared-subscription workers) and the device listeners."""
+    from ingest.supervisor import DevicePorts, supervise
 
     settings = _settings()
-    raise typer.Exit(supervise(workers or settings.ingest.workers, http,
+    raise typer.Exit(supervise(workers or settings.ingest.workers, DevicePorts(http, jt808, gt06),
                                shared=settings.ingest.subscription == "shared",
                                spool_dir=settings.data_dir / "spool"))
 
@@ -155,6 +177,10 @@ def ingest_worker(
     index: Annotated[int, typer.Option(help="Index: names its spool (and a worker's MQTT session).")] = 0,
     http: Annotated[bool, typer.Option(help="Also serve the OsmAnd HTTP port (a worker only).")] = False,
     role: Annotated[str, typer.Option(help="worker (receives and writes) or writer (drains its spool).")] = "worker",
+    jt808: Annotated[bool | None, typer.Option("--jt808/--no-jt808", help="Serve the JT/T 808 port (default: "
+                                               "with --http).")] = None,
+    gt06: Annotated[bool | None, typer.Option("--gt06/--no-gt06", help="Serve the GT06 port (default: with "
+                                              "--http).")] = None,
 ) -> None:
     """Run one ingest worker or writer in this process (the supervisor starts these)."""
     from ingest.worker import WorkerOptions, run_worker
@@ -162,18 +188,24 @@ def ingest_worker(
     if role not in ("worker", "writer"):
         raise typer.BadParameter("--role is worker or writer")
     chosen: Literal["worker", "writer"] = "writer" if role == "writer" else "worker"
-    run_worker(_settings(), WorkerOptions(index=index, serve_http=http, role=chosen))
+    run_worker(_settings(), WorkerOptions(index=index, serve_http=http, role=chosen, serve_jt808=jt808,
+                                          serve_gt06=gt06))
 
 
 @app.command("ingest-receiver", hidden=True)
 def ingest_receiver(
     partitions: Annotated[int, typer.Option(min=1, help="How many writers' spools to spread envelopes over.")] = 1,
     http: Annotated[bool, typer.Option(help="Also serve the OsmAnd HTTP port.")] = False,
+    jt808: Annotated[bool | None, typer.Option("--jt808/--no-jt808", help="Serve the JT/T 808 port (default: "
+                                               "with --http).")] = None,
+    gt06: Annotated[bool | None, typer.Option("--gt06/--no-gt06", help="Serve the GT06 port (default: with "
+                                              "--http).")] = None,
 ) -> None:
     """Run the ingest receiver in this process (the supervisor starts it)."""
     from ingest.worker import WorkerOptions, run_worker
 
-    run_worker(_settings(), WorkerOptions(index=0, serve_http=http, role="receiver", partitions=partitions))
+    run_worker(_settings(), WorkerOptions(index=0, serve_http=http, role="receiver", partitions=partitions,
+                                          serve_jt808=jt808, serve_gt06=gt06))
 
 
 @app.command()
@@ -224,6 +256,25 @@ def vision(
 
 
 @app.command()
+def video(
+    site: Annotated[Path | None, typer.Option(help="Site file (default: settings.site_file).")] = None,
+    camera: Annotated[list[str] | None, typer.Option(help="Record only these cameras (repeatable).")] = None,
+) -> None:
+    """Record cameras by stream copy, keep retention and the disk budget, clip camera incidents (docs/video.md)."""
+    from campusguard.runtime import run_video
+    from domain.site.validate import load_site as read_site
+    from vision.video.service import CameraFeed
+
+    settings = _settings(**({"site_file": site} if site else {}))
+    if settings.site_file is None:
+        raise typer.BadParameter("no site file: pass --site or set CAMPUSGUARD_SITE_FILE")
+    feeds = [CameraFeed(c.id, c.rtsp_url) for entry in read_site(settings.site_file).iter_schools()
+             for c in entry.school.cameras if not camera or c.id in camera]
+    _echo(f"video: recording {len(feeds)} cameras into {settings.vision.video.root}")
+    run_video(settings, feeds)
+
+
+@app.command()
 def alerts() -> None:
     """Run the alert service: events to incidents, notifications and escalation."""
     import signal
@@ -233,11 +284,25 @@ def alerts() -> None:
     from alerts.service import AlertService
 
     settings = _settings()
+    # Web Push rides on the settings' push section (its keys are the web app's too), not the notifier list.
+    push = settings.push.notifier_config(settings.database_url)
+    configs = [*settings.alerts.notifiers, *([push] if push is not None else [])]
     service = AlertService(settings.database_url, load_rules(settings.alerts.rules_file or DEFAULT_RULES),
-                           settings.alerts.escalation, [build_notifier(c) for c in settings.alerts.notifiers])
+                           settings.alerts.escalation, [build_notifier(c) for c in configs])
     signal.signal(signal.SIGTERM, lambda *_: service.stop())
     signal.signal(signal.SIGINT, lambda *_: service.stop())
     service.run()
+
+
+@app.command("vapid-keys")
+def vapid_keys() -> None:
+    """Make a VAPID key pair for Web Push and print the settings that take it (docs/push.md)."""
+    from alerts.notifiers.webpush import new_private_key, public_key_of
+
+    private = new_private_key()
+    _echo(f"CAMPUSGUARD_PUSH__VAPID_PRIVATE_KEY={private}")
+    _echo("CAMPUSGUARD_PUSH__SUBJECT=mailto:safety-desk@your-district.example   # who push services may contact")
+    _echo(f"# public key (the browsers are given it by the app; nothing to set): {public_key_of(private)}")
 
 
 @audit_app.command("verify")
@@ -295,9 +360,9 @@ def _set_password(conn: psycopg.Connection, user: str, password: str, actor: str
     return True
 
 
-def _demo_cameras(settings: Settings, site: Path,
-                  port: int) -> tuple[list[str], subprocess.Popen[str] | None, Path]:
-    """Serve the demo clips over RTSP and write the site copy that points two cameras at them."""
+def _demo_cameras(settings: Settings, site: Path, port: int,
+                  clips: dict[str, str] | None = None) -> tuple[list[str], subprocess.Popen[str] | None, Path]:
+    """Serve the demo clips over RTSP and write the site copy that points two cameras (``clips``) at them."""
     from campusguard.simulate.cameras import (
         DEMO_CAMERAS,
         ClipServerError,
@@ -306,16 +371,17 @@ def _demo_cameras(settings: Settings, site: Path,
         write_clips,
     )
 
+    cameras = clips if clips is not None else DEMO_CAMERAS
     root = settings.data_dir / "demo-cameras"
-    _echo(f"[2/5] cameras: rendering {len(DEMO_CAMERAS)} clips into {root} (once) and serving them over RTSP")
-    write_clips(root, DEMO_CAMERAS)
+    _echo(f"[2/5] cameras: rendering {len(cameras)} clips into {root} (once) and serving them over RTSP")
+    write_clips(root, cameras)
     try:
         server, base = start_clip_server(root, port)
     except ClipServerError as exc:
         _echo(f"  no cameras in this demo: {exc}")
         return [], None, site
-    urls = {camera: base + camera for camera in DEMO_CAMERAS}
-    return list(DEMO_CAMERAS), server, site_with_cameras(site, settings.data_dir / "demo-site.yaml", urls)
+    urls = {camera: base + camera for camera in cameras}
+    return list(cameras), server, site_with_cameras(site, settings.data_dir / "demo-site.yaml", urls)
 
 
 def _demo_timetable(settings: Settings, site: Path) -> tuple[datetime, Path]:
@@ -333,27 +399,31 @@ def _demo_timetable(settings: Settings, site: Path) -> tuple[datetime, Path]:
     return started, out
 
 
-def _demo_logins(settings: Settings, school: str | None) -> list[tuple[str, str, str]]:
-    """Give a district officer, a guard of ``school`` and the auditor passwords kept in the data dir.
+def _demo_logins(settings: Settings, school: str | None,
+                 titles: dict[tuple[str, int], str] | None = None) -> list[tuple[str, str, str]]:
+    """Give one person of each role at each level above and below ``school`` a password kept in the data dir.
 
-    Returns (role, id, password) for each.
+    From the city's bureau down to the school's guard and a class's head teacher, so every level can be tried.
+    Returns (what they are, id, password) for each, top level first.
     """
     import secrets
 
-    from store.auth_repo import first_active_user
+    from store.auth_repo import first_active_user, people_along
 
     path = settings.data_dir / "demo-logins.env"
     kept = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line) if path.exists() else {}
     logins = []
     with connect(settings.database_url) as conn:
-        for role in ("district_officer", "guard", "auditor"):
-            user = first_active_user(conn, role, school if role == "guard" else None)
-            if user is None:
-                continue
+        found = people_along(conn, school) if school is not None else []
+        if not found:  # no school to follow: an officer and the auditor, as before
+            found = [(role, user, "", 0) for role in ("district_officer", "auditor")
+                     if (user := first_active_user(conn, role)) is not None]
+        for role, user, unit, depth in found:
             password = kept.get(user) or secrets.token_urlsafe(9)
             kept[user] = password
             _set_password(conn, user, password, actor="demo")
-            logins.append((role, user, password))
+            title = (titles or {}).get((role, depth), role.replace("_", " "))
+            logins.append((f"{title} of {unit}" if unit else title, user, password))
     path.write_text("".join(f"{k}={v}\n" for k, v in kept.items()))
     path.chmod(0o600)
     return logins
@@ -424,29 +494,47 @@ def serve() -> None:
 
 @app.command()
 def demo(
-    site: Annotated[Path, typer.Option(help="Site file to load.")] = EXAMPLE_SITE,
+    example: Annotated[Example, typer.Option(help="Which example to run: the Chinese city (zh-CN, Beijing time) "
+                                             "or the English district.")] = Example.CITY,
+    site: Annotated[Path | None, typer.Option(help="A site file to load instead of the example.")] = None,
     cameras: Annotated[bool, typer.Option("--cameras/--no-cameras", help="Serve two generated camera clips over "
                                           "RTSP and run a vision worker on them.")] = True,
     rtsp_port: Annotated[int, typer.Option(help="Port of the demo's RTSP camera server.")] = 8554,
 ) -> None:
-    """Run the whole product on a simulated district: every stage, buses, buttons, phones and two cameras."""
+    """Run the whole product on a simulated city or district: every stage, buses, buttons, phones and two cameras."""
     from campusguard.runtime import run_app
     from store.auth_repo import demo_school
 
     _unwind_on_sigterm()  # first: from here on every child started is stopped by the `finally` below
+    if site is None:
+        site = EXAMPLES / f"{example.value}.yaml"
+    elif site.resolve() != (EXAMPLES / "city.yaml").resolve():
+        example = Example.DISTRICT  # a site file of one's own runs as the district always did
     settings = _settings(mode=Mode.DEMO, site_file=site)
-    _echo("[1/5] database: migrating")
+    _echo(f"[1/5] database: migrating (site: {site.name})")
     _migrate(settings)
-    camera_ids, server, site_file = _demo_cameras(settings, site, rtsp_port) if cameras else ([], None, site)
+    clips = DEMO_CLIPS.get(example)
+    camera_ids, server, site_file = _demo_cameras(settings, site, rtsp_port, clips) if cameras else ([], None, site)
     # One clock: the district runs at real time, its service day laid around now and repeated by the simulator,
     # which writes each day's timetable here (the stages' site file) and loads it.
     started, site_to_load = _demo_timetable(settings, site_file)
     _echo(f"[3/5] site: loading {site_to_load.name} (the timetable of {site_file.name}, laid around now)")
     _load(settings, site_to_load)
+    # The demo's guards walk their patrol rounds (campusguard/simulate/patrol_rounds.py): today's so far at once,
+    # before the alert stage starts and would find them all missed; then the rest as they fall due.
+    import threading
+
+    from campusguard.simulate.patrol_rounds import walk_due, walk_forever
+    with connect(settings.database_url, autocommit=True) as conn:
+        walk_due(conn, datetime.now(UTC))
+    threading.Thread(target=walk_forever, args=(settings.database_url, threading.Event()), name="demo-patrols",
+                     daemon=True).start()
     password = settings.admin_password.get_secret_value() if settings.admin_password else ""
     env = {**os.environ, "CAMPUSGUARD_MODE": "demo", "CAMPUSGUARD_SITE_FILE": str(site_to_load),
            "CAMPUSGUARD_DATA_DIR": str(settings.data_dir), "CAMPUSGUARD_DATABASE_URL": settings.database_url,
-           "CAMPUSGUARD_MQTT_URL": settings.mqtt_url}
+           "CAMPUSGUARD_MQTT_URL": settings.mqtt_url,
+           # The district's JT/T 808 and GT06 buses: ingest listens, the simulator's terminals connect (issue 19).
+           "CAMPUSGUARD_INGEST__JT808_ENABLED": "true", "CAMPUSGUARD_INGEST__GT06_ENABLED": "true"}
     # Demo alerts go out over MQTT, where a siren gateway (or `mosquitto_sub -t 'campusguard/alerts/v1/#'`) hears them.
     env["CAMPUSGUARD_ALERTS__NOTIFIERS"] = json.dumps([{"type": "mqtt", "url": settings.mqtt_url}])
     commands = [["ingest", "--workers", "1"], ["geo"], ["alerts"],
@@ -459,14 +547,16 @@ def demo(
               for args in commands]
     _echo("[5/5] web app")
     _echo("")
-    _echo(f"campusguard demo: http://{settings.http_host}:{settings.http_port}/")
+    # The city speaks Chinese from the sign-in page on (each of its people's accounts is zh-CN too).
+    lang = "?lang=zh-CN" if example is Example.CITY else ""
+    _echo(f"campusguard demo: http://{settings.http_host}:{settings.http_port}/{lang}")
     _echo(f"  login: admin / {password}   (HTTP Basic, for scripts)")
     # One school for every printed line: its guard signs in, its button is pressed, its drill is run.
     with connect(settings.database_url) as conn:
-        chosen = demo_school(conn)
+        chosen = demo_school(conn, DEMO_SCHOOL.get(example))
     school, button = chosen if chosen else (None, None)
-    for role, user, secret in _demo_logins(settings, school):
-        _echo(f"  login: {user} / {secret}   ({role.replace('_', ' ')}{f' of {school}' if role == 'guard' else ''})")
+    for what, user, secret in _demo_logins(settings, school, CITY_TITLES if example is Example.CITY else None):
+        _echo(f"  login: {user} / {secret}   ({what})")
     _echo(f"  ingest: MQTT at {settings.mqtt_url}, OsmAnd HTTP on port {settings.ingest.http_port}; try")
     if button is not None:
         _echo(f"    mosquitto_pub -t zigbee2mqtt/{button} -m '{{\"action\":\"hold\"}}'   (a panic at {school})")

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
+import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import psycopg
@@ -19,6 +22,7 @@ from campusguard.settings import Settings
 from command_ui.app import create_app
 from store.db import connect
 from store.maintenance import maintain
+from vision.video.service import CameraFeed, VideoService
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,19 @@ def run_app(settings: Settings) -> None:
         scheduler.shutdown(wait=False)
     if not server.started:
         raise SystemExit(3)  # as uvicorn.run: the port was taken, or the app failed to start
+
+
+def run_video(settings: Settings, cameras: Sequence[CameraFeed]) -> None:
+    """Record cameras, apply retention and the disk budget, and clip camera incidents until SIGTERM or SIGINT."""
+    service = VideoService(settings.database_url, settings.vision.video, cameras)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    service.start()
+    try:
+        stop.wait()
+    finally:
+        service.stop()
 
 
 def server_config(settings: Settings) -> uvicorn.Config:

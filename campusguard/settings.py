@@ -21,6 +21,7 @@ from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alerts.config import AlertSettings
+from alerts.notifiers.webpush import PushSettings, demo_push
 from command_ui.config import MapSettings, WebSettings
 from domain.broker import parse_broker_url
 from ingest.config import IngestSettings
@@ -107,6 +108,7 @@ class Settings(BaseSettings):
     vision: VisionSettings = Field(default_factory=VisionSettings)
     map: MapSettings = Field(default_factory=MapSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    push: PushSettings = Field(default_factory=PushSettings)
     session_hours: Annotated[int, Field(ge=1, le=24 * 30, description="How long a login lasts.")] = 12
     cookie_secure: Annotated[
         bool | None, Field(description="Mark the session cookie Secure (HTTPS only); default: on outside demo.")
@@ -158,6 +160,15 @@ class Settings(BaseSettings):
                 + "; ".join(problems)
                 + " (or set CAMPUSGUARD_MODE=demo for a throw-away demo)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _push_has_keys(self) -> Self:
+        """Web Push signs with a VAPID key: the demo makes one under data_dir, production must be given one."""
+        if self.mode is Mode.DEMO:
+            self.push = demo_push(self.data_dir, self.push)
+        elif (problem := self.push.problem()) is not None:
+            raise ValueError(f"refusing to start in production mode: {problem}")
         return self
 
     @model_validator(mode="after")

@@ -27,16 +27,22 @@ from command_ui.routers import (
     auth,
     basemap,
     buses,
+    classes,
     geofences,
     health,
     incidents,
     live,
     ops,
+    patrols,
+    push,
     reports,
     responders,
     sites,
     snapshots,
+    terminals,
+    video,
     vision_scene,
+    wall,
 )
 from command_ui.routers.responders import OwnPositions
 from command_ui.security_headers import SecurityHeaders
@@ -52,7 +58,14 @@ VENDOR = {
 }
 LEAFLET = VENDOR["leaflet"]
 PAGES = {"/": "map.html", "/guard": "guard.html", "/login": "login.html", "/history": "history.html",
-         "/alarms": "alarms.html", "/audit": "audit.html", "/ops": "ops.html"}
+         "/alarms": "alarms.html", "/audit": "audit.html", "/ops": "ops.html",
+         "/wall": "wall.html",
+         # A head teacher's class and the buses its pupils ride (command_ui/routers/classes.py).
+         "/class": "class.html",
+         # A guard's scan of a patrol checkpoint's code, and a school admin's printable codes (routers/patrols.py).
+         "/patrol": "patrol.html",
+         # The guard phone's service worker: served from the root so that its scope holds /guard (static/sw.js).
+         "/sw.js": "sw.js"}
 
 
 def _page(path: Path) -> Callable[[], FileResponse]:
@@ -102,7 +115,8 @@ def create_app(settings: WebProcess) -> FastAPI:
     # A body over the limit is refused before anything reads it (command_ui/body_limit.py).
     app.add_middleware(BodyLimit, max_bytes=settings.web.max_body_bytes)
     # CSP and friends on every answer; a foreign page's POST or websocket refused (command_ui/security_headers.py).
-    app.add_middleware(SecurityHeaders, tile_url=settings.map.tiles_url, allowed_origins=settings.web.allowed_origins)
+    app.add_middleware(SecurityHeaders, tile_urls=settings.map.tile_urls(),
+                       allowed_origins=settings.web.allowed_origins)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(sites.router)
@@ -111,6 +125,7 @@ def create_app(settings: WebProcess) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(live.router)
     app.include_router(buses.router)
+    app.include_router(classes.router)
     app.include_router(reports.router)
     app.include_router(basemap.router)
     app.include_router(snapshots.router)
@@ -118,6 +133,11 @@ def create_app(settings: WebProcess) -> FastAPI:
     app.include_router(vision_scene.router)
     app.include_router(alarms.router)
     app.include_router(ops.router)
+    app.include_router(terminals.router)
+    app.include_router(push.router)
+    app.include_router(wall.router)
+    app.include_router(video.router)
+    app.include_router(patrols.router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi(user: CurrentUser) -> dict[str, Any]:

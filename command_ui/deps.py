@@ -3,7 +3,8 @@
 A caller is a person with a session cookie (``campusguard_session``, set by ``POST /api/v1/auth/login``), or
 the built-in ``admin`` over HTTP Basic with the required admin secret, for scripts and first setup. Every
 route but ``/health`` and the login itself depends on :data:`CurrentUser`, and what it returns carries the
-organisation path the caller may see: a guard's is their school's, a district officer's their district's.
+organisation path the caller may see: a guard's is their school's, a district officer's their district's (or
+county's, or township's), a head teacher's their class's (which holds the class's roster and nothing else).
 
 HTTP Basic is throttled and audited like the sign-in form (command_ui/throttle.py): failures per (name,
 address), each audited. Its successes are audited too, but only the first from an address in

@@ -1,7 +1,11 @@
 """Who sees what: an organisation unit's path lies in a person's scope when the scope is its exact prefix.
 
 Paths are ``/city/county/school/``, each ending in ``/``, so a plain prefix never mistakes ``/c/north/`` for
-``/c/north-es/``. The database's ``campusguard_within(path, scope)`` (migration 0017) is the same test; every
+``/c/north-es/``. The tree is as deep as the site file makes it: the example city's runs city, county, township,
+school and class (``/hechuan/junchuan/wangzhuang/wangzhuang-zxxx/wangzhuang-zxxx-c1/``), and a head teacher scoped
+to a class sees nothing of the school above it.
+
+The database's ``campusguard_within(path, scope)`` (migration 0017) is the same test; every
 scoped query uses it, never ``LIKE``, which would read ``_`` and ``%`` in ids as wildcards.
 """
 

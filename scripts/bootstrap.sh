@@ -37,6 +37,10 @@ have gst-launch-1.0 || missing+=(gstreamer1.0-tools)
 compgen -G '/usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc' >/dev/null || missing+=(fonts-noto-cjk)
 # A real courtyard filmed by a camera (OpenCV's sample vtest.avi, PETS 2009): the vision tests' real scene.
 [[ -e /usr/share/doc/opencv-doc/examples/data/vtest.avi ]] || missing+=(opencv-doc)
+# Video for people (vision/video, docs/video.md): ffmpeg records, clips and relays cameras by stream copy; the
+# H.264 test camera (devtools/rtsp_h264_server.py) encodes with GStreamer's OpenH264 plugin.
+have ffmpeg || missing+=(ffmpeg)
+compgen -G '/usr/lib/*/gstreamer-1.0/libgstopenh264.so' >/dev/null || missing+=(gstreamer1.0-plugins-bad)
 
 if ((${#missing[@]} == 0)); then
     exit 0

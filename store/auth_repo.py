@@ -140,15 +140,30 @@ def first_active_user(conn: psycopg.Connection, role: str, scope_id: str | None 
     return str(row[0]) if row else None
 
 
-def demo_school(conn: psycopg.Connection) -> tuple[str, str] | None:
-    """Pick the school the demo's printed lines are about: the first with a guard and a Zigbee panic button.
+def demo_school(conn: psycopg.Connection, prefer: str | None = None) -> tuple[str, str] | None:
+    """Pick the school the demo's printed lines are about: ``prefer``, or the first with a guard and a Zigbee button.
 
-    Returns (school id, the button's Zigbee2MQTT friendly name), so the printed guard, the printed
-    ``mosquitto_pub`` press and the printed drill all concern one school.
+    ``prefer`` without a guard or a Zigbee panic button is passed over. Returns (school id, the button's
+    Zigbee2MQTT friendly name), so the printed guard, the printed ``mosquitto_pub`` press and the printed drill
+    all concern one school.
     """
     row = conn.execute(
         "SELECT d.school_id, d.external_id FROM devices d WHERE d.active AND d.kind = 'panic_button'"
         " AND d.source = 'zigbee2mqtt' AND d.external_id IS NOT NULL AND EXISTS (SELECT 1 FROM users u"
-        " WHERE u.active AND u.role = 'guard' AND u.scope_id = d.school_id) ORDER BY d.school_id, d.id LIMIT 1",
-    ).fetchone()
+        " WHERE u.active AND u.role = 'guard' AND u.scope_id = d.school_id)"
+        " ORDER BY d.school_id IS DISTINCT FROM %s, d.school_id, d.id LIMIT 1", (prefer,)).fetchone()
     return (str(row[0]), str(row[1])) if row else None
+
+
+def people_along(conn: psycopg.Connection, school_id: str) -> list[tuple[str, str, str, int]]:
+    """One active person of each role at each level from the root down to a school and its classes.
+
+    Returns (role, user id, the id of the unit they sit at, its depth), top level first: the demo prints a
+    sign-in for each, so every level of the tree can be tried.
+    """
+    rows = conn.execute(
+        "SELECT DISTINCT ON (o.depth, u.role) u.role, u.id, o.id, o.depth"
+        " FROM users u JOIN org_units o ON o.id = u.scope_id WHERE u.active"
+        " AND (campusguard_within((SELECT path FROM org_units WHERE id = %(school)s), o.path)"
+        " OR o.parent_id = %(school)s) ORDER BY o.depth, u.role, o.id, u.id", {"school": school_id}).fetchall()
+    return [(str(role), str(user), str(unit), int(depth)) for role, user, unit, depth in rows]

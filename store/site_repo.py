@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 
 from domain.audit import AuditRecord
 from domain.site import Person, School, Site, Tracker
-from store import audit_repo
+from store import audit_repo, patrol_repo
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,11 @@ def load_site(conn: psycopg.Connection, site: Site, actor: str = "system", sourc
             "devices": _upsert(conn, "devices", list(_device_rows(site))),
             # Only the site's own fences: those drawn through the API are not the file's to retire.
             "geofences": _upsert(conn, "geofences", list(_fence_rows(site)), retire_where="source = 'site'"),
+            "classes": _retire_classes(conn, site),
+            "class_buses": _replace_rosters(conn, site),
+            # Patrol checkpoints and plans (store/patrol_repo.py); key versions stay the database's.
+            "patrol_checkpoints": _upsert(conn, "patrol_checkpoints", list(patrol_repo.checkpoint_rows(site))),
+            "patrol_plans": _upsert(conn, "patrol_plans", list(patrol_repo.plan_rows(site))),
         }
         report = LoadReport(tables)
         if report.changed:
@@ -79,10 +84,15 @@ def _unit_rows(site: Site) -> Iterator[Row]:
         paths[unit.id] = f"{paths[entry.parent_id]}{unit.id}/"
         yield {"id": unit.id, "parent_id": entry.parent_id, "kind": unit.kind, "name": unit.name,
                "path": paths[unit.id], "depth": entry.depth}
-        # A school is also a unit of the tree, so scoping by path covers it like any other unit.
+        # A school is also a unit of the tree, so scoping by path covers it like any other unit; so is a class,
+        # the fifth level, whose head teacher is scoped to it.
         for school in unit.schools:
+            school_path = f"{paths[unit.id]}{school.id}/"
             yield {"id": school.id, "parent_id": unit.id, "kind": "school", "name": school.name,
-                   "path": f"{paths[unit.id]}{school.id}/", "depth": entry.depth + 1}
+                   "path": school_path, "depth": entry.depth + 1}
+            for school_class in school.classes:
+                yield {"id": school_class.id, "parent_id": school.id, "kind": "class", "name": school_class.name,
+                       "path": f"{school_path}{school_class.id}/", "depth": entry.depth + 2}
 
 
 def _school_row(school: School) -> Row:
@@ -90,7 +100,8 @@ def _school_row(school: School) -> Row:
         "id": school.id, "name": school.name, "timezone": school.timezone,
         "campus": Jsonb(school.campus.model_dump(mode="json")), "address": school.address,
         "hours": Jsonb([h.model_dump(mode="json") for h in school.hours]),
-        "school_zone_speed_kmh": school.school_zone_speed_kmh, "active": True,
+        "school_zone_speed_kmh": school.school_zone_speed_kmh, "stage": school.stage, "pupils": school.pupils,
+        "boarding": school.boarding, "active": True,
     }
 
 
@@ -141,11 +152,39 @@ def _device(school_id: str | None, kind: str, ident: str, name: str, source: str
 
 
 def _tracker(school_id: str | None, kind: str, tracker: Tracker, name: str, **extra: Any) -> Row:
+    if tracker.clock_offset_min:  # a GT06 unit set to local time (ingest reads its times with the offset)
+        extra["config"] = Jsonb({"clock_offset_min": tracker.clock_offset_min})
     return _device(school_id, kind, tracker.id, name, tracker.source, tracker.external_id, **extra)
 
 
+def _retire_classes(conn: psycopg.Connection, site: Site) -> TableCounts:
+    """Flag the classes the file no longer has as retired, and bring back any it has again.
+
+    Units stay in the tree (users and history point at them), but a retired class leaves the class lists.
+    """
+    wanted = [c.id for e in site.iter_schools() for c in e.school.classes]
+    retired = conn.execute("UPDATE org_units SET retired_at = now(), updated_at = now()"
+                           " WHERE kind = 'class' AND retired_at IS NULL AND NOT (id = ANY(%s))", (wanted,)).rowcount
+    back = conn.execute("UPDATE org_units SET retired_at = NULL, updated_at = now()"
+                        " WHERE kind = 'class' AND retired_at IS NOT NULL AND id = ANY(%s)", (wanted,)).rowcount
+    return TableCounts(0, back, len(wanted) - back, retired)
+
+
+def _replace_rosters(conn: psycopg.Connection, site: Site) -> TableCounts:
+    """Make ``class_buses`` the file's rosters: pairs are facts without history, so a removed one simply goes."""
+    wanted = {(c.id, bus) for e in site.iter_schools() for c in e.school.classes for bus in c.buses}
+    held = {(str(r[0]), str(r[1])) for r in conn.execute("SELECT class_id, bus_id FROM class_buses")}
+    gone, new = held - wanted, wanted - held
+    with conn.cursor() as cur:
+        cur.executemany("DELETE FROM class_buses WHERE class_id = %s AND bus_id = %s", sorted(gone))
+        cur.executemany("INSERT INTO class_buses (class_id, bus_id) VALUES (%s, %s)", sorted(new))
+    return TableCounts(inserted=len(new), unchanged=len(held & wanted), retired=len(gone))
+
+
 def _device_rows(site: Site) -> Iterator[Row]:
-    school_ids = {s.school.id for s in site.iter_schools()}
+    # A phone is its owner's school's device: a head teacher's through the school of their class.
+    school_ids = {s.school.id: s.school.id for s in site.iter_schools()}
+    school_ids.update({c.id: s.school.id for s in site.iter_schools() for c in s.school.classes})
     for entry in site.iter_schools():
         school = entry.school
         for bus in school.buses:
@@ -166,7 +205,7 @@ def _device_rows(site: Site) -> Iterator[Row]:
     for person_entry in site.iter_people():
         person: Person = person_entry.person
         if person.tracker is not None:
-            school_id = person_entry.scope_id if person_entry.scope_id in school_ids else None
+            school_id = school_ids.get(person_entry.scope_id)
             yield _tracker(school_id, "person_tracker", person.tracker, f"{person.name}'s phone",
                            user_id=person.id, subtype=person.role)
 

@@ -6,6 +6,7 @@ Under ``make test`` the services come from ``devtools.devservices run`` through 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +58,17 @@ def private_mqtt() -> Iterator[PrivateBroker]:
 
 
 @pytest.fixture(scope="session")
-def mqtt_url(service_urls: ServiceUrls) -> str:
-    """URL of the MQTT broker."""
-    return service_urls.mqtt_url
+def mqtt_url(service_urls: ServiceUrls) -> Iterator[str]:
+    """URL of the MQTT broker: the shared one, or under pytest-xdist a broker of this worker's own.
+
+    Ingest workers share one subscription group per broker, so two tests running at once on one broker would
+    take each other's messages; a test process of its own never meets another on its broker.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield service_urls.mqtt_url
+        return
+    broker = PrivateBroker()
+    try:
+        yield broker.url
+    finally:
+        broker.close()

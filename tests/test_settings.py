@@ -27,7 +27,7 @@ def test_production_refuses_weak_secrets(tmp_path: Path) -> None:
     (secrets.token_hex(32), "aaaaaaaaaaaa", "CAMPUSGUARD_ADMIN_PASSWORD is too predictable"),
     (secrets.token_hex(32), "abcdabcdabcd", "CAMPUSGUARD_ADMIN_PASSWORD is too predictable"),
     (secrets.token_hex(32), "Rq7-vX2m", "CAMPUSGUARD_ADMIN_PASSWORD must be set to at least 12"),
-])
+], ids=["repeated-key", "repeated-password", "pattern-password", "short-password"])  # ids: never the random keys
 def test_production_refuses_predictable_secrets(tmp_path: Path, secret_key: str, admin_password: str,
                                                 refused: str) -> None:
     with pytest.raises(ValidationError, match=refused):

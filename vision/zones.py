@@ -25,12 +25,11 @@ import shapely
 from shapely.geometry import Polygon
 
 from domain.site.common import SchoolHours
-from domain.site.devices import Camera
+from domain.site.devices import Camera, PlaceKind
 from domain.site.models import School
 from vision.messages import Observation, TrackedObject
 
 ZoneKind = Literal["restricted", "kitchen", "gate", "crowd", "general"]
-PlaceKind = Literal["gate", "canteen", "kitchen", "corridor", "playground", "entrance", "parking"]
 
 STANDING_LABELS = frozenset({"person", "cat", "dog", "bird"})
 """Labels located by their foot point; every other label by its box centre."""

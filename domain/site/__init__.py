@@ -5,6 +5,7 @@ line.
 """
 
 from domain.site.models import (
+    CLASS_ROLES,
     SCHOOL_ROLES,
     Bus,
     BusStop,
@@ -21,8 +22,10 @@ from domain.site.models import (
     Role,
     Route,
     School,
+    SchoolClass,
     SchoolEntry,
     SchoolHours,
+    SchoolStage,
     Sensor,
     Site,
     Slug,
@@ -32,9 +35,11 @@ from domain.site.models import (
     WallTime,
     Weekday,
 )
+from domain.site.staffing import guards_required
 from domain.site.validate import SiteError, SiteInvalid, check_site, format_errors, load_site
 
 __all__ = [
+    "CLASS_ROLES",
     "SCHOOL_ROLES",
     "Bus",
     "BusStop",
@@ -51,8 +56,10 @@ __all__ = [
     "Role",
     "Route",
     "School",
+    "SchoolClass",
     "SchoolEntry",
     "SchoolHours",
+    "SchoolStage",
     "Sensor",
     "Site",
     "SiteError",
@@ -65,5 +72,6 @@ __all__ = [
     "Weekday",
     "check_site",
     "format_errors",
+    "guards_required",
     "load_site",
 ]

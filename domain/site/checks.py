@@ -71,13 +71,19 @@ def _ids(site: Site) -> Iterator[tuple[str, _Owner]]:
             for s, stop in enumerate(bus.route.stops):
                 yield stop.id, _Owner("bus stop", (*loc, "buses", b, "route", "stops", s))
         for group, what in (("panic_buttons", "panic button"), ("cameras", "camera"), ("sensors", "sensor"),
-                            ("restricted_areas", "restricted area")):
+                            ("restricted_areas", "restricted area"), ("checkpoints", "patrol checkpoint")):
             for index, device in enumerate(getattr(school, group)):
                 yield device.id, _Owner(what, (*loc, group, index))
         for index, person in enumerate(school.people):
             yield person.id, _Owner("person", (*loc, "people", index))
             if person.tracker:
                 yield person.tracker.id, _Owner("tracker", (*loc, "people", index, "tracker"))
+        for index, school_class in enumerate(school.classes):
+            yield school_class.id, _Owner("class", (*loc, "classes", index))
+            teacher = school_class.head_teacher
+            yield teacher.id, _Owner("person", (*loc, "classes", index, "head_teacher"))
+            if teacher.tracker:
+                yield teacher.tracker.id, _Owner("tracker", (*loc, "classes", index, "head_teacher", "tracker"))
 
 
 def _external_ids(site: Site) -> Iterator[tuple[tuple[str, str], _Owner]]:
@@ -102,6 +108,10 @@ def _external_ids(site: Site) -> Iterator[tuple[tuple[str, str], _Owner]]:
         for index, person in enumerate(school.people):
             if person.tracker:
                 yield from of(person.tracker, "tracker", (*loc, "people", index, "tracker"))
+        for index, group in enumerate(school.classes):
+            if group.head_teacher.tracker:
+                yield from of(group.head_teacher.tracker, "tracker",
+                              (*loc, "classes", index, "head_teacher", "tracker"))
 
 
 def loc_to_path(loc: Loc) -> str:
@@ -168,6 +178,20 @@ def _devices(site: Site) -> Iterator[Finding]:
                     )
 
 
+def _rosters(site: Site) -> Iterator[Finding]:
+    """Find class rosters naming a bus of another school.
+
+    A roster naming another school's bus would show its head teacher children they have no business with.
+    """
+    for school, loc in _schools(site):
+        own = {bus.id for bus in school.buses}
+        for index, group in enumerate(school.classes):
+            for b, bus_id in enumerate(group.buses):
+                if bus_id not in own:
+                    yield Finding((*loc, "classes", index, "buses", b),
+                                  f"no bus {bus_id!r} serves {school.id}; a class rides its own school's buses")
+
+
 def cross_checks(site: Site) -> list[Finding]:
     """Return every broken cross-tree rule of a structurally valid site."""
     return [
@@ -179,4 +203,5 @@ def cross_checks(site: Site) -> list[Finding]:
         ),
         *_routes(site),
         *_devices(site),
+        *_rosters(site),
     ]

@@ -29,10 +29,21 @@ class Tracker(Frozen):
             "name); none for our own schema, whose topic carries our id.",
         ),
     ] = None
+    clock_offset_min: Annotated[
+        int,
+        Field(
+            ge=-14 * 60,
+            le=14 * 60,
+            description="Minutes the device's clock runs ahead of UTC: 0 (UTC) as GT06 says, 480 for a GT06 "
+            "unit set to Beijing time. Only gt06 reads it (JT/T 808 times are Beijing time by the standard).",
+        ),
+    ] = 0
 
     @model_validator(mode="after")
     def _external(self) -> Tracker:
         check_external_id(self.source, self.external_id)
+        if self.clock_offset_min and self.source != "gt06":
+            raise located_error("only a gt06 tracker's clock may be set off UTC", "clock_offset_min")
         return self
 
 
@@ -105,6 +116,11 @@ class CameraZone(Frozen):
         return corners
 
 
+PlaceKind = Literal["gate", "canteen", "kitchen", "corridor", "playground", "entrance", "parking", "perimeter",
+                    "dormitory"]
+"""What a camera watches; the key areas GB/T 29315 names (gate, perimeter, canteen kitchen, dormitory) among them."""
+
+
 class Camera(Frozen):
     """A camera stream and the zones drawn on its image."""
 
@@ -114,10 +130,7 @@ class Camera(Frozen):
         str, Field(min_length=1, description="rtsp:// or rtsps:// stream, or a video file path for replay.")
     ]
     location: Annotated[GeoPoint, Field(description="[lon, lat] of the camera.")]
-    place_kind: Annotated[
-        Literal["gate", "canteen", "kitchen", "corridor", "playground", "entrance", "parking"],
-        Field(description="What the camera watches."),
-    ]
+    place_kind: Annotated[PlaceKind, Field(description="What the camera watches.")]
     zones: Annotated[tuple[CameraZone, ...], Field(description="Zones on its image.")] = ()
 
     @field_validator("rtsp_url")

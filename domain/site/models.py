@@ -14,14 +14,16 @@ from collections.abc import Iterator
 from typing import Annotated, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from domain.site.common import Frozen, SchoolHours, Slug, Source, WallTime, Weekday
 from domain.site.devices import Camera, CameraZone, PanicButton, Sensor, Tracker
 from domain.site.geometry import GeoPoint, LineString, Polygon, located_error
+from domain.site.patrols import Checkpoint, PatrolPlan, check_school_patrols
 
 __all__ = [
+    "CLASS_ROLES",
     "SCHOOL_ROLES",
     "Bus",
     "BusStop",
@@ -37,8 +39,10 @@ __all__ = [
     "Role",
     "Route",
     "School",
+    "SchoolClass",
     "SchoolEntry",
     "SchoolHours",
+    "SchoolStage",
     "Sensor",
     "Site",
     "Slug",
@@ -98,9 +102,22 @@ class Bus(Frozen):
     ] = ()
 
 
-Role = Literal["guard", "school_admin", "district_officer", "district_admin", "auditor"]
+Role = Literal["guard", "school_admin", "head_teacher", "district_officer", "district_admin", "auditor"]
+"""What a person may do; where they sit in the tree says what they see (their subtree).
+
+The names are capability classes, not titles: a city bureau's officer is a ``district_admin`` at the city, a
+county's (or district's, or functional zone's) officer a ``district_officer`` at the county, a township centre
+school's admin a ``district_officer`` at the township; ``school_admin`` and ``guard`` sit at a school, a
+``head_teacher`` (班主任) at a class; an ``auditor`` reads wherever they sit.
+"""
 SCHOOL_ROLES: frozenset[str] = frozenset({"guard", "school_admin"})
-"""Roles that belong under a school; every other role belongs under an organisational unit."""
+"""Roles that belong under a school; every other role but a class's belongs under an organisational unit."""
+CLASS_ROLES: frozenset[str] = frozenset({"head_teacher"})
+"""Roles that belong to one class of a school (its head teacher, 班主任): their scope is the class."""
+
+Level = Literal["unit", "school", "class"]
+_PLACE: dict[Level, str] = {"unit": "an organisational unit (city, county, township)", "school": "a school",
+                            "class": "a class of a school (its head_teacher)"}
 
 
 class Person(Frozen):
@@ -117,11 +134,20 @@ class Person(Frozen):
     tracker: Annotated[Tracker | None, Field(description="Their phone as a position source.")] = None
 
 
+def _level_of(role: str) -> Level:
+    return "school" if role in SCHOOL_ROLES else "class" if role in CLASS_ROLES else "unit"
+
+
+def _check_role(person: Person, level: Level, *loc: str | int) -> None:
+    # Where a person sits is their scope, so a role in the wrong place would see too much or too little.
+    if (belongs := _level_of(person.role)) != level:
+        raise located_error(f"a {person.role} belongs under {_PLACE[belongs]}, not under {_PLACE[level]}",
+                            *loc, "role")
+
+
 def _check_roles(people: tuple[Person, ...], *, school: bool) -> tuple[Person, ...]:
     for index, person in enumerate(people):
-        if (person.role in SCHOOL_ROLES) != school:
-            where = "a school" if person.role in SCHOOL_ROLES else "an organisational unit, not a school"
-            raise located_error(f"a {person.role} belongs under {where}", index, "role")
+        _check_role(person, "school" if school else "unit", index)
     return people
 
 
@@ -133,6 +159,28 @@ class RestrictedArea(Frozen):
     polygon: Annotated[Polygon, Field(description="The area as a GeoJSON Polygon.")]
 
 
+SchoolStage = Literal["kindergarten", "primary", "middle", "nine_year", "high", "vocational"]
+"""What a school teaches: 幼儿园, 小学, 初中, 九年一贯制, 高中, 职业学校."""
+
+
+class SchoolClass(Frozen):
+    """A class of a school (班级) with its head teacher, the fifth level of the tree."""
+
+    id: Annotated[Slug, Field(description="Class id, unique in the whole file like every id.")]
+    name: Annotated[str, Field(min_length=1, description='Class name, e.g. "三年级二班".')]
+    head_teacher: Annotated[Person, Field(description="The head teacher (班主任), role head_teacher; their "
+                                                      "scope is this class.")]
+    pupils: Annotated[int | None, Field(ge=1, le=200, description="Pupils in the class.")] = None
+    buses: Annotated[tuple[Slug, ...], Field(description="Ids of the school's buses its pupils ride (the bus "
+                                                         "roster the head teacher follows).")] = ()
+
+    @field_validator("head_teacher")
+    @classmethod
+    def _teacher(cls, person: Person) -> Person:
+        _check_role(person, "class")
+        return person
+
+
 class School(Frozen):
     """A school: its campus, hours and everything on or serving it."""
 
@@ -141,6 +189,12 @@ class School(Frozen):
     timezone: Annotated[str, Field(description='IANA timezone, e.g. "America/Chicago".')]
     campus: Annotated[Polygon, Field(description="Campus outline as a GeoJSON Polygon.")]
     address: Annotated[str | None, Field(description="Street address.")] = None
+    stage: Annotated[SchoolStage | None, Field(description="What the school teaches, kindergarten to high.")] = None
+    pupils: Annotated[
+        int | None,
+        Field(ge=1, le=20000, description="Pupils enrolled; decides how many guards GB/T 29315 asks for."),
+    ] = None
+    boarding: Annotated[bool, Field(description="Pupils sleep at school (寄宿制): dormitories are watched.")] = False
     hours: Annotated[tuple[SchoolHours, ...], Field(min_length=1, description="Weekly school hours.")]
     school_zone_speed_kmh: Annotated[int, Field(ge=5, le=80, description="Speed limit near the campus.")] = 30
     buses: Annotated[tuple[Bus, ...], Field(description="Buses serving the school.")] = ()
@@ -151,6 +205,9 @@ class School(Frozen):
         tuple[RestrictedArea, ...], Field(description="Restricted areas on or near the campus (geofences).")
     ] = ()
     people: Annotated[tuple[Person, ...], Field(description="Guards and school admins.")] = ()
+    classes: Annotated[tuple[SchoolClass, ...], Field(description="Classes with their head teachers.")] = ()
+    checkpoints: Annotated[tuple[Checkpoint, ...], Field(description="Patrol checkpoints (QR codes, NFC tags).")] = ()
+    patrol: Annotated[PatrolPlan | None, Field(description="The guards' patrol rounds; none: no plan.")] = None
 
     @field_validator("timezone")
     @classmethod
@@ -165,6 +222,14 @@ class School(Frozen):
     @classmethod
     def _school_roles(cls, people: tuple[Person, ...]) -> tuple[Person, ...]:
         return _check_roles(people, school=True)
+
+    @model_validator(mode="after")
+    def _patrols(self) -> School:
+        try:
+            check_school_patrols(self.checkpoints, self.patrol)
+        except ValueError as bad:
+            raise located_error(str(bad), "patrol") from None
+        return self
 
     def zone(self) -> ZoneInfo:
         """Return the school's timezone."""
@@ -206,7 +271,7 @@ class SchoolEntry(NamedTuple):
 
 
 class PersonEntry(NamedTuple):
-    """A person with the id of the unit or school they belong to."""
+    """A person with the id of the unit, school or class they belong to."""
 
     person: Person
     scope_id: str
@@ -233,8 +298,9 @@ class Site(Frozen):
                 yield SchoolEntry(school, entry.unit.id)
 
     def iter_people(self) -> Iterator[PersonEntry]:
-        """Yield every person with the id of the unit or school they belong to."""
+        """Yield every person with the id of the unit, school or class they belong to."""
         for entry in self.iter_units():
             yield from (PersonEntry(p, entry.unit.id) for p in entry.unit.people)
             for school in entry.unit.schools:
                 yield from (PersonEntry(p, school.id) for p in school.people)
+                yield from (PersonEntry(c.head_teacher, c.id) for c in school.classes)

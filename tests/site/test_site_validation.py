@@ -158,7 +158,8 @@ def test_example_district_validates_with_required_counts() -> None:
     assert {c.place_kind for c in cameras} >= {"gate", "canteen", "kitchen", "corridor"}
     assert all(c.zones for c in cameras)
     assert Counter(s.kind for s in sensors) == {"temperature": 7, "smoke": 4}
-    assert Counter(t.source for t in trackers) == {"campusguard": 21, "owntracks": 11, "osmand": 5}
+    assert Counter(t.source for t in trackers) == {"campusguard": 21, "owntracks": 11, "osmand": 5, "jt808": 7,
+                                                   "gt06": 4}
     assert roles == {"guard": 15, "school_admin": 7, "district_officer": 4, "district_admin": 1, "auditor": 1}
     per_school = Counter(e.scope_id for e in site.iter_people() if e.person.role == "guard")
     assert min(per_school.values()) >= 2
@@ -319,7 +320,7 @@ def test_guard_under_a_district() -> None:
     text = mutate("      role: district_admin", "      role: guard")
     error = only_error(text)
     assert (error.path, error.line) == ("organisation.people[0].role", line_of(text, "      role: guard"))
-    assert error.message == "a guard belongs under a school"
+    assert error.message == "a guard belongs under a school, not under an organisational unit (city, county, township)"
 
 
 def test_missing_trackers() -> None:

@@ -39,6 +39,7 @@ ALLOWED = frozenset({
     "English",  # the language picker names each language in itself: English, 中文
     "Leaflet",  # the map library's attribution, which its licence asks to show
     "OsmAnd", "Zigbee2MQTT", "OwnTracks",  # device protocols by their own names (the operations page)
+    "JT", "T", "GT06", "IMEI",  # JT/T 808 and GT06 likewise; IMEI as Chinese trackers' labels write it
 })
 """Latin words a Chinese reader is expected to see. Everything else in Latin letters is a name from the site file
 (stripped before the check) or an untranslated word (a failure)."""
@@ -156,7 +157,7 @@ def _check(page: Page, names: list[str], where: str, problems: dict[str, dict[st
 
 def _pages() -> list[str]:
     pages = ["/", "/guard", "/history", "/alarms"]
-    pages += [p for p in ("/audit", "/ops") if (REPO / "command_ui/static" / f"{p[1:]}.html").exists()]
+    pages += [p for p in ("/audit", "/ops", "/wall") if (REPO / "command_ui/static" / f"{p[1:]}.html").exists()]
     return pages
 
 

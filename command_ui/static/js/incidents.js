@@ -24,6 +24,7 @@ export const TYPES = [
   "panic", "drill", "person_down", "knife_outside_kitchen", "child_check_missed", "smoke", "unattended_cooking",
   "intrusion", "loitering", "crowding", "phone_in_kitchen", "animal_in_kitchen", "route_deviated",
   "unexpected_stop", "late_arrival", "overspeed", "after_hours_movement", "device_offline", "low_battery",
+  "patrol_round_missed",
 ];
 
 /** An incident type in the reader's language; a type from a site's own rules shows as named there. */

@@ -15,7 +15,8 @@ function nextPath(role) {
       return target.pathname + target.search + target.hash;
     }
   }
-  return role === "guard" ? "/guard" : "/";
+  // A head teacher sees only their class: its page, not a map of buses they may not see.
+  return role === "guard" ? "/guard" : role === "head_teacher" ? "/class" : "/";
 }
 
 translatePage();

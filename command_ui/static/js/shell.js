@@ -29,6 +29,7 @@ export async function startPage() {
     replaceChildren(nav,
       link("/", "nav.map"),
       link("/guard", "nav.guard"),
+      me.role === "head_teacher" ? link("/class", "nav.class") : null,
       READ_AUDIT.has(me.role) || me.role === "school_admin" || me.role === "district_officer"
         ? link("/history", "nav.history") : null,
       // Every role reads the alarm board, shelves, drill modes and camera scenes; the page shows each only
@@ -36,6 +37,8 @@ export async function startPage() {
       link("/alarms", "nav.alarms"),
       READ_AUDIT.has(me.role) ? link("/audit", "nav.audit") : null,
       READ_OPS.has(me.role) ? link("/ops", "nav.ops") : null,
+      // The wall is for the same people as operations (command_ui.routers.wall.WATCH_WALL).
+      READ_OPS.has(me.role) ? link("/wall", "nav.wall") : null,
       h("span", { class: "who", "data-testid": "who" }, me.id),
       language,
       h("button", { type: "button", class: "link", onclick: signOut }, t("nav.signout")));

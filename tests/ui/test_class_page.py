@@ -1,0 +1,104 @@
+"""A head teacher of the example city signs in and lands on their class: its bus, where it last was, in Chinese.
+
+The app serves the example city (zh-CN people, Asia/Shanghai schools); the head teacher of one class of a rural
+boarding school signs in through the login page as a person would, is taken to ``/class``, and reads their class,
+the bus their pupils ride and its last position in Beijing time, and nothing of the school's other class or of any
+other school. A county officer reads every class of their county's schools on the same page, names as text.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+import uvicorn
+from playwright.sync_api import Page
+
+from campusguard.settings import Mode, Settings
+from command_ui.app import create_app
+from command_ui.routers.auth import HASHER
+from devtools.devservices import free_port
+from domain.site import load_site
+from store.config import RetentionSettings, StorageBackend
+from store.migrate import migrate
+from store.site_repo import load_site as store_site
+from tests.support.ingest import wait_for
+from tests.support.secrets import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY
+from tests.ui.conftest import PASSWORD, REPO, Site, sign_in
+
+pytestmark = pytest.mark.slow
+
+CITY = REPO / "examples" / "city.yaml"
+SCHOOL = "wangzhuang-zxxx"
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def city(fresh_database_url: str, tmp_path: Path) -> Iterator[Site]:
+    """The app serving a fresh database holding the example city, every person's password PASSWORD."""
+    with psycopg.connect(fresh_database_url) as conn:
+        migrate(conn, StorageBackend.AUTO, RetentionSettings())
+        store_site(conn, load_site(CITY))
+        conn.execute("UPDATE users SET password_hash = %s", (HASHER.hash(PASSWORD),))
+    settings = Settings(mode=Mode.PRODUCTION, database_url=fresh_database_url, secret_key=TEST_SECRET_KEY,
+                        admin_password=TEST_ADMIN_PASSWORD, data_dir=tmp_path, cookie_secure=False)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=free_port(),
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, name="ui-city-server")
+    thread.start()
+    try:
+        wait_for(lambda: server.started, 20, "uvicorn to start")
+        yield Site(f"http://127.0.0.1:{server.config.port}", fresh_database_url)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def test_a_head_teacher_reads_their_class_bus_in_beijing_time(city: Site, page: Page) -> None:
+    site = load_site(CITY)
+    school = next(e.school for e in site.iter_schools() if e.school.id == SCHOOL)
+    mine, other = school.classes[0], school.classes[1]
+    bus = next(b for b in school.buses if b.id == mine.buses[0])
+    fixed = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=7)
+    with psycopg.connect(city.db) as conn:
+        conn.execute("INSERT INTO latest_positions (device_id, time, lon, lat, source)"
+                     " VALUES (%s, %s, %s, %s, 'jt808')", (bus.trackers[0].id, fixed, *bus.route.stops[0].location))
+    sign_in(page, city.base, mine.head_teacher.id)
+    assert page.url.endswith("/class")
+    page.wait_for_selector(f"[data-bus='{bus.id}']")
+    assert page.title() == "我的班级校车"
+    card = page.locator(".class-card")
+    assert card.count() == 1
+    text = card.inner_text()
+    assert f"{school.name} {mine.name}" in text
+    assert f"班主任：{mine.head_teacher.name}" in text  # noqa: RUF001 - Chinese punctuation
+    assert f"{bus.name}（{bus.plate}）" in text  # noqa: RUF001 - Chinese punctuation
+    # Beijing time, named as Chinese readers know it (never a bare "GMT+8").
+    assert "最后定位" in text and fixed.astimezone(BEIJING).strftime("%H:%M") in text and "中国标准时间" in text
+    body = page.locator("body").inner_text()
+    assert other.name not in body and other.head_teacher.name not in body
+    assert page.locator("nav a[href='/class']").inner_text() == "我的班级"
+
+
+def test_a_county_officer_reads_every_class_of_the_county(city: Site, page: Page) -> None:
+    site = load_site(CITY)
+    county = next(u for u in site.organisation.units if u.id == "junchuan")
+    officer = county.people[0]
+    expected = {c.id for t in county.units for s in t.schools for c in s.classes}
+    # A name is text, whatever it holds: markup in one must be shown, never parsed.
+    poisoned = '<img src=x onerror="window.__xss=1">'
+    with psycopg.connect(city.db) as conn:
+        conn.execute("UPDATE org_units SET name = %s WHERE id = %s", (poisoned, f"{SCHOOL}-c2"))
+    sign_in(page, city.base, officer.id)
+    page.goto(f"{city.base}/class")
+    page.wait_for_selector("body[data-ready=true]")
+    shown = set(page.locator(".class-card").evaluate_all("cards => cards.map((c) => c.dataset.class)"))
+    assert shown == expected
+    assert poisoned in page.locator(f"[data-class='{SCHOOL}-c2'] h2").inner_text()
+    assert page.evaluate("() => [window.__xss ?? null, document.querySelectorAll('img[src=\"x\"]').length]") == [
+        None, 0]
