@@ -62,4 +62,10 @@ def test_ingest_serves_exactly_the_ports_asked_for(fresh_database_url: str, priv
         assert {p for p, port in ports.items() if listening(port)} == expected
     finally:
         process.terminate()
-        process.wait(timeout=60)
+        try:
+            # The supervisor gives each child 60 s to drain, then kills it: wait past that, never leak the process.
+            process.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise

@@ -80,8 +80,17 @@ def test_the_generated_basemap_is_drawn_with_named_streets_a_legend_and_clusters
     clusters = page.locator(".device-cluster")
     expect(clusters.first).to_be_visible()
     before = page.locator(".leaflet-marker-pane .device-marker").count()
-    clusters.first.click()
-    expect(page.locator(".leaflet-marker-pane .device-marker")).not_to_have_count(before)
+    markers = page.locator(".leaflet-marker-pane .device-marker")
+    # Two campuses close together are one cluster at first: a click zooms to it, and another may be needed
+    # before a campus's own devices stand apart.
+    for _ in range(4):
+        clusters.first.click()
+        try:
+            expect(markers).not_to_have_count(before, timeout=5_000)
+            break
+        except AssertionError:
+            continue
+    expect(markers).not_to_have_count(before)
     marker = page.locator(".leaflet-marker-pane .device-marker").first
     assert (marker.get_attribute("aria-label") or "").split(":")[0] in {"Panic button", "Camera"}
 
