@@ -106,7 +106,7 @@ def test_a_revoked_terminal_registers_again_with_the_code_it_is_given(worker: Wo
     assert isinstance(terminal, Jt808Terminal)
     now = datetime.now(UTC).replace(microsecond=0)
     fleet.submit(SimFix(JT808, now - timedelta(seconds=30), -96.7, 40.81, 20.0, 0.0, 4.0, 350.0, None))
-    wait_for(lambda: terminal.counts["reports"] == 1, 20, "the first report")
+    wait_for(lambda: terminal.counts["reports"] == 1, 60, "the first report")
     first = terminal.code
     with psycopg.connect(db, autocommit=True) as conn:
         assert revoke_codes(conn, "13805710002", "test") == 1
