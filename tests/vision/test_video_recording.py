@@ -14,8 +14,7 @@ import json
 import os
 import shutil
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import psycopg
 import pytest
 
 from store import video_repo
-from tests.support.ingest import prepare_database
+from tests.support.ingest import prepare_database, wait_for
 from tests.support.rtsp import RtspServer
 from vision.config import VideoSettings
 from vision.video.ffmpeg import probe_frames
@@ -39,14 +38,6 @@ T0 = datetime(2026, 3, 12, 4, 0, tzinfo=UTC)
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed "
                                 "(scripts/bootstrap.sh installs it)")
-
-
-def wait_for(check: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    """Poll ``check`` until it holds; fail after ``timeout_s`` (a deadline for a hang, not a timing claim)."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.2)
 
 
 def run_of(path: str) -> str:
@@ -135,7 +126,7 @@ def test_recording_survives_sigkill_and_a_clip_matches_its_window_to_the_keyfram
     request.addfinalizer(conn.close)  # closed however the test ends (a leak would fail the next test instead)
     try:
         recorder = service.recorders[GATE]
-        wait_for(lambda: len(video_repo.segments(conn, GATE)) >= 3)
+        wait_for(lambda: len(video_repo.segments(conn, GATE)) >= 3, 30, "three segments")
         before = video_repo.segments(conn, GATE)
         # A kill mid-segment (the open one holds a few frames already): ffmpeg gets no chance to close anything.
         folder = service.folder(GATE)
@@ -144,20 +135,21 @@ def test_recording_survives_sigkill_and_a_clip_matches_its_window_to_the_keyfram
             indexed = {Path(s.path).name for s in video_repo.segments(conn, GATE)}
             return any(p.stat().st_size > 4000 for p in folder.glob("*.ts") if p.name not in indexed)
 
-        wait_for(open_segment_has_frames)
+        wait_for(open_segment_has_frames, 30, "frames in the open segment")
         before = video_repo.segments(conn, GATE)
         hashes = {s.path: sha(service.root / s.path) for s in before}
         pid = recorder.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: recorder.runs >= 2 and len({run_of(s.path) for s in
-                                                     video_repo.segments(conn, GATE)}) >= 2)
+                                                     video_repo.segments(conn, GATE)}) >= 2, 30, "the restarted run")
         restarted = next(s for s in video_repo.segments(conn, GATE) if run_of(s.path) != run_of(before[0].path))
         # The window lies in the new run: 0.5 s after its first keyframe to 7.5 s; a clip across the kill
         # would play the two sides joined, the gap left out.
         finding_at = restarted.start_at + timedelta(seconds=3.5)
         incident = open_incident(conn, finding_at)
-        wait_for(lambda: video_repo.segments(conn, GATE)[-1].end_at > finding_at + timedelta(seconds=5))
+        wait_for(lambda: video_repo.segments(conn, GATE)[-1].end_at > finding_at + timedelta(seconds=5), 30,
+                 "segments past the window")
     finally:
         service.stop()
     after = video_repo.segments(conn, GATE)
@@ -189,9 +181,10 @@ def test_recording_survives_sigkill_and_a_clip_matches_its_window_to_the_keyfram
         path = service.root / clip.path
         frames = probe_frames("ffprobe", path)
         assert frames.keyframes[0]
-        # The file itself spans what the index says, to a frame or two of arrival jitter.
+        # The file itself spans what the index says: the index dates frames by their arrival, so the bound is
+        # the stream's structure (one keyframe interval), not a claim about how fast this machine delivered them.
         span = (clip.end_at - clip.start_at).total_seconds()
-        assert abs((frames.times[-1] - frames.times[0]) - span) < 0.3
+        assert abs((frames.times[-1] - frames.times[0]) - span) <= gop.total_seconds()
         assert sha(path) == clip.sha256 and clip.bytes == path.stat().st_size
         audit = conn.execute("SELECT detail FROM audit_log WHERE action = 'video.clip.create'").fetchone()
         assert audit is not None and audit[0]["sha256"] == clip.sha256
@@ -241,17 +234,18 @@ def test_a_covered_lens_raises_tamper_and_uncovering_it_clears(fresh_database_ur
             return [(str(r[0]), str(r[1])) for r in rows]
 
         try:
-            wait_for(lambda: service.tamper.get(GATE, TamperState()).learned >= TamperParams().learn, 60)
+            wait_for(lambda: service.tamper.get(GATE, TamperState()).learned >= TamperParams().learn, 60,
+                     "the baseline learned")
             assert events() == []
             # A bag over the lens: the camera (restarted to show black) goes on sending, a dark picture.
             (root / GATE / "pattern").write_text("black")
             camera.stop()
             camera.start()
-            wait_for(lambda: events() == [("camera_tamper", "covered")], 60)
+            wait_for(lambda: events() == [("camera_tamper", "covered")], 60, "tamper raised")
             (root / GATE / "pattern").write_text("smpte")
             camera.stop()
             camera.start()
-            wait_for(lambda: len(events()) == 2, 60)
+            wait_for(lambda: len(events()) == 2, 60, "tamper cleared")
         finally:
             service.stop()
     assert events_kinds(fresh_database_url) == [("camera_tamper", "covered"), ("camera_tamper_cleared", "covered")]
