@@ -57,6 +57,9 @@ function apiFilters(search) {
   return params;
 }
 
+/** The zone records are shown in (set once the caller's schools are known). */
+let zone;
+
 function fillForm(search, schools) {
   const form = document.getElementById("filters");
   for (const name of ["actor", "incident", "action", "since", "until"]) form.elements[name].value = search[name];
@@ -112,7 +115,7 @@ function valueText(value, key) {
     return Object.entries(value).map(([k, v]) => `${keyLabel(k)} ${valueText(v, k)}`).join(", ");
   }
   const text = String(value);
-  if (ISO_INSTANT.test(text)) return formatTime(text, undefined, true);
+  if (ISO_INSTANT.test(text)) return formatTime(text, zone, true);
   const family = VALUE_KEYS[key];
   return (family && known(`${family}.${text}`)) || text;
 }
@@ -147,7 +150,7 @@ function targetCell(target) {
 
 function row(record) {
   return h("tr", { "data-record-id": record.id, "data-action": record.action, "data-target": record.target ?? "" },
-    h("td", { class: "when" }, formatTime(record.at, undefined, true)),
+    h("td", { class: "when" }, formatTime(record.at, zone, true)),
     h("td", { class: "actor" }, known(`actor.${record.actor}`) ?? record.actor),
     h("td", { class: "action" }, actionLabel(record.action)),
     h("td", { class: "target" }, targetCell(record.target)),
@@ -193,6 +196,10 @@ async function main() {
   }
   const search = currentSearch();
   const { byId: schools } = await loadSchools(api);
+  // Records belong to no one school: shown in the zone the caller's schools share (Beijing time for a Chinese
+  // city), else in the browser's.
+  const zones = new Set([...schools.values()].map((s) => s.timezone));
+  zone = zones.size === 1 ? [...zones][0] : undefined;
   fillForm(search, schools);
   await Promise.all([drawChain(), drawRecords(search)]);
   document.body.dataset.ready = "true";
