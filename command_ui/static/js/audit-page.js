@@ -195,11 +195,9 @@ async function main() {
     return;
   }
   const search = currentSearch();
-  const { byId: schools } = await loadSchools(api);
-  // Records belong to no one school: shown in the zone the caller's schools share (Beijing time for a Chinese
-  // city), else in the browser's.
-  const zones = new Set([...schools.values()].map((s) => s.timezone));
-  zone = zones.size === 1 ? [...zones][0] : undefined;
+  const loaded = await loadSchools(api);
+  const schools = loaded.byId;
+  zone = loaded.zone; // records belong to no one school
   fillForm(search, schools);
   await Promise.all([drawChain(), drawRecords(search)]);
   document.body.dataset.ready = "true";

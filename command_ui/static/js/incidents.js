@@ -154,5 +154,9 @@ export class OpenIncidents {
 export async function loadSchools(api) {
   const collection = await api.get("/api/v1/schools");
   const byId = new Map(collection.features.map((f) => [f.id, { id: f.id, ...f.properties }]));
-  return { byId, features: collection.features };
+  // The zone the caller's schools share (Beijing time across a Chinese city): for times that belong to no one
+  // school (an audit record, "as of"); undefined where they differ, so the browser's zone is used.
+  const zones = new Set([...byId.values()].map((s) => s.timezone));
+  const zone = zones.size === 1 ? [...zones][0] : undefined;
+  return { byId, features: collection.features, zone };
 }

@@ -19,10 +19,11 @@ const READ_OPS = new Set(["school_admin", "district_officer", "district_admin", 
 const REFRESH_MS = 60_000;
 
 let schools = new Map();
+let sharedZone; // the zone the caller's schools share, for times of no one school (loadSchools)
 let wholeTree = false;
 let myRole = "";
 const schoolName = (id) => (id ? schools.get(id)?.name ?? id : t("ops.no_school"));
-const zoneOf = (id) => schools.get(id)?.timezone;
+const zoneOf = (id) => schools.get(id)?.timezone ?? sharedZone;
 const decimal = new Intl.NumberFormat(LANG, { maximumFractionDigits: 1 });
 const rate = new Intl.NumberFormat(LANG, { maximumFractionDigits: 2 });
 
@@ -156,7 +157,7 @@ async function drawRates() {
     h("div", { class: "rate-strip", role: "img", "aria-label": t("ops.rates_strip") }, minutes.map((m, n) => h("span", {
       class: m.dead_letters ? "refused" : null,
       style: `height: ${Math.max(2, Math.round((all[n] / peak) * 100))}%`,
-      title: `${formatTime(m.minute)}: ${all[n]}`,
+      title: `${formatTime(m.minute, sharedZone)}: ${all[n]}`,
     }))));
 }
 
@@ -166,7 +167,7 @@ const drawTerminalList = () => drawTerminals(body("terminals"), myRole, schoolNa
 
 async function drawAll() {
   await Promise.all([drawDevices(), drawDeadLetters(), drawUnregistered(), drawTerminalList(), drawRates()]);
-  document.getElementById("as-of").textContent = t("ops.as_of", { time: formatTime(new Date().toISOString()) });
+  document.getElementById("as-of").textContent = t("ops.as_of", { time: formatTime(new Date().toISOString(), sharedZone) });
 }
 
 async function main() {
@@ -179,7 +180,7 @@ async function main() {
   }
   myRole = me.role;
   wholeTree = me.scope_path === "/" || me.scope_path.split("/").length === 3;
-  ({ byId: schools } = await loadSchools(api));
+  ({ byId: schools, zone: sharedZone } = await loadSchools(api));
   document.getElementById("reason").addEventListener("change",
     () => drawDeadLetters().catch((error) => showError(error, body("dead-letters"))));
   await drawAll();
