@@ -41,6 +41,7 @@ export class BusPanel {
     this.where = where;
     this.layer = L.layerGroup().addTo(map);
     this.busId = null;
+    this.trackOf = null;
     this.timer = null;
   }
 
@@ -81,6 +82,7 @@ export class BusPanel {
     this.where.section.hidden = true;
     delete this.where.section.dataset.busId;
     this.busId = null;
+    this.trackOf = null;
   }
 
   async loadEta() {
@@ -106,8 +108,21 @@ export class BusPanel {
     this.stop();
     const busId = this.busId;
     const day = this.day.value;
-    const body = await api.get(`/api/v1/buses/${encodeURIComponent(busId)}/track?date=${encodeURIComponent(day)}`);
-    if (busId !== this.busId) return;
+    // Chromium fires "change" on a date input again when it loses focus (a tap on the slider): the day shown is
+    // not loaded twice, which would put the marker back at the start under the reader's hand.
+    if (busId === this.trackOf?.busId && day === this.trackOf?.day) return;
+    this.trackOf = { busId, day };
+    // Only the latest request draws: a slow answer for a day (or bus) no longer chosen must not put its
+    // track back over the one the reader is replaying.
+    const ticket = (this.ticket = (this.ticket ?? 0) + 1);
+    let body;
+    try {
+      body = await api.get(`/api/v1/buses/${encodeURIComponent(busId)}/track?date=${encodeURIComponent(day)}`);
+    } catch (error) {
+      if (ticket === this.ticket) this.trackOf = null; // a failed day may be asked for again
+      throw error;
+    }
+    if (busId !== this.busId || ticket !== this.ticket) return;
     this.layer.clearLayers();
     const track = body.features[0];
     const geometry = track.geometry;
