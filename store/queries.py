@@ -159,13 +159,30 @@ class IncidentFilter:
                 "outcomes": listed(self.outcomes), "since": self.since, "until": self.until}
 
 
+COUNT_CAP = 10_000
+"""Incidents counted at most for a search's total: past this, "more than 10,000" says all a reader can use, and
+counting the last of a city's year (100 k rows joined to their units) cost more than the page itself."""
+
+
+@dataclass(frozen=True, slots=True)
+class MatchCount:
+    """How many incidents match a search: exact up to the cap, else at least ``count``."""
+
+    count: int
+    exact: bool
+
+
 def incident_page(
     conn: psycopg.Connection, scope_path: str, found: IncidentFilter, limit: int,
-    after: tuple[datetime, int] | None = None,
-) -> tuple[list[dict[str, Any]], int]:
-    """Newest first, ``limit`` incidents past the keyset ``after`` (opened_at, id), and how many match in all."""
+    after: tuple[datetime, int] | None = None, count_cap: int = COUNT_CAP,
+) -> tuple[list[dict[str, Any]], MatchCount | None]:
+    """Newest first, ``limit`` incidents past the keyset ``after`` (opened_at, id), and how many match in all.
+
+    The count comes with the first page only (``after`` None): a reader paging on already has it, and each
+    count walks every match. It stops at ``count_cap`` + 1 rows, so it is exact up to the cap.
+    """
     params = found.params(scope_path) | {"limit": limit, "after_at": after[0] if after else None,
-                                         "after_id": after[1] if after else None}
+                                         "after_id": after[1] if after else None, "cap": count_cap + 1}
     # Keyset, not offset: a new incident arriving while someone pages does not shift the pages under them.
     keyset = " AND (%(after_at)s::timestamptz IS NULL OR (i.opened_at, i.id) < (%(after_at)s, %(after_id)s))"
     joined = " FROM incidents i JOIN org_units u ON u.id = i.school_id"
@@ -173,9 +190,13 @@ def incident_page(
         cur.execute(f"SELECT {_INCIDENT_COLUMNS}{joined}{_INCIDENT_WHERE}{keyset}"
                     " ORDER BY i.opened_at DESC, i.id DESC LIMIT %(limit)s", params)
         rows = cur.fetchall()
-        cur.execute(f"SELECT count(*) AS total{joined}{_INCIDENT_WHERE}", params)
-        total = cur.fetchone()
-    return rows, int(total["total"]) if total else 0
+        if after is not None:
+            return rows, None
+        cur.execute(f"SELECT count(*) AS total FROM (SELECT 1{joined}{_INCIDENT_WHERE} LIMIT %(cap)s) AS m",
+                    params)
+        found_rows = cur.fetchone()
+    total = int(found_rows["total"]) if found_rows else 0
+    return rows, MatchCount(min(total, count_cap), exact=total <= count_cap)
 
 
 def incidents_for_export(conn: psycopg.Connection, scope_path: str, found: IncidentFilter,

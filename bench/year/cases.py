@@ -65,8 +65,12 @@ def context(conn: psycopg.Connection) -> Context:
     span = conn.execute("SELECT min(time), max(time) FROM positions").fetchone()
     assert span is not None and span[0] is not None, "load a year first"
     params = SEARCH.params(district[0])
-    _, total = queries.incident_page(conn, district[0], SEARCH, 1)
-    deep = max(total // 2, 1)
+    total = conn.execute(
+        "SELECT count(*) FROM incidents i JOIN org_units u ON u.id = i.school_id"
+        " WHERE campusguard_within(u.path, %(scope)s) AND i.type = ANY(%(types)s) AND i.severity = ANY(%(severities)s)",
+        params).fetchone()
+    assert total is not None
+    deep = max(int(total[0]) // 2, 1)
     row = conn.execute(
         "SELECT i.opened_at, i.id FROM incidents i JOIN org_units u ON u.id = i.school_id"
         " WHERE campusguard_within(u.path, %(scope)s) AND i.type = ANY(%(types)s) AND i.severity = ANY(%(severities)s)"

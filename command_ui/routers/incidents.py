@@ -92,8 +92,10 @@ def incident_filter(
 FilterDep = Annotated[queries.IncidentFilter, Depends(incident_filter)]
 
 _PAGE_HEADERS = {
-    "X-Total-Count": {"description": "How many incidents match the filters in all pages.",
-                      "schema": {"type": "integer"}},
+    "X-Total-Count": {"description": "How many incidents match the filters in all pages; on the first page only "
+                      "(no cursor), and only when at most 10,000 match.", "schema": {"type": "integer"}},
+    "X-Total-Count-At-Least": {"description": "Sent instead of X-Total-Count when more than 10,000 match: the "
+                               "filters should be narrowed.", "schema": {"type": "integer"}},
     "Link": {"description": 'The next page, as `<url>; rel="next"` (RFC 8288); absent on the last page.',
              "schema": {"type": "string"}},
 }
@@ -108,12 +110,13 @@ def list_incidents(
     """Newest incidents first, in the caller's part of the organisation, one page at a time.
 
     Pages are keyset pages: follow the ``Link: <...>; rel="next"`` header (it carries an opaque ``cursor``)
-    until there is none; ``X-Total-Count`` says how many match in all. An incident opened while someone
-    pages never shifts a page under them.
+    until there is none; the first page's ``X-Total-Count`` says how many match in all (or
+    ``X-Total-Count-At-Least`` past 10,000). An incident opened while someone pages never shifts a page under them.
     """
     after = _decode_cursor(cursor) if cursor else None
     rows, total = queries.incident_page(conn, user.scope_path, found, limit, after)
-    response.headers["X-Total-Count"] = str(total)
+    if total is not None:
+        response.headers["X-Total-Count" if total.exact else "X-Total-Count-At-Least"] = str(total.count)
     if len(rows) == limit:
         last = rows[-1]
         following = request.url.include_query_params(cursor=_encode_cursor(last["opened_at"], last["id"]))

@@ -97,7 +97,13 @@ async function fetchPage(path, append) {
   if (!append) replaceChildren(body);
   body.append(...rows.map(row));
   if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: 7 }, t("history.none"))));
-  document.getElementById("total").textContent = t("history.total", { count: response.headers.get("X-Total-Count") });
+  // The count comes with the first page only (or "at least" past the server's cap); later pages keep it.
+  const exact = response.headers.get("X-Total-Count");
+  const atLeast = response.headers.get("X-Total-Count-At-Least");
+  if (exact !== null) document.getElementById("total").textContent = t("history.total", { count: exact });
+  else if (atLeast !== null) {
+    document.getElementById("total").textContent = t("history.total_more", { count: Number(atLeast).toLocaleString() });
+  }
   const link = response.headers.get("Link")?.match(/<([^>]+)>;\s*rel="next"/);
   return link ? link[1] : null;
 }
