@@ -289,7 +289,8 @@ class AlertService:
             severity=incident.severity.value, status=incident.status.value,
             title=incident.title, event=event, at=at, opened_at=incident.opened_at,
             lon=incident.lon, lat=incident.lat, message=incident.title, level=level, recipients=people,
-            drill=incident.drill or incident.type == DRILL_TYPE)
+            drill=incident.drill or incident.type == DRILL_TYPE, title_key=incident.title_key,
+            title_params=dict(incident.title_params))
 
     def _audit(self, conn: psycopg.Connection, transition: Transition, incident: Incident) -> None:
         audit_transition(conn, transition, incident)

@@ -12,10 +12,10 @@ from typing import Annotated, Any, Final
 
 from pydantic import Field, TypeAdapter
 
-from alerts.notifiers import cap, email, mqtt_out, webhook, webpush
+from alerts.notifiers import cap, dingtalk, email, feishu, mqtt_out, sms, webhook, webpush, wecom
 from alerts.notifiers.base import DeliveryResult, Notification, Notifier, NotifierConfigBase
 
-_MODULES: Final = (webhook, email, mqtt_out, cap, webpush)
+_MODULES: Final = (webhook, email, mqtt_out, cap, webpush, dingtalk, wecom, feishu, sms)
 
 NOTIFIERS: Final[Mapping[str, type[Notifier[Any]]]] = {
     notifier.type_key: notifier
@@ -25,7 +25,8 @@ NOTIFIERS: Final[Mapping[str, type[Notifier[Any]]]] = {
 }
 
 NotifierConfig = Annotated[
-    webhook.WebhookConfig | email.EmailConfig | mqtt_out.MqttOutConfig | cap.CapConfig | webpush.WebPushConfig,
+    webhook.WebhookConfig | email.EmailConfig | mqtt_out.MqttOutConfig | cap.CapConfig | webpush.WebPushConfig
+    | dingtalk.DingTalkConfig | wecom.WeComConfig | feishu.FeishuConfig | sms.SmsConfig,
     Field(discriminator="type"),
 ]
 _CONFIG_ADAPTER: Final[TypeAdapter[NotifierConfig]] = TypeAdapter(NotifierConfig)

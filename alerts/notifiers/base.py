@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import ClassVar, Generic, Literal, Self, TypeVar, get_args
@@ -66,6 +66,10 @@ class Notification:
     recipients: tuple[str, ...] = ()
     school_name: str | None = None
     drill: bool = False
+    title_key: str | None = None
+    """The incident's title as a message key, so each channel can say it in its own language."""
+    title_params: Mapping[str, str] = field(default_factory=dict)
+    """The values the title's key is filled with."""
 
     def __post_init__(self) -> None:
         """Refuse naive times, unknown severities and half a position."""

@@ -357,6 +357,11 @@ def test_registry_builds_every_notifier_from_a_dict(tmp_path: Any) -> None:
         "cap": {"type": "cap", "sender": "safety@antelope.example.org", "directory": str(tmp_path)},
         "webpush": {"type": "webpush", "database_url": "postgresql://127.0.0.1/none", "subject": "mailto:a@b.example",
                     "vapid_private_key": TEST_VAPID_PRIVATE_KEY},
+        "dingtalk": {"type": "dingtalk", "access_token": "robot-token", "secret": "SEC0123456789"},
+        "wecom": {"type": "wecom", "key": "0123-4567-89ab"},
+        "feishu": {"type": "feishu", "hook": "0123-4567-89ab", "secret": "0123456789ab"},
+        "sms": {"type": "sms", "provider": {"kind": "aliyun", "access_key_id": "LTAI0", "access_key_secret": SECRET,
+                                            "sign_name": "鹤壁市教育局", "template_code": "SMS_1"}},
     }
     assert set(NOTIFIERS) == set(raw)
     for kind, config in raw.items():
