@@ -28,6 +28,7 @@ from command_ui.routers import (
     basemap,
     buses,
     classes,
+    compliance,
     geofences,
     health,
     incidents,
@@ -64,6 +65,8 @@ PAGES = {"/": "map.html", "/guard": "guard.html", "/login": "login.html", "/hist
          "/class": "class.html",
          # A guard's scan of a patrol checkpoint's code, and a school admin's printable codes (routers/patrols.py).
          "/patrol": "patrol.html",
+         # Officers' safety scorecard of their schools, with the monthly bulletin (routers/compliance.py).
+         "/scorecard": "scorecard.html",
          # The guard phone's service worker: served from the root so that its scope holds /guard (static/sw.js).
          "/sw.js": "sw.js"}
 
@@ -138,6 +141,8 @@ def create_app(settings: WebProcess) -> FastAPI:
     app.include_router(wall.router)
     app.include_router(video.router)
     app.include_router(patrols.router)
+    # The safety scorecard and the monthly bulletin (routers/compliance.py).
+    app.include_router(compliance.router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi(user: CurrentUser) -> dict[str, Any]:

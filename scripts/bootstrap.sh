@@ -35,6 +35,8 @@ have gst-launch-1.0 || missing+=(gstreamer1.0-tools)
 # (tests/ui/test_zh_cn.py). Noto Sans CJK (91 MB installed) over WenQuanYi Zen Hei (16 MB): it is the font the
 # stylesheet names first, with proper Simplified Chinese glyph forms and weights; a kiosk has the room.
 compgen -G '/usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc' >/dev/null || missing+=(fonts-noto-cjk)
+# The monthly bulletin's PDF (WeasyPrint, command_ui/bulletin.py) lays out text with Pango.
+compgen -G '/usr/lib/*/libpango-1.0.so.0' >/dev/null || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 # A real courtyard filmed by a camera (OpenCV's sample vtest.avi, PETS 2009): the vision tests' real scene.
 [[ -e /usr/share/doc/opencv-doc/examples/data/vtest.avi ]] || missing+=(opencv-doc)
 # Video for people (vision/video, docs/video.md): ffmpeg records, clips and relays cameras by stream copy; the

@@ -1,0 +1,181 @@
+"""The facts a scorecard judges, for every school of a unit's subtree over one period, in a handful of queries.
+
+Five set-based statements, whatever the number of schools (a city's 30 or a province's 3,000): the schools with
+their guards, plan and checkpoints; their cameras and one-button alarms with liveness; the counted patrol scans of
+the period's rounds; their drills; their real alarms with the time to the first move. Scoping is the API's
+(``campusguard_within``, migration 0017). The rules that judge these facts are :mod:`domain.compliance`.
+
+Online means as the liveness table says now: the platform keeps no history of a camera's place, only of its
+state changes, and the bulletin's uptime column (``command_ui/uptime.py``) gives the month's availability.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import psycopg
+
+from domain.compliance import CameraFact, SchoolFacts
+from domain.site.patrols import PatrolPlan
+
+# A move made on an incident is never before it was raised; the slack covers a device clock running ahead
+# (opened_at is device time), as in store/queries.response_times.
+_MOVE_SLACK = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolRecord:
+    """A school's scorecard facts with what the bulletin shows beside them."""
+
+    facts: SchoolFacts
+    timezone: str
+    incidents: int
+    """Real (non-drill) incidents opened in the period."""
+    drills: int
+    """Drills of the school's alarms in the period."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRow:
+    """A unit of the tree above the schools (city, county, township)."""
+
+    id: str
+    kind: str
+    name: str
+    path: str
+    depth: int
+
+
+@dataclass(slots=True)
+class _Gathering:
+    cameras: list[CameraFact] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    buttons: int = 0
+    buttons_online: int = 0
+    rounds: dict[datetime, set[str]] = field(default_factory=dict)
+    last_drill: datetime | None = None
+    drills: int = 0
+    ack: list[float] = field(default_factory=list)
+    unacknowledged: int = 0
+
+
+_SCHOOLS = """
+SELECT s.id, s.name, u.path, s.timezone, s.pupils, s.boarding,
+       (SELECT count(*) FROM users g WHERE g.active AND g.role = 'guard' AND g.scope_id = s.id),
+       p.plan,
+       (SELECT coalesce(array_agg(c.id ORDER BY c.id), '{}') FROM patrol_checkpoints c
+        WHERE c.school_id = s.id AND c.active)
+FROM schools s JOIN org_units u ON u.id = s.id LEFT JOIN patrol_plans p ON p.id = s.id AND p.active
+WHERE s.active AND campusguard_within(u.path, %(scope)s) ORDER BY u.path
+"""
+_DEVICES = """
+SELECT d.school_id, d.id, d.kind, d.subtype, coalesce(l.online, false),
+       d.kind = 'camera' AND EXISTS (SELECT 1 FROM video_segments v WHERE v.camera_id = d.id)
+FROM devices d JOIN org_units u ON u.id = d.school_id LEFT JOIN device_liveness l ON l.device_id = d.id
+WHERE d.active AND d.kind IN ('camera', 'panic_button') AND campusguard_within(u.path, %(scope)s)
+"""
+_SCANS = """
+SELECT s.school_id, s.round_start, array_agg(DISTINCT s.checkpoint_id)
+FROM patrol_scans s JOIN org_units u ON u.id = s.school_id
+WHERE s.counted AND s.round_start >= %(since)s AND s.round_start < %(until)s
+  AND campusguard_within(u.path, %(scope)s)
+GROUP BY s.school_id, s.round_start
+"""
+# A `campusguard drill` leaves a drills row and a drill incident: the incident counts only when no drills row
+# names it (a drill run in drill mode by people pressing the real buttons).
+_DRILLS = """
+SELECT d.school_id, max(d.at), count(*) FILTER (WHERE d.at >= %(since)s)
+FROM (SELECT school_id, started_at AS at FROM drills
+      UNION ALL
+      SELECT i.school_id, i.raised_at FROM incidents i
+      WHERE i.drill AND NOT EXISTS (SELECT 1 FROM drills x WHERE x.incident_id = i.id)) d
+JOIN org_units u ON u.id = d.school_id
+WHERE d.at < %(until)s AND campusguard_within(u.path, %(scope)s)
+GROUP BY d.school_id
+"""
+_ALARMS = """
+WITH moves AS (
+    SELECT e.incident_id, min(e.time) AS acked FROM incident_events e
+    WHERE e.kind IN ('acknowledge', 'respond', 'resolve') AND e.time >= %(moves_since)s
+    GROUP BY e.incident_id
+)
+SELECT i.school_id, extract(epoch FROM m.acked - i.raised_at)
+FROM incidents i JOIN org_units u ON u.id = i.school_id LEFT JOIN moves m ON m.incident_id = i.id
+WHERE NOT i.drill AND i.opened_at >= %(since)s AND i.opened_at < %(until)s
+  AND campusguard_within(u.path, %(scope)s)
+"""
+
+
+def school_records(conn: psycopg.Connection, scope: str, since: datetime, until: datetime, now: datetime,
+                   retention_of: Callable[[str], float]) -> list[SchoolRecord]:
+    """Gather every active school under ``scope`` for the period [since, until), judged up to ``now``.
+
+    ``retention_of`` gives a camera's configured retention in days (the video settings): the database knows
+    which cameras keep video, the settings how long.
+    """
+    params = {"scope": scope, "since": since, "until": until, "moves_since": since - _MOVE_SLACK}
+    schools = conn.execute(_SCHOOLS, params).fetchall()
+    found: dict[str, _Gathering] = {row[0]: _Gathering() for row in schools}
+    for school_id, device_id, kind, subtype, online, kept in conn.execute(_DEVICES, params):
+        held = found[school_id]
+        if kind == "camera":
+            held.cameras.append(CameraFact(subtype, bool(online)))
+            if kept:
+                held.kept.append(device_id)
+        else:
+            held.buttons += 1
+            held.buttons_online += bool(online)
+    for school_id, start, points in conn.execute(_SCANS, params):
+        found[school_id].rounds[start] = set(points)
+    for school_id, last, count in conn.execute(_DRILLS, params):
+        found[school_id].last_drill, found[school_id].drills = last, int(count)
+    incidents: dict[str, int] = {}
+    for school_id, seconds in conn.execute(_ALARMS, params):
+        incidents[school_id] = incidents.get(school_id, 0) + 1
+        if seconds is None:
+            found[school_id].unacknowledged += 1
+        else:
+            found[school_id].ack.append(max(float(seconds), 0.0))
+    judged_until = max(min(until, now), since)
+    days = (judged_until - since) / timedelta(days=1)
+    out: list[SchoolRecord] = []
+    for school_id, name, path, zone, pupils, boarding, guards, plan_json, checkpoints in schools:
+        held = found[school_id]
+        plan = PatrolPlan.model_validate(plan_json) if plan_json is not None else None
+        # A round is complete when every checkpoint it visits has a counted scan (alerts/patrols.py).
+        needed = set(plan.checkpoints or checkpoints) if plan is not None else set()
+        done = sum(1 for start, points in held.rounds.items() if start < judged_until and needed <= points) \
+            if plan is not None and needed else 0
+        facts = SchoolFacts(
+            school_id=school_id, name=name, path=path, pupils=pupils, boarding=bool(boarding), guards=int(guards),
+            rounds_per_day=len(plan.times()) if plan is not None else None, rounds_done=done, days=days,
+            cameras=tuple(held.cameras), retention_days=tuple(retention_of(c) for c in sorted(held.kept)),
+            buttons=held.buttons, buttons_online=held.buttons_online, last_drill=held.last_drill,
+            period_end=until, ack_seconds=tuple(held.ack), unacknowledged=held.unacknowledged)
+        out.append(SchoolRecord(facts, zone, incidents.get(school_id, 0), held.drills))
+    return out
+
+
+def units(conn: psycopg.Connection, scope: str) -> list[UnitRow]:
+    """List the units above the schools under ``scope`` (the scope's own unit among them), top first."""
+    rows = conn.execute("SELECT id, kind, name, path, depth FROM org_units WHERE campusguard_within(path, %s)"
+                        " AND kind NOT IN ('school', 'class') AND retired_at IS NULL ORDER BY depth, path",
+                        (scope,)).fetchall()
+    return [UnitRow(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
+
+
+def unit(conn: psycopg.Connection, unit_id: str) -> UnitRow | None:
+    """Return one unit of the tree by id (a school too), or None."""
+    row = conn.execute("SELECT id, kind, name, path, depth FROM org_units WHERE id = %s AND kind <> 'class'",
+                       (unit_id,)).fetchone()
+    return UnitRow(row[0], row[1], row[2], row[3], int(row[4])) if row else None
+
+
+def scope_zone(conn: psycopg.Connection, scope: str) -> str | None:
+    """Return the timezone most schools under ``scope`` keep (a month is read in it), or None without schools."""
+    row = conn.execute("SELECT s.timezone FROM schools s JOIN org_units u ON u.id = s.id"
+                       " WHERE s.active AND campusguard_within(u.path, %s)"
+                       " GROUP BY s.timezone ORDER BY count(*) DESC, s.timezone LIMIT 1", (scope,)).fetchone()
+    return str(row[0]) if row else None
