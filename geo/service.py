@@ -32,17 +32,18 @@ from geo.engine import DeviceGeoState, GeoEngine
 from geo.events import GeoEvent
 from geo.fences import Fence, fences_from_geojson
 from geo.rules.child_check import ChildCheckConfirmation
-from store import queries
+from store import child_check_repo, queries
 from store.channels import GEO_CHANNEL
 from store.db import connect, retrying
 from store.event_detail import GeoRecord, geo_event
-from store.feed import ChildCheckPressed, FeedEntry, FeedError, decode, feed_topic
+from store.feed import ChildCheckPressed, FeedEntry, FeedError, decode, feed_topic, shard_of
 from store.ingest_repo import notify_device_events
 from store.writer import DEAD_LETTERS, DEVICE_EVENTS, TimeSeriesWriter
 
 log = logging.getLogger(__name__)
 
 TICK_S = 30.0
+CONFIRMATIONS_S = 5.0  # how often the head teachers' child-check confirmations are read (class page)
 
 
 def _snake(name: str) -> str:
@@ -75,6 +76,7 @@ class GeoService:
         self._dead_letters = TimeSeriesWriter(settings.database_url, DEAD_LETTERS)
         self._stop = threading.Event()
         self.processed = 0
+        self._confirmed_upto = 0  # the last child-check confirmation read (store/child_check_repo.py)
         self.failed = 0  # feed messages that could not be evaluated or stored
         address = parse_broker_url(settings.mqtt_url)
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -113,8 +115,8 @@ class GeoService:
             if isinstance(entry, ChildCheckPressed):
                 flush()
                 state = self.states.get(entry.bus_id) or self.engine.new_state(entry.device_id)
-                state, events = self.engine.confirm_child_check(state, ChildCheckConfirmation(entry.bus_id,
-                                                                                             entry.time))
+                state, events = self.engine.confirm_child_check(state, ChildCheckConfirmation(
+                    entry.bus_id, entry.time, entry.person_id))
                 self.states[entry.bus_id] = state
                 out.extend(stored(e, entry.device_id, now) for e in events)
             else:
@@ -144,7 +146,10 @@ class GeoService:
         props.SessionExpiryInterval = 24 * 3600
         self._client.connect_async(self._address.host, self._address.port, clean_start=False, properties=props)
         self._client.loop_start()
-        last_tick = datetime.now(UTC)
+        last_tick = last_read = datetime.now(UTC)
+        with connect(self.settings.database_url, max_wait_s=None) as conn:
+            # Confirmations from before this run were for checks it does not hold (the state lives in memory).
+            self._confirmed_upto = child_check_repo.last_seq(conn)
         while not self._stop.is_set():
             try:
                 message = self._inbox.get(timeout=1.0)
@@ -159,6 +164,12 @@ class GeoService:
                 except Exception:
                     log.exception("geo tick failed; trying again at the next")
                 last_tick = now
+            if (now - last_read).total_seconds() >= CONFIRMATIONS_S:
+                try:
+                    self._store(self.evaluate(self.confirmations()))
+                except Exception:
+                    log.exception("geo: reading or applying the class page's child-check confirmations failed")
+                last_read = now
             if message is None:
                 continue
             try:
@@ -181,6 +192,17 @@ class GeoService:
         self._client.loop_stop()
         self._writer.close()
         self._dead_letters.close()
+
+    def confirmations(self) -> list[FeedEntry]:
+        """Read the child-check confirmations given on the class page since the last read, of the shards owned.
+
+        They go through :meth:`evaluate` like a press of the bus's button (store/child_check_repo.py), so the
+        same rule is satisfied by either. A bus of another service's shard is left to that service.
+        """
+        with connect(self.settings.database_url) as conn:
+            upto, pressed = child_check_repo.confirmations_after(conn, self._confirmed_upto)
+        self._confirmed_upto = upto
+        return [p for p in pressed if shard_of(p.bus_id, self.settings.geo_shards) in self._shards]
 
     def stop(self) -> None:
         """Ask :meth:`run` to return."""

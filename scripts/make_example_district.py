@@ -264,6 +264,33 @@ def person(pid: str, name: str, role: str, domain: str, index: int, **extra: Any
     }
 
 
+# Guard patrol rounds in local time (docs/patrols.md): five from before the first bell to after the buses leave,
+# a sixth in the evening at the high school, whose gym and fields are used after hours.
+DAY_ROUNDS = ("06:45", "09:30", "12:00", "14:30", "17:00")
+EVENING_ROUND = "20:30"
+
+
+def patrols(short: str, gate: tuple[float, float], ring: list[tuple[float, float]],
+            level: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """List a school's patrol checkpoints (front entrance, two fence corners, boiler room) and its plan.
+
+    Derived from the outline and the entrance alone (no draw from the random stream), so adding patrols left
+    every other value of the file as it was.
+    """
+    xs, ys = [p[0] for p in ring], [p[1] for p in ring]
+    points: list[dict[str, Any]] = [
+        {"id": f"{short}-cp-entrance", "name": "Front entrance", "location": list(gate), "radius_m": 40},
+        {"id": f"{short}-cp-ne", "name": "North-east fence corner", "location": [round(max(xs), 6), round(max(ys), 6)],
+         "radius_m": 50},
+        {"id": f"{short}-cp-sw", "name": "South-west fence corner", "location": [round(min(xs), 6), round(min(ys), 6)],
+         "radius_m": 50},
+        # Indoors, where phones seldom get a fix: its tag counts once per round, with no radius.
+        {"id": f"{short}-cp-boiler", "name": "Boiler room door"},
+    ]
+    rounds = (*DAY_ROUNDS, EVENING_ROUND) if level == "hs" else DAY_ROUNDS
+    return points, {"at": list(rounds), "grace_min": 45}
+
+
 def build() -> dict[str, Any]:
     """Build the whole site as plain data."""
     rng = random.Random(SEED)  # noqa: S311 - example data, not secrets
@@ -480,6 +507,7 @@ def build() -> dict[str, Any]:
         area = [[round(x, 6), round(y, 6)] for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0))]
         restricted = [{"id": f"{short}-boiler-yard", "name": "Boiler room yard",
                        "polygon": {"type": "Polygon", "coordinates": [area]}}]
+        checkpoints, patrol = patrols(short, gate_xy, ring[0], level)
         domain = f"{district}.example.org"
         staff = []
         for g in range(3 if level == "hs" else 2):
@@ -505,6 +533,8 @@ def build() -> dict[str, Any]:
                 "sensors": sensors,
                 "restricted_areas": restricted,
                 "people": staff,
+                "checkpoints": checkpoints,
+                "patrol": patrol,
             }
         )
     for unit in districts.values():

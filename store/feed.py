@@ -27,11 +27,13 @@ CHILD_CHECK_ACTION = "child_check"
 
 @dataclass(frozen=True, slots=True)
 class ChildCheckPressed:
-    """The driver confirmed the after-trip child check on a bus's button."""
+    """The driver confirmed the after-trip child check on a bus's button (or a head teacher on the class page)."""
 
     bus_id: str
     device_id: str
     time: datetime
+    # Who confirmed, where a person did (store/child_check_repo.py); None for the bus's button.
+    person_id: str | None = None
 
 
 FeedEntry = Position | ChildCheckPressed
@@ -76,7 +78,7 @@ def feed_items(positions: Sequence[Position], events: Iterable[DeviceEvent],
 def _body(entry: FeedEntry) -> dict[str, Any]:
     if isinstance(entry, ChildCheckPressed):
         return {"kind": "child_check", "bus_id": entry.bus_id, "device_id": entry.device_id,
-                "time": entry.time.isoformat()}
+                "time": entry.time.isoformat(), "person_id": entry.person_id}
     return {"kind": "fix", "device_id": entry.device_id, "time": entry.time.isoformat(),
             "received_at": entry.received_at.isoformat(), "lon": entry.lon, "lat": entry.lat,
             "source": entry.source, "speed_kmh": entry.speed_kmh, "heading_deg": entry.heading_deg}
@@ -95,7 +97,9 @@ def _entry(body: Any) -> FeedEntry:
         raise FeedError(f"a feed entry must be an object, got {type(body).__name__}")
     try:
         if body.get("kind") == "child_check":
-            return ChildCheckPressed(str(body["bus_id"]), str(body["device_id"]), _aware(body["time"]))
+            person = body.get("person_id")
+            return ChildCheckPressed(str(body["bus_id"]), str(body["device_id"]), _aware(body["time"]),
+                                     None if person is None else str(person))
         return Position(str(body["device_id"]), _aware(body["time"]), _aware(body["received_at"]),
                         float(body["lon"]), float(body["lat"]), str(body["source"]),
                         _number(body.get("speed_kmh")), _number(body.get("heading_deg")))

@@ -19,6 +19,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
+import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import APIRouter, HTTPException, Request, Response, status
@@ -27,8 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from command_ui import throttle
 from command_ui.deps import SESSION_COOKIE, ConnDep, CurrentUser, SettingsDep, client_address, session_key
 from domain.audit import AuditRecord
+from domain.titles import title_key, unit_level
 from store import audit_repo
 from store.auth_repo import account, create_session, end_session, set_chosen_locale, set_password_hash
+from store.title_repo import scope_kinds
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 HASHER = PasswordHasher()
@@ -56,6 +59,8 @@ class Me(BaseModel):
     scope_path: str
     locale: Locale = Field(description="The person's language: the one they picked (PUT /me/locale), else "
                            "the site file's.")
+    title_key: str | None = Field(default=None, description="Message key of what they are called: by role and "
+                                  "the level they sit at (domain/titles.py), e.g. title.county.district_officer.")
 
 
 class LocaleIn(BaseModel):
@@ -98,7 +103,8 @@ def login(body: LoginIn, request: Request, response: Response, conn: ConnDep, se
     secure = settings.secure_cookies
     response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_hours * 3600, httponly=True,
                         secure=secure, samesite="strict", path="/")
-    return Me(id=found.id, role=found.role, scope_path=found.scope_path, locale=_locale(found.locale))
+    return Me(id=found.id, role=found.role, scope_path=found.scope_path, locale=_locale(found.locale),
+              title_key=_title(conn, found.id, found.role))
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
@@ -116,7 +122,8 @@ def logout(request: Request, response: Response, conn: ConnDep, settings: Settin
 def me(user: CurrentUser, conn: ConnDep) -> Me:
     """Who is signed in, and in which language their pages speak."""
     found = account(conn, user.id)  # the built-in admin has no account row: English
-    return Me(id=user.id, role=user.role, scope_path=user.scope_path, locale=_locale(found.locale if found else "en"))
+    return Me(id=user.id, role=user.role, scope_path=user.scope_path, locale=_locale(found.locale if found else "en"),
+              title_key=_title(conn, user.id, user.role))
 
 
 @router.put("/me/locale")
@@ -132,7 +139,13 @@ def set_my_locale(body: LocaleIn, user: CurrentUser, conn: ConnDep) -> Me:
         set_chosen_locale(conn, user.id, body.locale)
         audit_repo.append(conn, AuditRecord(now, user.id, "user.locale", f"user:{user.id}",
                                             {"from": found.locale, "to": body.locale}))
-    return Me(id=user.id, role=user.role, scope_path=user.scope_path, locale=body.locale)
+    return Me(id=user.id, role=user.role, scope_path=user.scope_path, locale=body.locale,
+              title_key=_title(conn, user.id, user.role))
+
+
+def _title(conn: psycopg.Connection, user_id: str, role: str) -> str:
+    # The built-in admin has no unit: its role alone names it.
+    return title_key(role, unit_level(scope_kinds(conn, [user_id]).get(user_id)))
 
 
 def _locale(stored: str) -> Locale:

@@ -29,10 +29,14 @@ PLAN = PatrolPlan(every_hours=4, grace_min=60, min_rounds=5)
 
 
 def with_patrols(site: Site, school_id: str = SCHOOL, plan: PatrolPlan = PLAN) -> Site:
-    """Return the site with :data:`CHECKPOINTS` and ``plan`` at ``school_id`` (a frozen tree is rebuilt)."""
+    """Return the site with :data:`CHECKPOINTS` and ``plan`` at ``school_id`` and no patrols anywhere else.
+
+    The example district gives every school its own checkpoints and plan; these tests count, scan and miss
+    against one school's known two, so the others' are taken away (a frozen tree is rebuilt).
+    """
     def unit(u: OrgUnit) -> OrgUnit:
         schools = tuple(s.model_copy(update={"checkpoints": CHECKPOINTS, "patrol": plan}) if s.id == school_id
-                        else s for s in u.schools)
+                        else s.model_copy(update={"checkpoints": (), "patrol": None}) for s in u.schools)
         return u.model_copy(update={"schools": schools, "units": tuple(unit(c) for c in u.units)})
     return site.model_copy(update={"organisation": unit(site.organisation)})
 

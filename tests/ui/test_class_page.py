@@ -3,7 +3,9 @@
 The app serves the example city (zh-CN people, Asia/Shanghai schools); the head teacher of one class of a rural
 boarding school signs in through the login page as a person would, is taken to ``/class``, and reads their class,
 the bus their pupils ride and its last position in Beijing time, and nothing of the school's other class or of any
-other school. A county officer reads every class of their county's schools on the same page, names as text.
+other school. A county officer reads every class of their county's schools on the same page, names as text,
+and the header calls them by their level's title (县(区)教育局). Once the bus is back at its depot, the head
+teacher reads the class's riders on it and confirms that all of them got off (下车清点), once.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from domain.site import load_site
 from store.config import RetentionSettings, StorageBackend
 from store.migrate import migrate
 from store.site_repo import load_site as store_site
+from tests.command_ui.test_class_child_check import trip_ended
 from tests.support.ingest import wait_for
 from tests.support.secrets import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY
 from tests.ui.conftest import PASSWORD, REPO, Site, sign_in
@@ -102,3 +105,37 @@ def test_a_county_officer_reads_every_class_of_the_county(city: Site, page: Page
     assert poisoned in page.locator(f"[data-class='{SCHOOL}-c2'] h2").inner_text()
     assert page.evaluate("() => [window.__xss ?? null, document.querySelectorAll('img[src=\"x\"]').length]") == [
         None, 0]
+    # Called by the level they sit at, in the reader's language: a county officer, not a bare role name.
+    assert page.locator("[data-testid=who-title]").inner_text() == "县（区）教育局"  # noqa: RUF001 - Chinese punctuation
+
+
+def test_a_head_teacher_counts_the_class_off_the_bus_once(city: Site, page: Page) -> None:
+    site = load_site(CITY)
+    school = next(e.school for e in site.iter_schools() if e.school.id == SCHOOL)
+    mine = school.classes[0]
+    bus = next(b for b in school.buses if b.id == mine.buses[0])
+    poisoned = '<img src=x onerror="window.__xss=1">'
+    with psycopg.connect(city.db) as conn:
+        for pupil in ("王小明", "李小红", poisoned):
+            conn.execute("INSERT INTO class_riders (class_id, bus_id, pupil, stop_id) VALUES (%s, %s, %s, %s)",
+                         (mine.id, bus.id, pupil, bus.route.stops[0].id))
+    trip_ended(city.db, bus.id, datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2))
+    sign_in(page, city.base, mine.head_teacher.id)
+    assert page.locator("[data-testid=who-title]").inner_text() == "班主任"
+    card = page.locator(f"[data-bus='{bus.id}']")
+    card.locator(".confirm-check").wait_for()
+    names = card.locator(".rider .pupil").all_inner_texts()
+    assert sorted(names) == sorted(["王小明", "李小红", poisoned])  # each child once, the markup shown as text
+    assert poisoned in card.inner_text() and page.evaluate("() => window.__xss ?? null") is None
+    assert "回到停车场" in card.inner_text()
+    button = card.locator(".confirm-check")
+    assert button.inner_text() == "本班 3 名学生已全部下车"
+    button.click()
+    confirmed = card.locator(".confirmed")
+    confirmed.wait_for()
+    assert confirmed.inner_text().startswith(f"{mine.head_teacher.name} 于")
+    assert confirmed.inner_text().endswith("确认本班 3 名学生已全部下车")
+    assert card.locator(".confirm-check").count() == 0  # given once: nothing left to press
+    with psycopg.connect(city.db) as conn:
+        assert conn.execute("SELECT class_id, person_id, pupils FROM child_check_confirmations").fetchall() == [
+            (mine.id, mine.head_teacher.id, 3)]

@@ -1,0 +1,12 @@
+"""The kind of unit each person is scoped to, from which their title is named (domain/titles.py)."""
+
+from __future__ import annotations
+
+import psycopg
+
+
+def scope_kinds(conn: psycopg.Connection, user_ids: list[str]) -> dict[str, str]:
+    """Return the kind of the unit (city, county, township, school, class...) each known person is scoped to."""
+    rows = conn.execute("SELECT u.id, o.kind FROM users u JOIN org_units o ON o.id = u.scope_id WHERE u.id = ANY(%s)",
+                        (user_ids,)).fetchall()
+    return {str(user_id): str(kind) for user_id, kind in rows}
