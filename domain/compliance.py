@@ -215,15 +215,20 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 def judge_response(ack_seconds: Sequence[float], unacknowledged: int) -> Judgement:
     """Judge the 90th percentile time to acknowledge real alarms against 2 minutes; ones left alone count.
 
-    The share is the part of the period's real alarms acknowledged within the target, so one alarm nobody
-    acknowledged weighs like one acknowledged too late. Na in a period without real alarms.
+    An alarm nobody acknowledged counts as never acknowledged, so the percentile is taken over every real alarm
+    of the period: it passes exactly when the 90th percentile is within the target, and the percentile shown is
+    the one judged (None when it falls on an alarm nobody acknowledged). The share (for the score) is the part
+    acknowledged within the target. Not applicable in a period without real alarms.
     """
     total = len(ack_seconds) + unacknowledged
     if total == 0:
         return _judged("response", None, ACK_TARGET_S, None)
-    p90 = percentile(ack_seconds, 0.9)
-    in_time = sum(s <= ACK_TARGET_S for s in ack_seconds)
-    return _judged("response", None if p90 is None else round(p90, 1), ACK_TARGET_S, in_time / total)
+    p90 = percentile([*ack_seconds, *([math.inf] * unacknowledged)], 0.9)
+    measured = None if p90 is None or math.isinf(p90) or math.isnan(p90) else round(p90, 1)
+    share = sum(s <= ACK_TARGET_S for s in ack_seconds) / total
+    status: Status = ("pass" if measured is not None and measured <= ACK_TARGET_S
+                      else "partial" if share >= PARTIAL_SHARE else "fail")
+    return Judgement("response", measured, ACK_TARGET_S, share, status)
 
 
 def scorecard(facts: SchoolFacts) -> Scorecard:

@@ -80,17 +80,21 @@ _SCANS = """
 SELECT s.school_id, s.round_start, array_agg(DISTINCT s.checkpoint_id)
 FROM patrol_scans s JOIN org_units u ON u.id = s.school_id
 WHERE s.counted AND s.round_start >= %(since)s AND s.round_start < %(until)s
+  -- A scan falls within a day of its round's start: the bound lets the scans' time index cut a year down to
+  -- the month (round_start alone has no index).
+  AND s.scanned_at >= %(since)s - interval '1 day' AND s.scanned_at < %(until)s + interval '1 day'
   AND campusguard_within(u.path, %(scope)s)
 GROUP BY s.school_id, s.round_start
 """
 # A `campusguard drill` leaves a drills row and a drill incident: the incident counts only when no drills row
-# names it (a drill run in drill mode by people pressing the real buttons).
+# names it (a drill run in drill mode by people pressing the real buttons, or an incident a person resolved as a
+# drill: its outcome says so, while its drill flag stays as raised). A drill that failed earns no credit.
 _DRILLS = """
 SELECT d.school_id, max(d.at), count(*) FILTER (WHERE d.at >= %(since)s)
-FROM (SELECT school_id, started_at AS at FROM drills
+FROM (SELECT school_id, started_at AS at FROM drills WHERE ok
       UNION ALL
       SELECT i.school_id, i.raised_at FROM incidents i
-      WHERE i.drill AND NOT EXISTS (SELECT 1 FROM drills x WHERE x.incident_id = i.id)) d
+      WHERE (i.drill OR i.outcome = 'drill') AND NOT EXISTS (SELECT 1 FROM drills x WHERE x.incident_id = i.id)) d
 JOIN org_units u ON u.id = d.school_id
 WHERE d.at < %(until)s AND campusguard_within(u.path, %(scope)s)
 GROUP BY d.school_id
@@ -103,7 +107,7 @@ WITH moves AS (
 )
 SELECT i.school_id, extract(epoch FROM m.acked - i.raised_at)
 FROM incidents i JOIN org_units u ON u.id = i.school_id LEFT JOIN moves m ON m.incident_id = i.id
-WHERE NOT i.drill AND i.opened_at >= %(since)s AND i.opened_at < %(until)s
+WHERE NOT i.drill AND i.outcome IS DISTINCT FROM 'drill' AND i.opened_at >= %(since)s AND i.opened_at < %(until)s
   AND campusguard_within(u.path, %(scope)s)
 """
 
@@ -118,8 +122,11 @@ def school_records(conn: psycopg.Connection, scope: str, since: datetime, until:
     params = {"scope": scope, "since": since, "until": until, "moves_since": since - _MOVE_SLACK}
     schools = conn.execute(_SCHOOLS, params).fetchall()
     found: dict[str, _Gathering] = {row[0]: _Gathering() for row in schools}
+    # Devices, scans, drills and alarms of a school no longer in the site file (retired: not active) are
+    # skipped: the scorecard is of the schools there are.
     for school_id, device_id, kind, subtype, online, kept in conn.execute(_DEVICES, params):
-        held = found[school_id]
+        if (held := found.get(school_id)) is None:
+            continue
         if kind == "camera":
             held.cameras.append(CameraFact(subtype, bool(online)))
             if kept:
@@ -128,16 +135,20 @@ def school_records(conn: psycopg.Connection, scope: str, since: datetime, until:
             held.buttons += 1
             held.buttons_online += bool(online)
     for school_id, start, points in conn.execute(_SCANS, params):
-        found[school_id].rounds[start] = set(points)
+        if school_id in found:
+            found[school_id].rounds[start] = set(points)
     for school_id, last, count in conn.execute(_DRILLS, params):
-        found[school_id].last_drill, found[school_id].drills = last, int(count)
+        if school_id in found:
+            found[school_id].last_drill, found[school_id].drills = last, int(count)
     incidents: dict[str, int] = {}
     for school_id, seconds in conn.execute(_ALARMS, params):
+        if (held := found.get(school_id)) is None:
+            continue
         incidents[school_id] = incidents.get(school_id, 0) + 1
         if seconds is None:
-            found[school_id].unacknowledged += 1
+            held.unacknowledged += 1
         else:
-            found[school_id].ack.append(max(float(seconds), 0.0))
+            held.ack.append(max(float(seconds), 0.0))
     judged_until = max(min(until, now), since)
     days = (judged_until - since) / timedelta(days=1)
     out: list[SchoolRecord] = []

@@ -188,12 +188,17 @@ _LEVEL_ROLES = {"school_guards": ("guard", True), "school_admin": ("school_admin
 
 
 def recipients(conn: psycopg.Connection, school_id: str, level: str) -> tuple[str, ...]:
-    """Email addresses and phone numbers of the people a chain level names for a school."""
+    """Email addresses and phone numbers of the people a chain level names for a school.
+
+    Both of a person's, email first: each channel takes the addresses in its own medium (email those with an
+    ``@``, SMS the phone numbers), so a person with both is reached by each.
+    """
     role, at_school = _LEVEL_ROLES.get(level, (level, False))
     rows = conn.execute(
-        "SELECT coalesce(p.email, p.phone) FROM users p JOIN org_units scope ON scope.id = p.scope_id"
+        "SELECT a.address FROM users p JOIN org_units scope ON scope.id = p.scope_id"
         " JOIN org_units school ON school.id = %s"
-        " WHERE p.active AND p.role = %s AND coalesce(p.email, p.phone) IS NOT NULL"
+        " CROSS JOIN LATERAL unnest(ARRAY[p.email, p.phone]) WITH ORDINALITY AS a(address, n)"
+        " WHERE p.active AND p.role = %s AND a.address IS NOT NULL"
         " AND (CASE WHEN %s THEN scope.id = school.id ELSE campusguard_within(school.path, scope.path) END)"
-        " ORDER BY p.id", (school_id, role, at_school)).fetchall()
+        " ORDER BY p.id, a.n", (school_id, role, at_school)).fetchall()
     return tuple(r[0] for r in rows)

@@ -188,6 +188,9 @@ class Notifier(ABC, Generic[ConfigT]):
             attempt = self.prepare(notification)
         except DeliveryError as exc:
             return DeliveryResult(ok=False, attempts=0, error=str(exc), at=datetime.now(UTC))
+        except Exception as exc:  # a bug in one channel's message must not stop the others
+            log.exception("%s could not be prepared", what)
+            return DeliveryResult(ok=False, attempts=0, error=f"{type(exc).__name__}: {exc}", at=datetime.now(UTC))
         return deliver(attempt, self.config.retry, what)
 
     @abstractmethod

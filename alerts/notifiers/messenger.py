@@ -161,7 +161,8 @@ def escape_markdown(text: str) -> str:
 class _HideRobotKeys(logging.Filter):
     """Hide the robots' keys in httpx's request log lines (``HTTP Request: POST https://...?access_token=...``).
 
-    DingTalk and WeCom take their key in the query string, and a key is the robot's password: at the INFO level
+    DingTalk and WeCom take their key in the query string, Feishu in the path, and a key is the robot's
+    password: at the INFO level
     the alert stage logs at, httpx would write it out on every delivery.
     """
 
@@ -176,10 +177,15 @@ class _HideRobotKeys(logging.Filter):
 def _without_keys(url: httpx.URL) -> httpx.URL:
     for name in SECRET_QUERY_PARAMS & set(url.params.keys()):
         url = url.copy_set_param(name, "...")
+    # Feishu's (and Lark's) token is the last part of the path: .../bot/v2/hook/<token>.
+    head, hook, _ = url.path.partition(HOOK_PATH)
+    if hook:
+        url = url.copy_with(path=f"{head}{hook}...")
     return url
 
 
 SECRET_QUERY_PARAMS: Final = frozenset({"access_token", "key", "sign"})
+HOOK_PATH: Final = "/hook/"  # Feishu's token follows it in the path
 _KEY_FILTER: Final = _HideRobotKeys()
 
 

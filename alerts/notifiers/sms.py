@@ -40,10 +40,10 @@ DEFAULT_PARAMS: Final[Mapping[str, ShortField]] = {"school": "school", "type": "
 def phone_number(text: str) -> str | None:
     """Give a recipient as the digits an SMS API takes, or None when it is not a phone number.
 
-    ``+86`` numbers lose the country code (the mainland form), others keep it without the ``+``; spaces and
-    hyphens between digit groups are dropped.
+    ``+86`` numbers lose the country code (the mainland form), others keep it without the ``+``; spaces,
+    hyphens and brackets between digit groups are dropped (``+86 (138) 0013-8000``, as site files write them).
     """
-    compact = re.sub(r"[\s-]", "", text)
+    compact = re.sub(r"[\s()-]", "", text)
     if _MAINLAND.fullmatch(compact):
         return compact
     if _E164.fullmatch(compact):

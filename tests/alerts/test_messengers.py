@@ -354,10 +354,12 @@ def test_robot_keys_stay_out_of_the_request_log(caplog: pytest.LogCaptureFixture
             assert notifier.send(notification()).ok
         with serve(wecom_robot) as robot, build_notifier(wecom(robot)) as notifier:
             assert notifier.send(notification()).ok
+        with serve(feishu_bot) as bot, build_notifier(feishu(bot)) as notifier:
+            assert notifier.send(notification()).ok
     logged = [r.getMessage() for r in caplog.records if r.name == "httpx"]
-    assert len(logged) == 2 and all("HTTP Request: POST" in line for line in logged)
-    assert "access_token=..." in logged[0] and "key=..." in logged[1]
-    assert not any(TOKEN in line or WECOM_KEY in line for line in logged)
+    assert len(logged) == 3 and all("HTTP Request: POST" in line for line in logged)
+    assert "access_token=..." in logged[0] and "key=..." in logged[1] and "/hook/... " in logged[2]
+    assert not any(TOKEN in line or WECOM_KEY in line or FEISHU_HOOK in line for line in logged)
 
 
 # --- configuration ----------------------------------------------------------------------------------------

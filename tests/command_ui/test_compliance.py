@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from command_ui.routers.auth import HASHER
 from domain.site import Site, load_site
+from store import compliance_repo
 from store.config import RetentionSettings, StorageBackend
 from store.migrate import migrate
 from store.patrol_repo import school_patrol
@@ -196,3 +197,21 @@ def test_the_bulletin_prints_as_a_pdf_with_chinese_names(client: TestClient, see
     assert got.headers["content-type"] == "application/pdf" and got.content.startswith(b"%PDF")
     text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(got.content)).pages)
     assert OWN_NAME in text and "平安校园月度通报" in text
+
+
+def test_a_retired_school_and_a_drill_resolved_as_such_are_read_right(seeded: Seeded) -> None:
+    """A school gone from the site file keeps its history but leaves the scorecard; a drill is never an alarm."""
+    _, start, end = last_month(dt.datetime.now(dt.UTC))
+    since = dt.datetime.combine(start, dt.time(), tzinfo=SHANGHAI).astimezone(dt.UTC)
+    until = dt.datetime.combine(end, dt.time(), tzinfo=SHANGHAI).astimezone(dt.UTC)
+    with psycopg.connect(seeded.url) as conn:  # rolled back on leaving: the module's data stays as seeded
+        before = {r.facts.school_id: r for r in compliance_repo.school_records(
+            conn, "/", since, until, until, lambda camera: 30.0)}
+        add_incident(conn, OWN, since + dt.timedelta(days=2), ack_s=20, resolve_s=60, outcome="drill")
+        conn.execute("UPDATE schools SET active = false WHERE id = %s", (STRANGER,))
+        after = {r.facts.school_id: r for r in compliance_repo.school_records(
+            conn, "/", since, until, until, lambda camera: 30.0)}
+        conn.rollback()
+    assert STRANGER in before and STRANGER not in after  # its incident is in the month: no KeyError, just gone
+    assert after[OWN].incidents == before[OWN].incidents == 2  # the drill is not a real alarm
+    assert after[OWN].drills == before[OWN].drills + 1  # and it counts as the drill it was

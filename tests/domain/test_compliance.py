@@ -92,8 +92,15 @@ def test_time_to_acknowledge_real_alarms() -> None:
     assert (fast.status, fast.target) == ("pass", ACK_TARGET_S)
     assert fast.measured == pytest.approx(28.0)
     left_alone = judge_response((10.0,), 1)
-    assert (left_alone.share, left_alone.status) == (0.5, "partial")
+    assert (left_alone.measured, left_alone.share, left_alone.status) == (None, 0.5, "partial")
     assert judge_response((300.0, 400.0), 0).status == "fail"
+    # The status follows the percentile shown: 37 alarms at a minute and 3 at ten minutes have p90 one minute.
+    mostly_fast = judge_response((60.0,) * 37 + (600.0,) * 3, 0)
+    assert (mostly_fast.measured, mostly_fast.status) == (60.0, "pass")
+    assert mostly_fast.share == pytest.approx(37 / 40)
+    # Five of forty never acknowledged: the 90th percentile falls on one of them.
+    ignored = judge_response((60.0,) * 35, 5)
+    assert (ignored.measured, ignored.status) == (None, "partial")
     assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
 
 
