@@ -6,17 +6,19 @@ second, run by Debian's python3) is recorded for a while by the product's own re
 with libx264 (``-preset veryfast``), the baseline a recorder that transcodes would pay. The CPU is the ffmpeg
 process's own (user + system, from ``wait4``), per second it ran, so the camera server's cost is left out.
 Then one live-view upstream (:func:`vision.video.ffmpeg.live_command`, what every viewer of a camera shares)
-is measured the same way.
+is measured the same way. Last, live view in Chromium (bench/video_latency.py): glass-to-glass latency p50/p99
+from the clock burnt into each frame, and the relay's CPU with one viewer and with five of the same camera.
 
 Full run: 1920x1080 at 25 fps and 4 Mbit/s for 30 s each, a campus camera's main stream; ``--short`` (make test's):
-320x240 at 10 fps for 4 s; ``--busy``: 1080p noise filling 4 Mbit/s (at the few frames a second the test camera
-can encode). Run: ``.venv/bin/python -m bench.video``.
+320x240 at 10 fps for 4 s (2 s in Chromium); ``--busy``: 1080p noise filling 4 Mbit/s (at the few frames a second
+the test camera can encode). Run: ``.venv/bin/python -m bench.video``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -26,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import report
+from bench import report, video_latency
 from bench.report import Figure
 from vision.video.ffmpeg import live_command, probe_frames, record_command
 from vision.video.live import LiveRelay, is_random_access
@@ -105,6 +107,13 @@ def _camera(root: Path, sizes: Sizes) -> tuple[subprocess.Popen[str], str]:
     return server, line.split()[1] + "cam"
 
 
+def _free_port() -> int:
+    """Return a TCP port free right now on the loopback address (the relay binds it a moment later)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def run(short: bool = False, sizes: Sizes | None = None) -> list[Figure]:
     """Measure and return the figures (``short``: make test's sizes; ``sizes``: these instead)."""
     sizes = sizes or (SHORT if short else FULL)
@@ -129,6 +138,9 @@ def run(short: bool = False, sizes: Sizes | None = None) -> list[Figure]:
             # On a thread of its own: a caller may already run an event loop (pytest with Playwright's).
             with ThreadPoolExecutor(1) as pool:
                 cold, warm = pool.submit(asyncio.run, _live_start(url, 3 if short else 9)).result()
+                # Playwright's sync API refuses a thread that runs an event loop (pytest's may): a thread of its own.
+                p50, p99, one, five, _frames = pool.submit(
+                    video_latency.measure, url, 2.0 if short else sizes.seconds / 2, _free_port()).result()
         finally:
             server.terminate()
             server.wait()
@@ -146,6 +158,13 @@ def run(short: bool = False, sizes: Sizes | None = None) -> list[Figure]:
                "re-encoding a recording", encoding * 1000),
         Figure("live view, a viewer joining a watched camera: first keyframe after, median", warm * 1000, "ms",
                "the first viewer (upstream starts)", cold * 1000),
+        Figure("live view in Chromium, glass-to-glass latency (burnt-in clock to display), p50", p50, "ms",
+               "p99", p99),
+        # In µs of CPU per second (a millionth of a core): an added viewer costs too little for per mille.
+        # max(): on a shared machine the difference of two noisy CPU rates can come out at or below zero.
+        Figure("CPU per added live viewer of a watched camera (1 -> 5 viewers, one shared upstream)",
+               max((five - one) / 4, 1e-6) * 1e6, "µs of CPU per s", "the first viewer, upstream included",
+               one * 1e6),
     ]
 
 

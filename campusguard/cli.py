@@ -542,6 +542,9 @@ def demo(
                  "--start", started.isoformat()]]
     if camera_ids:
         commands.append(["vision", *(f"--camera={c}" for c in camera_ids)])
+        # The same cameras for people: recorded by stream copy, clipped on their incidents, relayed live by the
+        # web app (docs/video.md); the demo's cameras send H.264 with a burnt-in clock, as an IP camera would.
+        commands.append(["video", *(f"--camera={c}" for c in camera_ids)])
     _echo(f"[4/5] stages: {', '.join(c[0] for c in commands)}")
     stages = [subprocess.Popen([sys.executable, "-m", "campusguard", *args], env=env)  # noqa: S603
               for args in commands]
@@ -562,7 +565,8 @@ def demo(
         _echo(f"    mosquitto_pub -t zigbee2mqtt/{button} -m '{{\"action\":\"hold\"}}'   (a panic at {school})")
     _echo("  alerts: mosquitto_sub -t 'campusguard/alerts/v1/#'")
     if camera_ids:
-        _echo(f"  cameras: {', '.join(camera_ids)} over RTSP on port {rtsp_port} (a gate crowd, a person down)")
+        _echo(f"  cameras: {', '.join(camera_ids)} over RTSP on port {rtsp_port} (a gate crowd, a person down;"
+              " H.264, recorded, live from the map's camera popup)")
     if school is not None:
         _echo(f"  drill:  CAMPUSGUARD_MODE=demo .venv/bin/campusguard drill --school {school}")
     _echo("  Ctrl-C stops it.")

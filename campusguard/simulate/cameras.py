@@ -1,10 +1,11 @@
 """Simulated cameras: generated clips served over real RTSP, and a site file whose cameras point at them.
 
 The demo (and anyone trying the vision stage without cameras) renders a few of the ready-made scenes of
-:mod:`campusguard.simulate.clips` into folders, serves them with GStreamer's RTSP server
-(``devtools/rtsp_server.py``, run by Debian's ``/usr/bin/python3``, the interpreter that has GObject
+:mod:`campusguard.simulate.clips` into folders, serves them as H.264 IP cameras with a burnt-in clock
+(:mod:`campusguard.simulate.rtsp_h264`, run by Debian's ``/usr/bin/python3``, the interpreter that has GObject
 introspection) and writes a copy of the site file whose chosen cameras use those ``rtsp://`` URLs. The vision
-worker then reads them exactly as it reads a real camera.
+worker then reads them exactly as it reads a real camera, and the video stage records and relays them by stream
+copy (H.264, as a real camera's main stream: MJPEG could not be copied to a browser).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import yaml
 from campusguard.simulate.clips import SCENES, write_frames
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")
-SERVER_SCRIPT = Path(__file__).resolve().parents[2] / "devtools" / "rtsp_server.py"
+SERVER_SCRIPT = Path(__file__).resolve().parent / "rtsp_h264.py"
+CAMERA_ARGS = ("--fps", "5", "--size", "640x480", "--bitrate", "600000")
+"""The clips' own rate and size (campusguard.simulate.clips), at about what a camera's sub-stream sends."""
 
 DEMO_CAMERAS: Mapping[str, str] = {
     "salt-creek-cam-gate": "gate_crowd_after_hours",
@@ -52,7 +55,7 @@ def start_clip_server(root: Path, port: int, timeout_s: float = 30.0) -> tuple[s
     if not SYSTEM_PYTHON.is_file():
         raise ClipServerError(f"{SYSTEM_PYTHON} is missing; the RTSP server needs Debian's python3 with python3-gi")
     process = subprocess.Popen(  # noqa: S603 - fixed interpreter and script, our own arguments
-        [str(SYSTEM_PYTHON), str(SERVER_SCRIPT), "--root", str(root), "--port", str(port)],
+        [str(SYSTEM_PYTHON), str(SERVER_SCRIPT), "--root", str(root), "--port", str(port), *CAMERA_ARGS],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None  # PIPE was asked for
     with selectors.DefaultSelector() as selector:

@@ -11,6 +11,11 @@ camera's RTSP, one upstream per camera shared by every viewer, :mod:`vision.vide
 Close codes: 4401 no valid session, 4403 a role the site does not let watch video, 4404 no such camera in the
 caller's scope, 4410 the camera's stream ended.
 
+Scrubbing: ``GET /api/v1/video/cameras/{camera}/timeline`` gives a day's recorded spans and the camera's findings
+(marks to jump to); ``GET /api/v1/video/cameras/{camera}/playback?at=`` cuts the recording from the keyframe at
+or before that moment (audited as ``video.playback.start``, like a live view's start) and names the MP4 to play,
+served by ``GET /api/v1/video/playback/{camera}/{file}`` with HTTP Range, scoped again on every request.
+
 Privacy: video shows faces unblurred (blurring would mean decoding and re-encoding every frame), so only the roles
 in ``video.roles`` (by default those allowed faces in snapshots) may watch it; everyone else gets 403 (a socket:
 4403) and sees the incident's face-blurred snapshot instead.
@@ -21,10 +26,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect, status
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict
@@ -34,13 +43,15 @@ from starlette.websockets import WebSocketState
 
 from command_ui.deps import SESSION_COOKIE, ConnDep, CurrentUser, User, client_address, session_key
 from command_ui.errors import Problem
-from command_ui.schemas import RowId
+from command_ui.schemas import Day, Instant, RowId
 from domain.audit import AuditRecord
-from store import audit_repo, queries, video_repo
+from store import audit_repo, queries, video_repo, video_timeline
 from store.auth_repo import session_account
 from vision.config import VideoSettings
-from vision.video.clips import sha256_of
+from vision.video.clips import ClipError, Recorded, sha256_of
 from vision.video.live import LiveRelay
+from vision.video.playback import NAME, merge_spans
+from vision.video.playback import cut_playback as cut_recording
 
 router = APIRouter(prefix="/api/v1/video", tags=["video"])
 
@@ -59,6 +70,50 @@ class ClipOut(BaseModel):
     end_at: datetime
     bytes: int
     sha256: str
+    url: str
+
+
+class SpanOut(BaseModel):
+    """A stretch of the camera's recording without a break."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start_at: datetime
+    end_at: datetime
+
+
+class FindingOut(BaseModel):
+    """A finding of the camera (a mark on its timeline) and the incident that took it up, if any."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: datetime
+    kind: str
+    incident_id: int | None
+
+
+class TimelineOut(BaseModel):
+    """A camera's day: what was recorded and what it found, between ``start`` and ``end``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    camera_id: str
+    time_zone: str
+    start: datetime
+    end: datetime
+    spans: list[SpanOut]
+    findings: list[FindingOut]
+
+
+class PlaybackOut(BaseModel):
+    """A cut of the recording to play: it starts at ``start_at``, the keyframe at or before the asked ``at``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    camera_id: str
+    at: datetime
+    start_at: datetime
+    end_at: datetime
     url: str
 
 
@@ -146,6 +201,76 @@ def export_clip(clip_id: RowId, request: Request, conn: ConnDep, user: CurrentUs
     name = f"incident-{row.incident_id}-{row.camera_id}.mp4"
     return FileResponse(path, media_type="video/mp4", filename=name,
                         headers={"Cache-Control": "private, no-store", "X-Content-SHA256": digest})
+
+
+def _visible_camera(request: Request, conn: ConnDep, user: User, camera_id: str) -> str:
+    """Refuse a role not allowed video (403) and a camera outside the caller's scope (404); return its school."""
+    _may_watch(request.app, user)
+    camera = video_repo.camera_school(conn, camera_id)
+    path = queries.unit_path(conn, camera[0]) if camera and camera[0] else None
+    if camera is None or camera[0] is None or path is None or not user.sees(path):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no camera {camera_id}")
+    return camera[0]
+
+
+CameraId = Annotated[str, PathParam(min_length=1, max_length=200, description="The camera's id.")]
+
+
+@router.get("/cameras/{camera_id}/timeline")
+def camera_timeline(camera_id: CameraId, request: Request, conn: ConnDep, user: CurrentUser,
+                    day: Annotated[Day | None, Query(description="A day in the school's time zone; the last 24 h "
+                                                     "when left out.")] = None) -> TimelineOut:
+    """Give the camera's recorded spans and findings over a day, for the scrubbing bar."""
+    school = _visible_camera(request, conn, user, camera_id)
+    zone = video_timeline.school_timezone(conn, school) or "UTC"
+    if day is None:
+        end = datetime.now(UTC)
+        start = end - timedelta(days=1)
+    else:  # midnight to midnight where the school is (23 or 25 hours on a DST change)
+        start = datetime.combine(day, clock(), ZoneInfo(zone)).astimezone(UTC)
+        end = datetime.combine(day + timedelta(days=1), clock(), ZoneInfo(zone)).astimezone(UTC)
+    recorded = video_repo.segments_between(conn, camera_id, start, end)
+    spans = merge_spans([(max(r.start_at, start), min(r.end_at, end)) for r in recorded])
+    return TimelineOut(camera_id=camera_id, time_zone=zone, start=start, end=end,
+                       spans=[SpanOut(start_at=s.start_at, end_at=s.end_at) for s in spans],
+                       findings=[FindingOut(at=f.at, kind=f.kind, incident_id=f.incident_id)
+                                 for f in video_timeline.findings(conn, camera_id, start, end)])
+
+
+@router.get("/cameras/{camera_id}/playback", responses={404: {"model": Problem,
+                                                              "description": "Nothing recorded at that moment."}})
+def start_playback(camera_id: CameraId, request: Request, conn: ConnDep, user: CurrentUser,
+                   at: Annotated[Instant, Query(description="The moment to play from.")],
+                   span: Annotated[int, Query(ge=10, le=600, description="Seconds to cut.")] = 120) -> PlaybackOut:
+    """Cut the recording from the keyframe at or before ``at`` and name the file to play; audited."""
+    school = _visible_camera(request, conn, user, camera_id)
+    root = video_settings(request.app).root.resolve()
+    rows = video_repo.segments_between(conn, camera_id, at, at + timedelta(seconds=span))
+    try:
+        cut = cut_recording(video_settings(request.app).ffmpeg, root, camera_id,
+                            [Recorded(root / r.path, r.start_at) for r in rows], at, span)
+    except ClipError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"nothing of {camera_id} recorded at {at}") from None
+    with conn.transaction():
+        audit_repo.append(conn, AuditRecord(datetime.now(UTC), user.id, "video.playback.start",
+                                            f"camera:{camera_id}", {
+                                                "school_id": school, "at": at.isoformat(),
+                                                "start_at": cut.start_at.isoformat(),
+                                                "from": client_address(request)}))
+    return PlaybackOut(camera_id=camera_id, at=at, start_at=cut.start_at, end_at=cut.end_at,
+                       url=f"/api/v1/video/playback/{camera_id}/{cut.path.name}")
+
+
+@router.get("/playback/{camera_id}/{name}", response_class=FileResponse,
+            responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "The requested byte range."}})
+def play_recording(camera_id: CameraId, name: str, request: Request, conn: ConnDep,
+                   user: CurrentUser) -> FileResponse:
+    """Serve a cut made by the playback route, with HTTP Range; the camera is scoped again on every request."""
+    _visible_camera(request, conn, user, camera_id)
+    path = video_settings(request.app).root.resolve() / "playback" / name
+    if not NAME.match(name) or not name.startswith(f"{camera_id}-") or not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such recording cut (they last an hour)")
+    return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "private, no-store"})
 
 
 def _relay(app: Starlette) -> LiveRelay:

@@ -25,6 +25,7 @@ from typer.core import TyperGroup
 
 from campusguard.cli import app
 from campusguard.settings import Settings
+from command_ui.app import VENDOR
 from command_ui.routers import health
 
 REPO = Path(__file__).resolve().parents[2]
@@ -284,6 +285,12 @@ def test_the_dockerfile_matches_the_code() -> None:
     installed = {pattern.rstrip("*") for pattern in packages["find"]["include"]}
     copied = set(re.findall(r"^COPY (\w+) \./\1$", dockerfile, re.MULTILINE))
     assert copied == installed and "devtools" not in copied
+    # Every browser library the app serves under /vendor is in the image (the map's clusters, the charts, video).
+    shipped = set(re.findall(r"^COPY --from=ui /app/(tools/ui/node_modules/\S+) \./\1$", dockerfile, re.MULTILINE))
+    root = DOCKER.parent
+    assert {str(folder.relative_to(root)) for folder in VENDOR.values()} <= shipped
+    # And what the video stage and the bulletin's PDF need from Debian.
+    assert re.search(r"apt-get install .*\bffmpeg\b.*\bfonts-noto-cjk\b", final_stage)
 
 
 def test_service_users_are_in_the_acl() -> None:

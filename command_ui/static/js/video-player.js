@@ -1,7 +1,8 @@
 /**
  * Video for people: a camera live (mpegts.js playing the MPEG-TS the server relays over the websocket
  * /api/v1/video/live/{camera}) and an incident's clips (a <video> the server feeds with HTTP Range, and an
- * export link whose SHA-256 the audit trail keeps). The incident panel and a camera's map popup call these;
+ * export link whose SHA-256 the audit trail keeps), each opening the camera's timeline (js/video-timeline.js)
+ * to play its recording from any moment. The incident panel and a camera's map popup call these;
  * every view is scoped and audited by the server, so nothing here decides who may watch.
  */
 
@@ -9,6 +10,7 @@ import { api } from "./api.js";
 import { h } from "./dom.js";
 import { formatTime } from "./format.js";
 import { t } from "./i18n.js";
+import { cameraTimeline } from "./video-timeline.js";
 
 let mpegtsLoading = null;
 
@@ -89,7 +91,12 @@ export function incidentClips(incidentId, zone) {
       h("figcaption", { class: "video-status" },
         t("video.clip_span", { start: formatTime(clip.start_at, zone), end: formatTime(clip.end_at, zone) }), " · ",
         h("a", { href: `/api/v1/video/clips/${clip.id}/export`, download: "", title: `SHA-256 ${clip.sha256}` },
-          t("video.export"))))));
+          t("video.export")), " · ",
+        // The camera's whole day around the finding, to look before and after the clip's 30 seconds.
+        h("button", { type: "button", class: "video-timeline-open", "data-testid": "clip-timeline",
+          onclick: (event) => {
+            event.currentTarget.replaceWith(cameraTimeline(clip.camera_id, { zone, at: clip.finding_at }));
+          } }, t("video.timeline_open"))))));
   }).catch(() => { /* no clips for this caller: nothing to show */ });
   return list;
 }
@@ -113,7 +120,17 @@ export function cameraPopups(group, cameras) {
     marker.bindPopup(() => {
       view?.stop();
       view = liveVideo(id);
-      return h("div", { class: "camera-popup" }, h("strong", {}, t("video.watch_live")), view.element);
+      const box = h("div", { class: "camera-popup", dataset: { camera: id } },
+        h("strong", {}, t("video.watch_live")), view.element);
+      // Recordings instead of live: the day's timeline, its findings marked, in place of the live view.
+      box.append(h("button", { type: "button", class: "video-timeline-open", "data-testid": "open-timeline",
+        onclick: () => {
+          view?.stop();
+          view = null;
+          // Not popup.update(): with content given as a function it would call it again, restarting live view.
+          box.replaceChildren(cameraTimeline(id));
+        } }, t("video.timeline_open")));
+      return box;
     }, { minWidth: 320 });
     marker.on("popupclose", () => {
       view?.stop();
