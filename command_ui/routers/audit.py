@@ -22,7 +22,7 @@ from command_ui.deps import AuditReader, ConnDep
 from command_ui.messages import timeline_message
 from command_ui.schemas import Instant
 from domain.audit import AuditRecord
-from store import audit_repo
+from store import audit_repo, title_repo
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 CHUNK_ROWS = 500  # rows per chunk of a streamed export: a few tens of kilobytes on the wire
@@ -43,8 +43,10 @@ def search_audit(conn: ConnDep, user: AuditReader, actor: str | None = None, act
     found = audit_repo.search(conn, actor=actor, action=action, target=target, since=since, until=until,
                               scope=user.scope_path, school=school, limit=limit, offset=offset,
                               newest_first=newest_first)
-    return [{"id": s.id, "at": s.record.at, "actor": s.record.actor, "action": s.record.action,
-             "target": s.record.target, "detail": dict(s.record.detail),
+    # What each person acting is called at their level (班主任, 乡镇中心校...); none for the system's actors.
+    titles = title_repo.title_keys(conn, sorted({s.record.actor for s in found}))
+    return [{"id": s.id, "at": s.record.at, "actor": s.record.actor, "actor_title_key": titles.get(s.record.actor),
+             "action": s.record.action, "target": s.record.target, "detail": dict(s.record.detail),
              "hash": s.hash.hex() if s.hash else None, "message": _message(s.record)} for s in found]
 
 
