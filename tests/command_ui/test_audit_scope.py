@@ -137,3 +137,12 @@ def test_each_target_kind_resolves_to_its_schools_path(seeded: Seeded) -> None:
 @pytest.mark.parametrize(("scope", "whole"), [("/", True), ("/lincoln/", True), ("/lincoln/salt-creek-sd/", False)])
 def test_the_whole_tree_is_the_root_or_its_top_unit(scope: str, whole: bool) -> None:
     assert owns_tree(scope) is whole
+
+
+def test_each_record_names_what_its_actor_is_called_at_their_level(client: TestClient) -> None:
+    """A person's title by role and unit (domain/titles.py); the system's own actors have none."""
+    records = client.get("/api/v1/audit?limit=1000", headers=sign_in(client, CITY_AUDITOR)).json()
+    by_actor = {r["actor"]: r["actor_title_key"] for r in records}
+    assert by_actor[OWN_ADMIN] is not None and by_actor[OWN_ADMIN].startswith("title.")
+    assert by_actor[CITY_AUDITOR] == "title.auditor"
+    assert all(key is None for actor, key in by_actor.items() if actor in {"system", "scheduler"})

@@ -68,7 +68,8 @@ def test_the_auditor_searches_the_trail_sees_the_chain_verified_and_exports(site
     expect(rows).to_have_count(1)
     row = rows.first
     expect(row).to_have_attribute("data-action", "drill_mode.start")
-    expect(row.locator(".actor")).to_have_text(ADMIN)
+    expect(row.locator(".actor")).to_contain_text(ADMIN)
+    expect(row.locator(".actor-title")).to_contain_text("School administrator")  # what they are called there
     expect(row.locator(".action")).to_have_text("Drill mode started")
     expect(row.locator(".target")).to_have_text(f"School {SCHOOL}")
     expect(row.locator(".audit-detail li")).to_have_count(2)

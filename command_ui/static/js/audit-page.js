@@ -151,7 +151,8 @@ function targetCell(target) {
 function row(record) {
   return h("tr", { "data-record-id": record.id, "data-action": record.action, "data-target": record.target ?? "" },
     h("td", { class: "when" }, formatTime(record.at, zone, true)),
-    h("td", { class: "actor" }, known(`actor.${record.actor}`) ?? record.actor),
+    h("td", { class: "actor" }, known(`actor.${record.actor}`) ?? record.actor,
+      record.actor_title_key ? h("span", { class: "muted actor-title" }, ` · ${t(record.actor_title_key)}`) : ""),
     h("td", { class: "action" }, actionLabel(record.action)),
     h("td", { class: "target" }, targetCell(record.target)),
     h("td", { class: "detail" }, detailList(record.detail, record.message)));
