@@ -529,6 +529,11 @@ def demo(
         walk_due(conn, datetime.now(UTC))
     threading.Thread(target=walk_forever, args=(settings.database_url, threading.Event()), name="demo-patrols",
                      daemon=True).start()
+    # Last month's history and its bulletins (campusguard/simulate/last_month.py), as if the city had run all of
+    # it: the scorecard and the monthly bulletin have a month to judge. Before the stages, which would see it live.
+    from campusguard.simulate.last_month import demo_month
+    last_month, archived = demo_month(settings.database_url, settings.vision.video, datetime.now(UTC))
+    _echo(f"      last month {last_month}: history in place, {archived} bulletin documents archived")
     password = settings.admin_password.get_secret_value() if settings.admin_password else ""
     env = {**os.environ, "CAMPUSGUARD_MODE": "demo", "CAMPUSGUARD_SITE_FILE": str(site_to_load),
            "CAMPUSGUARD_DATA_DIR": str(settings.data_dir), "CAMPUSGUARD_DATABASE_URL": settings.database_url,
@@ -553,6 +558,8 @@ def demo(
     # The city speaks Chinese from the sign-in page on (each of its people's accounts is zh-CN too).
     lang = "?lang=zh-CN" if example is Example.CITY else ""
     _echo(f"campusguard demo: http://{settings.http_host}:{settings.http_port}/{lang}")
+    _echo(f"  scorecard: http://{settings.http_host}:{settings.http_port}/scorecard"
+          f"{lang or '?'}{'&' if lang else ''}month={last_month}   (last month's, with its archived bulletins)")
     _echo(f"  login: admin / {password}   (HTTP Basic, for scripts)")
     # One school for every printed line: its guard signs in, its button is pressed, its drill is run.
     with connect(settings.database_url) as conn:

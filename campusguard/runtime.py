@@ -12,13 +12,14 @@ import logging
 import signal
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from campusguard.settings import Settings
+from command_ui import bulletin_archive
 from command_ui.app import create_app
 from store.db import connect
 from store.maintenance import maintain
@@ -41,6 +42,11 @@ def run_app(settings: Settings) -> None:
     scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(maintenance_pass, "interval", seconds=settings.rollup_refresh_seconds,
                       args=[settings], max_instances=1, coalesce=True)
+    # The monthly bulletin (command_ui/bulletin_archive.py): hourly, so the first hour of the 1st in any bureau's
+    # timezone makes last month's, and a minute after start-up (the start itself stays quick), so a server that
+    # was down on the 1st catches up.
+    scheduler.add_job(bulletin_archive.run_pass, "cron", minute=5, args=[settings.database_url, settings.vision.video],
+                      next_run_time=datetime.now(UTC) + timedelta(minutes=1), max_instances=1, coalesce=True)
     scheduler.start()
     server = uvicorn.Server(server_config(settings))
     try:

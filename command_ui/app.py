@@ -26,6 +26,7 @@ from command_ui.routers import (
     audit,
     auth,
     basemap,
+    bulletins,
     buses,
     classes,
     compliance,
@@ -143,6 +144,8 @@ def create_app(settings: WebProcess) -> FastAPI:
     app.include_router(patrols.router)
     # The safety scorecard and the monthly bulletin (routers/compliance.py).
     app.include_router(compliance.router)
+    # The archive of monthly bulletins, kept by the monthly job and on demand (routers/bulletins.py).
+    app.include_router(bulletins.router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi(user: CurrentUser) -> dict[str, Any]:

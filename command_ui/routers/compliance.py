@@ -19,15 +19,13 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from command_ui import bulletin
+from command_ui import bulletin, bulletin_archive
 from command_ui.bulletin_text import Lang
 from command_ui.deps import ConnDep, User
 from command_ui.routers.reports import ReportReader
 from command_ui.routers.video import video_settings
-from command_ui.uptime import school_uptime
-from domain.audit import AuditRecord
 from domain.compliance import CRITERIA, Criterion, Status, rollup
-from store import audit_repo, compliance_repo, queries
+from store import bulletin_repo, compliance_repo
 from store.auth_repo import account
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
@@ -111,7 +109,7 @@ def _month(text: str | None, zone: ZoneInfo, now: dt.datetime, back: int) -> tup
     return f"{year:04d}-{month:02d}", start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
-def _unit(conn: ConnDep, user: User, unit_id: str | None) -> compliance_repo.UnitRow:
+def find_unit(conn: ConnDep, user: User, unit_id: str | None) -> compliance_repo.UnitRow:
     """Find the unit asked for, if the reader's subtree holds it; 404 for one outside it, as for one that is not."""
     if unit_id is None:
         # The reader's own unit: the top of their subtree (the built-in admin's is the whole tree's root unit).
@@ -140,7 +138,7 @@ def _zone(conn: ConnDep, unit: compliance_repo.UnitRow) -> ZoneInfo:
 def scorecard(request: Request, conn: ConnDep, user: ReportReader, unit: Unit = None,
               month: Month = None) -> ScorecardOut:
     """Each school's safety scorecard for a month (GB/T 29315 and the bureaus' criteria), weakest first."""
-    found = _unit(conn, user, unit)
+    found = find_unit(conn, user, unit)
     zone = _zone(conn, found)
     now = dt.datetime.now(dt.UTC)
     name, start, end = _month(month, zone, now, back=0)
@@ -166,26 +164,20 @@ def monthly_bulletin(request: Request, conn: ConnDep, user: ReportReader, unit: 
                      format: Annotated[Literal["html", "pdf"], Query(description="html or pdf.")] = "html",
                      lang: Annotated[Lang | None, Query(description="en or zh-CN; the reader's own by default.")]
                      = None) -> Response:
-    """Make the monthly bulletin of a unit's schools: ranked, compared with last month, rectification first."""
-    found = _unit(conn, user, unit)
-    zone = _zone(conn, found)
+    """Make the monthly bulletin of a unit's schools: ranked, compared with last month, rectification first.
+
+    Archived as a new version beside the scheduled one (command_ui/bulletin_archive.py), never over it.
+    """
+    found = find_unit(conn, user, unit)
     now = dt.datetime.now(dt.UTC)
-    name, start, end = _month(month, zone, now, back=1)
-    _, before_start, before_end = _month(f"{(start.astimezone(zone) - dt.timedelta(days=1)):%Y-%m}", zone, now, 0)
-    records = _records(request, conn, found, start, end, now)
-    previous = _records(request, conn, found, before_start, before_end, now)
-    judged_end = max(min(end, now), start)
-    uptime = {u.school_id: u.uptime for u in school_uptime(
-        queries.device_availability(conn, found.path, start, judged_end), start, judged_end)}
+    name, _, _ = _month(month, _zone(conn, found), now, back=1)
     reader = account(conn, user.id)
     language: Lang = lang or ("zh-CN" if reader is not None and reader.locale == "zh-CN" else "en")
-    made = bulletin.build(found, name, records, previous, uptime, compliance_repo.units(conn, found.path),
-                          now.astimezone(zone), user.id)
-    html = bulletin.render_html(made, language)
-    body = bulletin.render_pdf(html) if format == "pdf" else html.encode()
-    audit_repo.append(conn, AuditRecord(now, user.id, "report.bulletin", f"unit:{found.id}", {
-        "month": name, "format": format, "lang": language, "schools": len(made.rows),
-        "rectify": [r.card.school_id for r in made.rectify]}))
+    made = bulletin_archive.make(conn, video_settings(request.app), found, name, now, language, format, user.id)
+    body = made.body
+    with conn.transaction():  # the archive row and its audit record commit together
+        archived = bulletin_repo.add(conn, found.id, name, language, format, body, now, user.id, scheduled=False)
+        bulletin_archive.audit_made(conn, made, now, user.id, archived)
     filename = f"bulletin-{found.id}-{name}.{format}"
     if format == "html":
         return HTMLResponse(body, headers={"Content-Disposition": f'inline; filename="{filename}"'})

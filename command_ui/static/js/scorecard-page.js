@@ -56,6 +56,25 @@ function drawUnits(card) {
     ? h("table", { class: "data" }, h("thead", {}, head), h("tbody", {}, rows)) : h("p", { class: "empty" }, t("scorecard.none")));
 }
 
+/** The unit's archived bulletins (and its units'), newest month first, each a link to the bytes kept. */
+async function drawArchive(unit) {
+  const kept = await api.get(`/api/v1/reports/bulletins?${new URLSearchParams({ unit })}`);
+  const when = new Intl.DateTimeFormat(LANG, { dateStyle: "medium", timeStyle: "short" });
+  const head = h("tr", {}, ["bulletins.month", "bulletins.unit", "bulletins.lang", "bulletins.format",
+    "bulletins.version", "bulletins.made_by", "bulletins.made_at", "bulletins.open"].map((k) => h("th", {}, t(k))));
+  const rows = kept.map((b) => h("tr", { dataset: { bulletin: String(b.id), unit: b.unit_id, month: b.month } },
+    h("td", {}, b.month), h("td", {}, b.unit_name), h("td", {}, t(`bulletins.lang.${b.lang}`)),
+    h("td", {}, b.format.toUpperCase()), h("td", { class: "num" }, String(b.version)),
+    h("td", {}, b.scheduled ? t("bulletins.scheduler") : b.generated_by),
+    h("td", {}, when.format(new Date(b.generated_at))),
+    h("td", {}, h("a", b.format === "pdf"
+      ? { href: b.url, download: `bulletin-${b.unit_id}-${b.month}-v${b.version}.pdf` }
+      : { href: b.url, target: "_blank", rel: "noopener" }, t("bulletins.open")))));
+  replaceChildren(document.querySelector("#archive .table-scroll"), kept.length
+    ? h("table", { class: "data archive" }, h("thead", {}, head), h("tbody", {}, rows))
+    : h("p", { class: "empty" }, t("bulletins.none")));
+}
+
 /** Point the bulletin links at the picked unit and month, in the reader's language. */
 function linkBulletin(unit, month) {
   const query = (format) => `/api/v1/reports/bulletin?${new URLSearchParams({ unit, month, format, lang: LANG })}`;
@@ -75,12 +94,15 @@ async function load() {
     { unit: card.unit_name, month: card.month, schools: card.schools.length, rectify });
   drawSchools(card);
   drawUnits(card);
+  await drawArchive(unit);
   document.body.dataset.shown = `${card.unit_id} ${card.month}`;
 }
 
 async function main() {
   await startPage();
-  monthInput.value = thisMonth();
+  // A link may name the month (the demo prints last month's); this month otherwise.
+  const asked = new URLSearchParams(window.location.search).get("month");
+  monthInput.value = /^\d{4}-(0[1-9]|1[0-2])$/.test(asked || "") ? asked : thisMonth();
   // The reader's own unit (the server's default) first, then every unit under it, for the picker.
   const own = await api.get(`/api/v1/reports/scorecard?${new URLSearchParams({ month: monthInput.value })}`);
   const choices = [{ unit_id: own.unit_id, name: own.unit_name },
