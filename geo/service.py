@@ -76,7 +76,6 @@ class GeoService:
         self._dead_letters = TimeSeriesWriter(settings.database_url, DEAD_LETTERS)
         self._stop = threading.Event()
         self.processed = 0
-        self._confirmed_upto = 0  # the last child-check confirmation read (store/child_check_repo.py)
         self.failed = 0  # feed messages that could not be evaluated or stored
         address = parse_broker_url(settings.mqtt_url)
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -116,7 +115,7 @@ class GeoService:
                 flush()
                 state = self.states.get(entry.bus_id) or self.engine.new_state(entry.device_id)
                 state, events = self.engine.confirm_child_check(state, ChildCheckConfirmation(
-                    entry.bus_id, entry.time, entry.person_id))
+                    entry.bus_id, entry.time, entry.person_id, entry.arrived_at))
                 self.states[entry.bus_id] = state
                 out.extend(stored(e, entry.device_id, now) for e in events)
             else:
@@ -147,9 +146,6 @@ class GeoService:
         self._client.connect_async(self._address.host, self._address.port, clean_start=False, properties=props)
         self._client.loop_start()
         last_tick = last_read = datetime.now(UTC)
-        with connect(self.settings.database_url, max_wait_s=None) as conn:
-            # Confirmations from before this run were for checks it does not hold (the state lives in memory).
-            self._confirmed_upto = child_check_repo.last_seq(conn)
         while not self._stop.is_set():
             try:
                 message = self._inbox.get(timeout=1.0)
@@ -166,8 +162,9 @@ class GeoService:
                 last_tick = now
             if (now - last_read).total_seconds() >= CONFIRMATIONS_S:
                 try:
-                    self._store(self.evaluate(self.confirmations()))
+                    self.apply_confirmations(now)
                 except Exception:
+                    # The rows stay pending (unmarked): the next pass applies them.
                     log.exception("geo: reading or applying the class page's child-check confirmations failed")
                 last_read = now
             if message is None:
@@ -193,16 +190,28 @@ class GeoService:
         self._writer.close()
         self._dead_letters.close()
 
-    def confirmations(self) -> list[FeedEntry]:
-        """Read the child-check confirmations given on the class page since the last read, of the shards owned.
+    def apply_confirmations(self, now: datetime) -> int:
+        """Apply the trips the head teachers have confirmed (every class of the bus) and mark them applied.
 
-        They go through :meth:`evaluate` like a press of the bus's button (store/child_check_repo.py), so the
-        same rule is satisfied by either. A bus of another service's shard is left to that service.
+        Read from the store's outbox (store/child_check_repo.py), in this service's shards only, each becomes a
+        press of the bus's check for its trip, at the confirmation's time told in the bus's device time (the rule
+        compares it with a deadline of device time; a bus whose fixes run behind is not "late" for it). Marked
+        applied only once its events are handed to the writer; a pass that fails leaves them for the next.
         """
         with connect(self.settings.database_url) as conn:
-            upto, pressed = child_check_repo.confirmations_after(conn, self._confirmed_upto)
-        self._confirmed_upto = upto
-        return [p for p in pressed if shard_of(p.bus_id, self.settings.geo_shards) in self._shards]
+            trips = [t for t in child_check_repo.trips_confirmed(conn)
+                     if shard_of(t.bus_id, self.settings.geo_shards) in self._shards]
+            if not trips:
+                return 0
+            presses: list[FeedEntry] = []
+            for trip in trips:
+                last = self._last_fix.get(trip.bus_id)
+                at = trip.time if last is None else max(trip.arrived_at, device_now(last, trip.time))
+                presses.append(ChildCheckPressed(trip.bus_id, trip.device_id, at, trip.person_id, trip.arrived_at))
+            self._store(self.evaluate(presses))
+            child_check_repo.mark_applied(conn, trips, now)
+            conn.commit()
+        return len(trips)
 
     def stop(self) -> None:
         """Ask :meth:`run` to return."""

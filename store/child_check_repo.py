@@ -5,9 +5,10 @@ one of the bus's trackers (its time is the arrival). The class page reads, per b
 followed it (the check done, by whom; or missed); a head teacher's confirmation is one row of
 ``child_check_confirmations`` (migration 0042) per bus, trip and class, so confirming twice is confirming once.
 
-The geo stage reads new rows in ``seq`` order (:func:`confirmations_after`) and hands each to the same rule a
-press of the bus's button satisfies, as a :class:`store.feed.ChildCheckPressed` carrying the person: this module
-is the contract between the web process and the geo stage, and neither imports the other.
+The rows are an outbox the geo stage drains (:func:`trips_confirmed`, :func:`mark_applied`, migration 0044): a trip
+whose every class on the bus's roster has confirmed is handed to the same rule a press of the bus's button
+satisfies, as a :class:`store.feed.ChildCheckPressed` carrying the person and the trip: this module is the
+contract between the web process and the geo stage, and neither imports the other.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
-
-from store.feed import ChildCheckPressed
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +47,8 @@ class TripEnd:
     done_at: datetime | None
     done_by: str | None
     missed: bool
+    waiting: int = 0
+    """Classes on the bus's roster that have not confirmed this trip: the teachers complete it at none."""
 
 
 def trip_ends(conn: psycopg.Connection, bus_ids: list[str]) -> dict[str, TripEnd]:
@@ -55,7 +56,10 @@ def trip_ends(conn: psycopg.Connection, bus_ids: list[str]) -> dict[str, TripEnd
     rows = conn.execute(
         "SELECT b.id, due.device_id, due.time, due.detail->>'deadline', done.time, done.detail->>'person_id',"
         "       EXISTS (SELECT 1 FROM device_events m JOIN devices md ON md.id = m.device_id"
-        "               WHERE md.bus_id = b.id AND m.kind = 'geo.child_check_missed' AND m.time >= due.time)"
+        "               WHERE md.bus_id = b.id AND m.kind = 'geo.child_check_missed' AND m.time >= due.time),"
+        "       (SELECT count(*) FROM class_buses r WHERE r.bus_id = b.id AND NOT EXISTS ("
+        "          SELECT 1 FROM child_check_confirmations c WHERE c.bus_id = b.id AND c.arrived_at = due.time"
+        "          AND c.class_id = r.class_id))"
         " FROM buses b"
         " JOIN LATERAL (SELECT e.device_id, e.time, e.detail FROM device_events e JOIN devices d ON d.id = e.device_id"
         "   WHERE d.bus_id = b.id AND e.kind = 'geo.child_check_due' ORDER BY e.time DESC LIMIT 1) due ON true"
@@ -64,8 +68,8 @@ def trip_ends(conn: psycopg.Connection, bus_ids: list[str]) -> dict[str, TripEnd
         "   ORDER BY e.time LIMIT 1) done ON true"
         " WHERE b.id = ANY(%s)", (bus_ids,)).fetchall()
     return {bus: TripEnd(bus, device, arrived, datetime.fromisoformat(deadline) if deadline else None,
-                         done_at, done_by, bool(missed))
-            for bus, device, arrived, deadline, done_at, done_by, missed in rows}
+                         done_at, done_by, bool(missed), int(waiting))
+            for bus, device, arrived, deadline, done_at, done_by, missed, waiting in rows}
 
 
 def confirmations(conn: psycopg.Connection, class_id: str, trips: dict[str, TripEnd]) -> dict[str, Confirmation]:
@@ -93,23 +97,49 @@ def confirm(conn: psycopg.Connection, trip: TripEnd, class_id: str, person_id: s
     return found, inserted is not None
 
 
-def last_seq(conn: psycopg.Connection) -> int:
-    """Return the newest confirmation's place: a reader starting now reads only those after it."""
-    row = conn.execute("SELECT coalesce(max(seq), 0) FROM child_check_confirmations").fetchone()
-    return int(row[0]) if row else 0
+@dataclass(frozen=True, slots=True)
+class TripConfirmed:
+    """A trip whose every class on the bus's roster has confirmed its children off: the bus's check is done.
+
+    ``time`` is when the last class confirmed (the server's clock; never before the bus was back), ``person_id``
+    who that was.
+    """
+
+    bus_id: str
+    device_id: str
+    arrived_at: datetime
+    time: datetime
+    person_id: str
 
 
-def confirmations_after(conn: psycopg.Connection, seq: int, limit: int = 500) -> tuple[int, list[ChildCheckPressed]]:
-    """Read the confirmations after ``seq`` in order, as presses of the bus's check, and the place to read on from.
+def trips_confirmed(conn: psycopg.Connection, limit: int = 500) -> list[TripConfirmed]:
+    """Read the trips with a confirmation the geo stage has not applied whose every rostered class confirmed.
 
-    The time of each is when it was given, but never before the bus was back: the rule refuses a confirmation
-    that comes before the arrival, and a web server's clock a little behind the tracker's must not lose one.
+    A head teacher vouches for their own class only: the bus's check is done by the teachers when every class
+    whose children ride it (``class_buses``) has confirmed that trip, never by the first of them (the driver's
+    button is the walk-through of the whole bus). A trip still waiting for a class stays pending.
     """
     rows = conn.execute(
-        "SELECT seq, bus_id, device_id, greatest(confirmed_at, arrived_at), person_id"
-        " FROM child_check_confirmations WHERE seq > %s ORDER BY seq LIMIT %s", (seq, limit)).fetchall()
-    upto = max((int(r[0]) for r in rows), default=seq)
-    return upto, [ChildCheckPressed(bus, device, at, person) for _, bus, device, at, person in rows]
+        "SELECT c.bus_id, min(c.device_id), c.arrived_at, max(greatest(c.confirmed_at, c.arrived_at)),"
+        "       (array_agg(c.person_id ORDER BY c.confirmed_at DESC, c.seq DESC))[1]"
+        " FROM child_check_confirmations c"
+        " WHERE (c.bus_id, c.arrived_at) IN (SELECT p.bus_id, p.arrived_at FROM child_check_confirmations p"
+        "                                    WHERE p.applied_at IS NULL)"
+        " GROUP BY c.bus_id, c.arrived_at"
+        " HAVING NOT EXISTS (SELECT 1 FROM class_buses r WHERE r.bus_id = c.bus_id"
+        "                    AND NOT (r.class_id = ANY (array_agg(c.class_id))))"
+        " ORDER BY max(c.confirmed_at) LIMIT %s", (limit,)).fetchall()
+    return [TripConfirmed(bus, device, arrived, at, person) for bus, device, arrived, at, person in rows]
+
+
+def mark_applied(conn: psycopg.Connection, trips: list[TripConfirmed], now: datetime) -> None:
+    """Mark the confirmations of these trips applied by the geo stage (every class's row of each)."""
+    if trips:
+        conn.execute(
+            "UPDATE child_check_confirmations c SET applied_at = %s"
+            " FROM unnest(%s::text[], %s::timestamptz[]) AS t(bus_id, arrived_at)"
+            " WHERE c.bus_id = t.bus_id AND c.arrived_at = t.arrived_at AND c.applied_at IS NULL",
+            (now, [t.bus_id for t in trips], [t.arrived_at for t in trips]))
 
 
 @dataclass(frozen=True, slots=True)

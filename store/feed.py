@@ -34,6 +34,9 @@ class ChildCheckPressed:
     time: datetime
     # Who confirmed, where a person did (store/child_check_repo.py); None for the bus's button.
     person_id: str | None = None
+    # The trip confirmed (when the bus was back: its geo.child_check_due), where the confirmation names one (the
+    # class page's); a button press confirms whatever trip the bus is on.
+    arrived_at: datetime | None = None
 
 
 FeedEntry = Position | ChildCheckPressed
@@ -78,7 +81,8 @@ def feed_items(positions: Sequence[Position], events: Iterable[DeviceEvent],
 def _body(entry: FeedEntry) -> dict[str, Any]:
     if isinstance(entry, ChildCheckPressed):
         return {"kind": "child_check", "bus_id": entry.bus_id, "device_id": entry.device_id,
-                "time": entry.time.isoformat(), "person_id": entry.person_id}
+                "time": entry.time.isoformat(), "person_id": entry.person_id,
+                "arrived_at": None if entry.arrived_at is None else entry.arrived_at.isoformat()}
     return {"kind": "fix", "device_id": entry.device_id, "time": entry.time.isoformat(),
             "received_at": entry.received_at.isoformat(), "lon": entry.lon, "lat": entry.lat,
             "source": entry.source, "speed_kmh": entry.speed_kmh, "heading_deg": entry.heading_deg}
@@ -97,9 +101,9 @@ def _entry(body: Any) -> FeedEntry:
         raise FeedError(f"a feed entry must be an object, got {type(body).__name__}")
     try:
         if body.get("kind") == "child_check":
-            person = body.get("person_id")
+            person, trip = body.get("person_id"), body.get("arrived_at")
             return ChildCheckPressed(str(body["bus_id"]), str(body["device_id"]), _aware(body["time"]),
-                                     None if person is None else str(person))
+                                     None if person is None else str(person), None if trip is None else _aware(trip))
         return Position(str(body["device_id"]), _aware(body["time"]), _aware(body["received_at"]),
                         float(body["lon"]), float(body["lat"]), str(body["source"]),
                         _number(body.get("speed_kmh")), _number(body.get("heading_deg")))

@@ -60,6 +60,8 @@ class TripOut(BaseModel):
     done_at: datetime | None
     done_by: str | None
     missed: bool
+    waiting_for: int = Field(0, description="Classes riding the bus that have not confirmed this trip yet: the "
+                                            "teachers' confirmations complete the bus's check when none is left.")
 
 
 class RosterBusOut(BaseModel):
@@ -117,7 +119,8 @@ def _confirmation(c: child_check_repo.Confirmation | None) -> ConfirmationOut | 
 
 def _bus(b: class_repo.RosterBus) -> RosterBusOut:
     trip = None if b.trip is None else TripOut(arrived_at=b.trip.arrived_at, deadline=b.trip.deadline,
-                                               done_at=b.trip.done_at, done_by=b.trip.done_by, missed=b.trip.missed)
+                                               done_at=b.trip.done_at, done_by=b.trip.done_by, missed=b.trip.missed,
+                                               waiting_for=b.trip.waiting)
     return RosterBusOut(id=b.id, name=b.name, plate=b.plate, last_fix=b.last_fix, lon=b.lon, lat=b.lat,
                         riders=[RiderOut(pupil=r.pupil, stop_name=r.stop_name, morning=r.morning,
                                          afternoon=r.afternoon) for r in b.riders],

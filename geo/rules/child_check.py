@@ -32,10 +32,13 @@ class ChildCheckConfirmation:
     bus_id: str
     time: datetime
     person_id: str | None = None
+    arrived_at: datetime | None = None
+    """The trip confirmed (its arrival's device time), where the confirmation names one: the class page's do, for
+    the trip its page showed; a confirmation of another trip than the one awaiting completes nothing."""
 
     def __post_init__(self) -> None:
         """Refuse naive times."""
-        if self.time.utcoffset() is None:
+        if self.time.utcoffset() is None or (self.arrived_at is not None and self.arrived_at.utcoffset() is None):
             raise ValueError("time must be timezone-aware")
 
 
@@ -83,6 +86,8 @@ def confirm_child_check(
     arrived = state.arrived
     if state.phase not in ("awaiting", "missed") or arrived is None or confirmation.time < arrived.time:
         return state, []
+    if confirmation.arrived_at is not None and confirmation.arrived_at != arrived.time:
+        return state, []  # the class page's confirmation of an earlier (or later) trip than the one owed
     late = state.phase == "missed" or (state.deadline is not None and confirmation.time >= state.deadline)
     return ChildCheckState("done"), [ChildCheckCompleted(subject_id, confirmation.time, arrived,
                                                          confirmation.person_id, late)]

@@ -27,6 +27,7 @@ from domain.site import Site, load_site
 from geo.engine import GeoEngine
 from geo.events import ChildCheckDue
 from geo.service import GeoService, stored
+from store import child_check_repo
 from store.config import RetentionSettings, StorageBackend
 from store.feed import ChildCheckPressed, FeedItem, decode, encode, feed_topic, shard_of
 from store.migrate import migrate
@@ -65,6 +66,8 @@ def loaded(url: str) -> City:
         store_site(conn, site)
         conn.execute("UPDATE users SET password_hash = %s", (HASHER.hash(PASSWORD),))
         first_stop = school.buses[0].route.stops[0].id
+        # Class 1's riders are the test's own; class 3 has no list on file (the file's are taken off for both).
+        conn.execute("DELETE FROM class_riders WHERE class_id = ANY(%s)", ([C1, C3],))
         for pupil, stop, morning, afternoon in RIDERS:
             conn.execute("INSERT INTO class_riders (class_id, bus_id, pupil, stop_id, morning, afternoon)"
                          " VALUES (%s, %s, %s, %s, %s, %s)",
@@ -175,12 +178,43 @@ def test_only_the_class_and_its_school_may_confirm_and_only_the_newest_trip(city
 
 def test_a_confirmation_keeps_its_person_on_the_feed_and_a_button_press_has_none() -> None:
     at = dt.datetime(2026, 12, 7, 8, 5, tzinfo=dt.UTC)
-    entries = [ChildCheckPressed(BUS1, f"{BUS1}-jt808", at, "he-juan"), ChildCheckPressed(BUS1, f"{BUS1}-jt808", at)]
+    entries = [ChildCheckPressed(BUS1, f"{BUS1}-jt808", at, "he-juan", at - dt.timedelta(minutes=2)),
+               ChildCheckPressed(BUS1, f"{BUS1}-jt808", at)]
     [payload] = encode([FeedItem(0, e) for e in entries]).values()
     assert decode(payload) == entries
     # A payload from before the person was carried reads as a button press.
     old = b'[{"kind": "child_check", "bus_id": "b", "device_id": "d", "time": "2026-12-07T08:05:00+00:00"}]'
     assert decode(old) == [ChildCheckPressed("b", "d", at)]
+
+
+def test_a_trip_is_handed_to_geo_once_every_class_on_the_bus_confirmed_whatever_the_commit_order(
+        city: City) -> None:
+    """The outbox: rows committed in any order are read until applied; a trip waits for every rostered class."""
+    arrived = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
+    at = arrived + dt.timedelta(minutes=4)
+
+    def confirm(conn: psycopg.Connection, class_id: str, minutes: int) -> None:
+        conn.execute("INSERT INTO child_check_confirmations (bus_id, arrived_at, class_id, device_id, person_id,"
+                     " confirmed_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                     (BUS1, arrived, class_id, f"{BUS1}-jt808", city.teacher[class_id],
+                      arrived + dt.timedelta(minutes=minutes)))
+
+    def this_trip(conn: psycopg.Connection) -> list[child_check_repo.TripConfirmed]:
+        return [t for t in child_check_repo.trips_confirmed(conn) if t.arrived_at == arrived]
+
+    with psycopg.connect(city.url) as first, psycopg.connect(city.url) as second, psycopg.connect(city.url) as geo:
+        confirm(first, C1, 3)  # inserted first (the lower seq), committed last
+        confirm(second, C3, 4)
+        second.commit()
+        assert this_trip(geo) == []  # class 1's row is not visible yet: the trip waits
+        first.commit()
+        [trip] = this_trip(geo)
+        assert (trip.bus_id, trip.arrived_at, trip.time, trip.person_id) == (BUS1, arrived, at, city.teacher[C3])
+        child_check_repo.mark_applied(geo, [trip], at)
+        geo.commit()
+        assert this_trip(geo) == []
+        geo.execute("DELETE FROM child_check_confirmations WHERE arrived_at = %s", (arrived,))
+        geo.commit()
 
 
 @pytest.mark.slow
@@ -217,14 +251,23 @@ def test_the_geo_stage_completes_the_check_a_teacher_confirms(fresh_database_url
             ended = trip()
             assert ended is not None and ended["done_at"] is None
             assert check(client, here.teacher[C1], C1, BUS1, ended["arrived_at"])[0] == 200
+            # Class 1's teacher vouches for class 1 only: class 3 rides the same bus, so the bus's check waits.
+            with psycopg.connect(fresh_database_url) as conn:
+                assert child_check_repo.trips_confirmed(conn) == []
+            assert (trip() or {}).get("waiting_for") == 1
+            assert check(client, here.teacher[C3], C3, BUS1, ended["arrived_at"])[0] == 200
             wait_for(lambda: (trip() or {}).get("done_at") is not None, 60, "the geo stage's child_check_completed")
             done = trip()
-        assert done is not None and done["done_by"] == here.teacher[C1] and not done["missed"]
+        assert done is not None and done["done_by"] == here.teacher[C3] and not done["missed"]
+        assert done["waiting_for"] == 0
         with psycopg.connect(fresh_database_url) as conn:
             completed = conn.execute("SELECT device_id, detail FROM device_events"
                                      " WHERE kind = 'geo.child_check_completed'").fetchall()
         assert [(d, detail["person_id"], detail["subject_id"], detail["late"]) for d, detail in completed] == [
-            (device, here.teacher[C1], BUS1, False)]
+            (device, here.teacher[C3], BUS1, False)]
+        with psycopg.connect(fresh_database_url) as conn:  # the outbox drained: both classes' rows applied
+            assert conn.execute("SELECT class_id FROM child_check_confirmations WHERE applied_at IS NOT NULL"
+                                " ORDER BY class_id").fetchall() == [(C1,), (C3,)]
     finally:
         service.stop()
         thread.join(timeout=60)

@@ -54,6 +54,10 @@ function check(c, b) {
     mine = h("p", { class: "confirmed" }, t(key, {
       name: given.person_name ?? given.person_id, time: formatClock(given.confirmed_at, zone), count: given.pupils,
     }));
+    // A teacher vouches for their own class: the bus is done when every class on it has confirmed.
+    if (!trip.done_at && trip.waiting_for > 0) {
+      mine = h("div", {}, mine, h("p", { class: "check-waiting" }, t("class.check.waiting", { count: trip.waiting_for })));
+    }
   } else if (CONFIRM_CHILD_CHECK.has(me.role)) {
     const count = b.riders.length;
     mine = h("button", {
