@@ -214,6 +214,27 @@ class People:
                 "locale": "zh-CN", **extra}
 
 
+CHILD_GIVEN = ["子涵", "浩然", "梓萱", "宇轩", "欣怡", "一诺", "雨桐", "俊熙", "可馨", "思远", "佳怡", "博文",
+               "诗涵", "子轩", "若曦", "天佑", "语嫣", "明哲", "梦瑶", "嘉懿"]
+"""Given names for the children on the bus rosters (fictional, like every name here)."""
+
+
+def riders(class_id: str, bus: dict[str, Any]) -> list[dict[str, Any]]:
+    """List the class's children on its bus: fictional names, each at a village stop; a few ride one trip only.
+
+    Drawn from a generator of the class's own, so the rest of the city (drawn from each school's) stays as it was.
+    """
+    rng = random.Random(f"{SEED}-riders-{class_id}")  # noqa: S311 - example data, not secrets
+    villages = [stop["id"] for stop in bus["route"]["stops"][:-1]]  # the last stop is the school gate
+    names = sorted({rng.choice(SURNAMES)[0] + rng.choice(CHILD_GIVEN) for _ in range(rng.randint(6, 10))})
+    out = []
+    for name in names:
+        one_trip = rng.random()
+        out.append({"pupil": name, "bus": bus["id"], "stop": rng.choice(villages),
+                    **({"afternoon": False} if one_trip < 0.1 else {"morning": False} if one_trip < 0.2 else {})})
+    return out
+
+
 def campus(centre: tuple[float, float], pupils: int) -> list[list[float]]:
     """Outline a rectangular campus around ``centre``, larger for more pupils (GB 50099 gives land per pupil)."""
     width = min(320.0, 90.0 + pupils / 12)
@@ -392,7 +413,8 @@ def school(county: CountyPlan, town: TownPlan, plan: SchoolPlan, index: int, peo
         # The bus roster: each class's village pupils ride one of the school's buses.
         riding = [buses[c % len(buses)]["id"]] if buses else []
         classes.append({"id": f"{sid}-c{c + 1}", "name": label, "head_teacher": people.next("head_teacher"),
-                        "pupils": rng.randint(30, 50), "buses": riding})
+                        "pupils": rng.randint(30, 50), "buses": riding,
+                        **({"riders": riders(f"{sid}-c{c + 1}", buses[c % len(buses)])} if buses else {})})
     sensors = [
         {"id": f"{sid}-stove-temp", "kind": "temperature", "place": "后厨灶台",
          "location": list(offset(centre, 42, 20)), "source": "zigbee2mqtt", "external_id": f"{sid}/stove_temp"},

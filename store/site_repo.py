@@ -64,6 +64,7 @@ def load_site(conn: psycopg.Connection, site: Site, actor: str = "system", sourc
             "geofences": _upsert(conn, "geofences", list(_fence_rows(site)), retire_where="source = 'site'"),
             "classes": _retire_classes(conn, site),
             "class_buses": _replace_rosters(conn, site),
+            "class_riders": _replace_riders(conn, site),
             # Patrol checkpoints and plans (store/patrol_repo.py); key versions stay the database's.
             "patrol_checkpoints": _upsert(conn, "patrol_checkpoints", list(patrol_repo.checkpoint_rows(site))),
             "patrol_plans": _upsert(conn, "patrol_plans", list(patrol_repo.plan_rows(site))),
@@ -179,6 +180,29 @@ def _replace_rosters(conn: psycopg.Connection, site: Site) -> TableCounts:
         cur.executemany("DELETE FROM class_buses WHERE class_id = %s AND bus_id = %s", sorted(gone))
         cur.executemany("INSERT INTO class_buses (class_id, bus_id) VALUES (%s, %s)", sorted(new))
     return TableCounts(inserted=len(new), unchanged=len(held & wanted), retired=len(gone))
+
+
+def _replace_riders(conn: psycopg.Connection, site: Site) -> TableCounts:
+    """Make ``class_riders`` the file's per-child rosters (after the class rosters they hang on).
+
+    Like the rosters they are facts without history: a child who no longer rides is simply gone, one whose stop
+    or trips changed is updated.
+    """
+    wanted = {(c.id, r.bus, r.pupil): (r.stop, r.morning, r.afternoon)
+              for e in site.iter_schools() for c in e.school.classes for r in c.riders}
+    held = {(str(c), str(b), str(p)): (s, bool(m), bool(a)) for c, b, p, s, m, a in conn.execute(
+        "SELECT class_id, bus_id, pupil, stop_id, morning, afternoon FROM class_riders")}
+    gone = sorted(held.keys() - wanted.keys())
+    changed = sorted(k for k in wanted.keys() & held.keys() if wanted[k] != held[k])
+    new = sorted(wanted.keys() - held.keys())
+    with conn.cursor() as cur:
+        cur.executemany("DELETE FROM class_riders WHERE class_id = %s AND bus_id = %s AND pupil = %s", gone)
+        cur.executemany("INSERT INTO class_riders (class_id, bus_id, pupil, stop_id, morning, afternoon)"
+                        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (class_id, bus_id, pupil) DO UPDATE"
+                        " SET stop_id = excluded.stop_id, morning = excluded.morning, afternoon = excluded.afternoon",
+                        [(*k, *wanted[k]) for k in [*new, *changed]])
+    return TableCounts(inserted=len(new), updated=len(changed), unchanged=len(wanted) - len(new) - len(changed),
+                       retired=len(gone))
 
 
 def _device_rows(site: Site) -> Iterator[Row]:

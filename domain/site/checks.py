@@ -185,11 +185,16 @@ def _rosters(site: Site) -> Iterator[Finding]:
     """
     for school, loc in _schools(site):
         own = {bus.id for bus in school.buses}
+        stops = {bus.id: {stop.id for stop in bus.route.stops} for bus in school.buses}
         for index, group in enumerate(school.classes):
             for b, bus_id in enumerate(group.buses):
                 if bus_id not in own:
                     yield Finding((*loc, "classes", index, "buses", b),
                                   f"no bus {bus_id!r} serves {school.id}; a class rides its own school's buses")
+            for r, rider in enumerate(group.riders):
+                if rider.stop is not None and rider.bus in own and rider.stop not in stops.get(rider.bus, set()):
+                    yield Finding((*loc, "classes", index, "riders", r, "stop"),
+                                  f"{rider.bus} has no stop {rider.stop!r}")
 
 
 def cross_checks(site: Site) -> list[Finding]:

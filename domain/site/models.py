@@ -163,6 +163,23 @@ SchoolStage = Literal["kindergarten", "primary", "middle", "nine_year", "high", 
 """What a school teaches: 幼儿园, 小学, 初中, 九年一贯制, 高中, 职业学校."""
 
 
+class Rider(Frozen):
+    """A child of a class who rides one of its buses (乘车学生): whom the head teacher counts off the bus."""
+
+    pupil: Annotated[str, Field(min_length=1, max_length=100,
+                                description="The child's name, as the class knows it.")]
+    bus: Annotated[Slug, Field(description="The bus they ride: one of the class's buses.")]
+    stop: Annotated[Slug | None, Field(description="Where they get on and off (a stop of the bus's route).")] = None
+    morning: Annotated[bool, Field(description="Rides the morning trip to school.")] = True
+    afternoon: Annotated[bool, Field(description="Rides the afternoon trip home.")] = True
+
+    @model_validator(mode="after")
+    def _rides(self) -> Rider:
+        if not (self.morning or self.afternoon):
+            raise ValueError(f"{self.pupil} rides neither trip: set morning or afternoon")
+        return self
+
+
 class SchoolClass(Frozen):
     """A class of a school (班级) with its head teacher, the fifth level of the tree."""
 
@@ -173,6 +190,18 @@ class SchoolClass(Frozen):
     pupils: Annotated[int | None, Field(ge=1, le=200, description="Pupils in the class.")] = None
     buses: Annotated[tuple[Slug, ...], Field(description="Ids of the school's buses its pupils ride (the bus "
                                                          "roster the head teacher follows).")] = ()
+    riders: Annotated[tuple[Rider, ...], Field(description="The children who ride the class's buses, each with "
+                                                           "their bus and stop (per-child rosters).")] = ()
+
+    @model_validator(mode="after")
+    def _riders_ride_the_class_buses(self) -> SchoolClass:
+        for rider in self.riders:
+            if rider.bus not in self.buses:
+                raise ValueError(f"{rider.pupil} rides {rider.bus}, which is not one of the class's buses")
+        names = [(r.bus, r.pupil) for r in self.riders]
+        if len(names) != len(set(names)):
+            raise ValueError("a child is listed twice on the same bus")
+        return self
 
     @field_validator("head_teacher")
     @classmethod

@@ -93,3 +93,26 @@ def without_first_class(site: Site) -> Site:
     root = site.organisation.model_copy(
         update={"units": tuple(county if u.id == county.id else u for u in site.organisation.units)})
     return site.model_copy(update={"organisation": root})
+
+
+def test_the_children_on_each_bus_follow_the_file(fresh_database_url: str) -> None:
+    """Per-child rosters: loaded with their stops and trips; a child gone, a stop moved, a child added."""
+    site = load_site(CITY)
+    first_class = next(e.school.classes[0] for e in site.iter_schools() if e.school.id == SCHOOL)
+    riders = first_class.riders
+    assert riders and all(r.bus in first_class.buses for r in riders)
+    with psycopg.connect(fresh_database_url) as conn:
+        migrate(conn, StorageBackend.AUTO, RetentionSettings())
+        loaded = store_site(conn, site)
+        everyone = sum(len(c.riders) for e in site.iter_schools() for c in e.school.classes)
+        assert loaded.tables["class_riders"].inserted == everyone > 0
+        moved = riders[1].model_copy(update={"stop": riders[0].stop if riders[0].stop != riders[1].stop
+                                             else None, "morning": False})
+        added = riders[0].model_copy(update={"pupil": "新同学"})
+        changed = store_site(conn, edit_first_class(site, riders=(moved, *riders[2:], added)))
+        counts = changed.tables["class_riders"]
+        assert (counts.retired, counts.updated, counts.inserted) == (1, 1, 1)
+        held = conn.execute("SELECT pupil, stop_id, morning, afternoon FROM class_riders WHERE class_id = %s"
+                            " ORDER BY pupil", (first_class.id,)).fetchall()
+    expected = sorted((r.pupil, r.stop, r.morning, r.afternoon) for r in (moved, *riders[2:], added))
+    assert held == expected
