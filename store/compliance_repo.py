@@ -1,12 +1,15 @@
 """The facts a scorecard judges, for every school of a unit's subtree over one period, in a handful of queries.
 
 Five set-based statements, whatever the number of schools (a city's 30 or a province's 3,000): the schools with
-their guards, plan and checkpoints; their cameras and one-button alarms with liveness; the counted patrol scans of
-the period's rounds; their drills; their real alarms with the time to the first move. Scoping is the API's
-(``campusguard_within``, migration 0017). The rules that judge these facts are :mod:`domain.compliance`.
+their guards, plan and checkpoints; their cameras and one-button alarms with their time online in the period;
+the counted patrol scans of the period's rounds; their drills; their real alarms with the time to the first
+move. Scoping is the API's (``campusguard_within``, migration 0017). The rules that judge these facts are
+:mod:`domain.compliance`.
 
-Online means as the liveness table says now: the platform keeps no history of a camera's place, only of its
-state changes, and the bulletin's uptime column (``command_ui/uptime.py``) gives the month's availability.
+Whether a camera or button was online is judged on the period's own history, so a past month reads the same
+whenever it is asked: one statement gives each device's online seconds and counted seconds over the period (up to
+now for a month in progress, from its first message on), from its online/offline events read as the uptime report
+reads them (``command_ui/uptime.py``), and :func:`domain.compliance.online_over` judges them.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from domain.compliance import CameraFact, SchoolFacts
+from domain.compliance import CameraFact, SchoolFacts, online_over
 from domain.site.patrols import PatrolPlan
+from store.queries import OFFLINE_KINDS, ONLINE_KINDS
 
 # A move made on an incident is never before it was raised; the slack covers a device clock running ahead
 # (opened_at is device time), as in store/queries.response_times.
@@ -48,6 +52,21 @@ class UnitRow:
     depth: int
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceTime:
+    """A camera or one-button alarm over a period: its online seconds of the seconds that count for it."""
+
+    school_id: str
+    device_id: str
+    kind: str
+    place_kind: str | None
+    kept: bool
+    """A camera whose video is kept (it has recordings)."""
+    online_s: float
+    counted_s: float
+    """Seconds of the judged period from the device's first message on (0: never heard, or heard after it)."""
+
+
 @dataclass(slots=True)
 class _Gathering:
     cameras: list[CameraFact] = field(default_factory=list)
@@ -70,11 +89,42 @@ SELECT s.id, s.name, u.path, s.timezone, s.pupils, s.boarding,
 FROM schools s JOIN org_units u ON u.id = s.id LEFT JOIN patrol_plans p ON p.id = s.id AND p.active
 WHERE s.active AND campusguard_within(u.path, %(scope)s) ORDER BY u.path
 """
+# Each camera and button with its online and counted seconds over [since, judged): set-based, one pass over the
+# period's events. The state when the device's part of the period opens (the period's start, or its first
+# message if later) is read from the nearest evidence as command_ui/uptime.py reads it: the last change up to
+# then; else the opposite of the first change after; else, with no change on record at all, its state now. A
+# device never heard was down throughout.
 _DEVICES = """
-SELECT d.school_id, d.id, d.kind, d.subtype, coalesce(l.online, false),
-       d.kind = 'camera' AND EXISTS (SELECT 1 FROM video_segments v WHERE v.camera_id = d.id)
-FROM devices d JOIN org_units u ON u.id = d.school_id LEFT JOIN device_liveness l ON l.device_id = d.id
-WHERE d.active AND d.kind IN ('camera', 'panic_button') AND campusguard_within(u.path, %(scope)s)
+WITH watched AS (
+    SELECT d.school_id, d.id, d.kind, d.subtype,
+           d.kind = 'camera' AND EXISTS (SELECT 1 FROM video_segments v WHERE v.camera_id = d.id) AS kept,
+           l.device_id IS NOT NULL AS heard, coalesce(l.online, false) AS online_now,
+           greatest(%(since)s, coalesce(l.first_seen, %(since)s)) AS counted_from
+    FROM devices d JOIN org_units u ON u.id = d.school_id LEFT JOIN device_liveness l ON l.device_id = d.id
+    WHERE d.active AND d.kind IN ('camera', 'panic_button') AND campusguard_within(u.path, %(scope)s)
+), opened AS (
+    SELECT w.*, w.heard AND coalesce(
+        (SELECT e.kind = ANY(%(online)s) FROM device_events e WHERE e.device_id = w.id AND e.kind = ANY(%(kinds)s)
+         AND e.time <= w.counted_from ORDER BY e.time DESC LIMIT 1),
+        (SELECT NOT e.kind = ANY(%(online)s) FROM device_events e WHERE e.device_id = w.id
+         AND e.kind = ANY(%(kinds)s) AND e.time > w.counted_from ORDER BY e.time LIMIT 1),
+        w.online_now) AS up
+    FROM watched w
+), marks AS (
+    SELECT id, counted_from AS time, up FROM opened WHERE counted_from < %(judged)s
+    UNION ALL
+    SELECT o.id, e.time, e.kind = ANY(%(online)s) FROM opened o JOIN device_events e ON e.device_id = o.id
+    WHERE o.heard AND e.kind = ANY(%(kinds)s) AND e.time >= %(since)s AND e.time < %(judged)s
+      AND e.time > o.counted_from
+), spans AS (
+    SELECT id, up, lead(time, 1, %(judged)s::timestamptz) OVER (PARTITION BY id ORDER BY time) - time AS span
+    FROM marks
+), up_time AS (
+    SELECT id, sum(span) AS span FROM spans WHERE up GROUP BY id
+)
+SELECT o.school_id, o.id, o.kind, o.subtype, o.kept, coalesce(extract(epoch FROM t.span), 0),
+       greatest(extract(epoch FROM %(judged)s::timestamptz - o.counted_from), 0)
+FROM opened o LEFT JOIN up_time t ON t.id = o.id
 """
 _SCANS = """
 SELECT s.school_id, s.round_start, array_agg(DISTINCT s.checkpoint_id)
@@ -112,6 +162,18 @@ WHERE NOT i.drill AND i.outcome IS DISTINCT FROM 'drill' AND i.opened_at >= %(si
 """
 
 
+def device_times(conn: psycopg.Connection, scope: str, since: datetime, judged_until: datetime) -> list[DeviceTime]:
+    """Give every active camera and one-button alarm under ``scope`` its online and counted seconds in the period.
+
+    One statement for the whole subtree; the seconds are those the uptime report (``command_ui/uptime.py``) gives
+    for the same window, and :func:`domain.compliance.online_over` judges them.
+    """
+    params = {"scope": scope, "since": since, "judged": max(judged_until, since),
+              "kinds": [*OFFLINE_KINDS, *ONLINE_KINDS], "online": list(ONLINE_KINDS)}
+    return [DeviceTime(school, device, kind, place, bool(kept), float(online_s), float(counted_s))
+            for school, device, kind, place, kept, online_s, counted_s in conn.execute(_DEVICES, params)]
+
+
 def school_records(conn: psycopg.Connection, scope: str, since: datetime, until: datetime, now: datetime,
                    retention_of: Callable[[str], float]) -> list[SchoolRecord]:
     """Gather every active school under ``scope`` for the period [since, until), judged up to ``now``.
@@ -119,21 +181,23 @@ def school_records(conn: psycopg.Connection, scope: str, since: datetime, until:
     ``retention_of`` gives a camera's configured retention in days (the video settings): the database knows
     which cameras keep video, the settings how long.
     """
+    judged_until = max(min(until, now), since)
     params = {"scope": scope, "since": since, "until": until, "moves_since": since - _MOVE_SLACK}
     schools = conn.execute(_SCHOOLS, params).fetchall()
     found: dict[str, _Gathering] = {row[0]: _Gathering() for row in schools}
     # Devices, scans, drills and alarms of a school no longer in the site file (retired: not active) are
     # skipped: the scorecard is of the schools there are.
-    for school_id, device_id, kind, subtype, online, kept in conn.execute(_DEVICES, params):
-        if (held := found.get(school_id)) is None:
+    for device in device_times(conn, scope, since, judged_until):
+        if (held := found.get(device.school_id)) is None:
             continue
-        if kind == "camera":
-            held.cameras.append(CameraFact(subtype, bool(online)))
-            if kept:
-                held.kept.append(device_id)
+        online = online_over(device.online_s, device.counted_s)
+        if device.kind == "camera":
+            held.cameras.append(CameraFact(device.place_kind, online))
+            if device.kept:
+                held.kept.append(device.device_id)
         else:
             held.buttons += 1
-            held.buttons_online += bool(online)
+            held.buttons_online += online
     for school_id, start, points in conn.execute(_SCANS, params):
         if school_id in found:
             found[school_id].rounds[start] = set(points)
@@ -149,7 +213,6 @@ def school_records(conn: psycopg.Connection, scope: str, since: datetime, until:
             held.unacknowledged += 1
         else:
             held.ack.append(max(float(seconds), 0.0))
-    judged_until = max(min(until, now), since)
     days = (judged_until - since) / timedelta(days=1)
     out: list[SchoolRecord] = []
     for school_id, name, path, zone, pupils, boarding, guards, plan_json, checkpoints in schools:

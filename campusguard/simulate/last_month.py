@@ -8,15 +8,18 @@ bureau's timezone, what the stages would have written had they run it:
   checkpoint a few minutes apart), most rounds walked, some missed;
 * a drill of the school's one-button alarms (a ``drills`` row, as ``campusguard drill`` leaves);
 * real and false panic alarms with their timelines (raised, acknowledged, resolved), quick at most schools;
-* devices' outages as ``offline``/``online`` device events, for the bulletin's uptime column, and a liveness row
-  for each camera and button nobody has heard yet: heard since before the month, silent since its end (which
-  is true of the demo's simulated devices; the live stages mark those they hear online again). No device is
-  marked online here: the sweep would then flip it offline and raise an alarm for every camera a minute later.
+* devices' outages as ``offline``/``online`` device events, for the bulletin's uptime column and the cameras
+  and alarms criteria (judged on the month's history: a device down longer than
+  :data:`~domain.compliance.ONLINE_SHARE` allows is not online for the month), and a liveness row for each
+  camera and button nobody has heard yet: heard since before the month, silent since its end (which is true of
+  the demo's simulated devices; the live stages mark those they hear online again). No device is marked online
+  here: the sweep would then flip it offline and raise an alarm for every camera a minute later.
 
 Schools differ by a profile drawn from the seed (:data:`PROFILES`): most keep the rules, a few keep them patchily,
-and about one in ten is weak (rounds mostly missed, no drill, alarms answered late or never): those need
-rectification (整改). The same seed and month give the same rows. Rows go in by ``COPY``, one audit record says
-what was written; a month that already has patrol scans is left alone, so a second demo start adds nothing.
+and about one in ten is weak (rounds mostly missed, no drill, alarms answered late or never, most devices down
+for days, so key areas unwatched for the month): those need rectification (整改). The same seed and month give
+the same rows. Rows go in by ``COPY``, one audit record says what was written; a month that already has patrol
+scans is left alone, so a second demo start adds nothing.
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ class Habits:
     unanswered: float
     """Chance an alarm is never acknowledged."""
     outage_h: tuple[float, float]
-    """Hours a device that goes down stays down."""
+    """Hours a device that goes down stays down: under the day and a half a month allows a device counted online
+    (``domain.compliance.ONLINE_SHARE``) but at a weak school, where it is two days or more."""
 
 
 PROFILES: dict[Profile, Habits] = {

@@ -20,8 +20,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from command_ui.routers.auth import HASHER
+from command_ui.uptime import counted_seconds, online_seconds
+from domain.compliance import Scorecard, scorecard
 from domain.site import Site, load_site
-from store import compliance_repo
+from store import compliance_repo, queries
 from store.config import RetentionSettings, StorageBackend
 from store.migrate import migrate
 from store.patrol_repo import school_patrol
@@ -215,3 +217,94 @@ def test_a_retired_school_and_a_drill_resolved_as_such_are_read_right(seeded: Se
     assert STRANGER in before and STRANGER not in after  # its incident is in the month: no KeyError, just gone
     assert after[OWN].incidents == before[OWN].incidents == 2  # the drill is not a real alarm
     assert after[OWN].drills == before[OWN].drills + 1  # and it counts as the drill it was
+
+
+def test_cameras_and_alarms_are_judged_on_the_months_history_not_on_today(seeded: Seeded) -> None:
+    """A camera dark most of last month but back now fails last month; buttons up all month but quiet now pass."""
+    now = dt.datetime.now(dt.UTC)
+    _, start, end = last_month(now)
+    since = dt.datetime.combine(start, dt.time(), tzinfo=SHANGHAI).astimezone(dt.UTC)
+    until = dt.datetime.combine(end, dt.time(), tzinfo=SHANGHAI).astimezone(dt.UTC)
+    with psycopg.connect(seeded.url) as conn:  # rolled back on leaving: the module's data stays as seeded
+        devices = conn.execute("SELECT id, kind, subtype FROM devices WHERE school_id = %s AND active"
+                               " AND kind IN ('camera', 'panic_button') ORDER BY id", (STRANGER,)).fetchall()
+        buttons = [d for d, kind, _ in devices if kind == "panic_button"]
+        gate = next(d for d, kind, place in devices if kind == "camera" and place == "gate")
+        assert buttons and len([d for d, kind, place in devices if place == "gate"]) == 1
+
+        def events(*rows: tuple[str, dt.datetime, str]) -> None:
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO device_events (device_id, time, kind, received_at)"
+                                " VALUES (%s, %s, %s, %s)", [(d, at, kind, at) for d, at, kind in rows])
+
+        def judged(month_since: dt.datetime, month_until: dt.datetime) -> Scorecard:
+            records = compliance_repo.school_records(conn, "/", month_since, month_until, now,
+                                                     lambda camera: 30.0)
+            return scorecard(next(r.facts for r in records if r.facts.school_id == STRANGER))
+
+        # Heard since the day before the month and up throughout it; the buttons quiet since the month ended
+        # (offline now), the cameras still up.
+        heard = since - dt.timedelta(days=1)
+        conn.execute("INSERT INTO device_liveness (device_id, last_seen, online, first_seen)"
+                     " SELECT id, %s, kind = 'camera', %s FROM devices WHERE school_id = %s AND active"
+                     " AND kind IN ('camera', 'panic_button')", (now, heard, STRANGER))
+        events(*[(d, heard, "online") for d, _, _ in devices],
+               *[(b, until + dt.timedelta(minutes=1), "offline") for b in buttons])
+        whole = judged(since, until)
+        cameras, alarms = whole.judgement("cameras"), whole.judgement("alarms")
+        assert cameras.status == "pass" and cameras.measured == cameras.target
+        assert alarms.measured == 1.0  # every button online over the month, though none is now
+
+        # The gate camera dark from the month's second day to its last: online now, but not last month.
+        events((gate, since + dt.timedelta(days=1), "offline"), (gate, until - dt.timedelta(days=1), "online"))
+        dark = judged(since, until).judgement("cameras")
+        assert cameras.measured is not None and dark.measured == cameras.measured - 1 and dark.status != "pass"
+        # This month, up to now, it has been up since before the month began: it watches the gate again.
+        following = dt.datetime.combine((end + dt.timedelta(days=31)).replace(day=1), dt.time(), tzinfo=SHANGHAI)
+        this_month = judged(until, following.astimezone(dt.UTC))
+        assert this_month.judgement("cameras").status == "pass"
+        conn.rollback()
+
+
+def test_the_stores_device_time_is_the_uptime_reports(seeded: Seeded) -> None:
+    """The set-based seconds behind the cameras and alarms criteria equal command_ui/uptime.py's, case by case."""
+    now = dt.datetime.now(dt.UTC)
+    _, start, end = last_month(now)
+    since = dt.datetime.combine(start, dt.time(), tzinfo=SHANGHAI).astimezone(dt.UTC)
+    until = dt.datetime.combine(end, dt.time(), tzinfo=SHANGHAI).astimezone(dt.UTC)
+    day = dt.timedelta(days=1)
+    # (first_seen or None for never heard, online now, [(time, kind)]): every way the state at the start is read.
+    cases: list[tuple[dt.datetime | None, bool, list[tuple[dt.datetime, str]]]] = [
+        (since - day, False, [(since - day, "online"), (since + 3 * day, "offline"), (since + 9 * day, "online")]),
+        (since + 10 * day, True, []),  # first heard mid-month, nothing since: its state now
+        (since + 10 * day, False, []),
+        (since - day, True, [(since + 5 * day, "offline"), (since + 6 * day, "online")]),  # up before its first change
+        (since - day, False, [(until + dt.timedelta(hours=1), "offline")]),  # only a change after the month
+        (since + 10 * day, True, [(since + 2 * day, "offline"), (since + 12 * day, "online")]),  # down when first heard
+        (None, False, [(since + 2 * day, "online")]),  # never heard: down throughout, whatever its events say
+        (until + day, True, []),  # first heard after the month: no time counted
+        (since - day, True, [(since, "offline"), (since + 20 * day, "availability_offline")]),
+        (since - 5 * day, True, [(since - 2 * day, "availability_offline"), (until - day, "online")]),
+    ]
+    with psycopg.connect(seeded.url) as conn:  # rolled back on leaving
+        devices = [r[0] for r in conn.execute(
+            "SELECT id FROM devices WHERE school_id IN (%s, 'gaocun-yey') AND active"
+            " AND kind IN ('camera', 'panic_button') ORDER BY id", (STRANGER,))]
+        assert len(devices) >= len(cases)
+        with conn.cursor() as cur:
+            for device, (first, online, history) in zip(devices, cases, strict=False):
+                if first is not None:
+                    cur.execute("INSERT INTO device_liveness (device_id, last_seen, online, first_seen)"
+                                " VALUES (%s, %s, %s, %s)", (device, now, online, first))
+                cur.executemany("INSERT INTO device_events (device_id, time, kind, received_at)"
+                                " VALUES (%s, %s, %s, %s)", [(device, at, kind, at) for at, kind in history])
+        for window_end in (until, until - 15 * day):  # a whole month, and one judged up to its middle
+            stored = {d.device_id: d for d in compliance_repo.device_times(conn, "/", since, window_end)}
+            report = [d for d in queries.device_availability(conn, "/", since, window_end)
+                      if d.kind in ("camera", "panic_button")]
+            assert {d.device_id for d in report} == set(stored) and set(devices) <= set(stored)
+            for d in report:
+                got = stored[d.device_id]
+                assert (got.online_s, got.counted_s) == pytest.approx(
+                    (online_seconds(d, since, window_end), counted_seconds(d, since, window_end))), d.device_id
+        conn.rollback()

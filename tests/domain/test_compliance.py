@@ -9,6 +9,7 @@ import pytest
 
 from domain.compliance import (
     ACK_TARGET_S,
+    ONLINE_SHARE,
     TERM,
     CameraFact,
     SchoolFacts,
@@ -19,6 +20,7 @@ from domain.compliance import (
     judge_patrols,
     judge_response,
     judge_retention,
+    online_over,
     percentile,
     ranked,
     rollup,
@@ -66,6 +68,16 @@ def test_key_areas_need_an_online_camera_and_a_boarding_school_its_dormitory() -
     assert (gate_down.measured, gate_down.status) == (2, "partial")
     corridors = judge_cameras((CameraFact("corridor", True), CameraFact("playground", True)), boarding=False)
     assert (corridors.measured, corridors.status) == (0, "fail")
+
+
+def test_a_device_is_online_for_a_period_when_available_nearly_all_of_it() -> None:
+    month = 30 * 86400.0
+    assert online_over(month, month) and online_over(ONLINE_SHARE * month, month)
+    assert online_over(month - 36 * 3600, month)  # a day and a half down: repaired within the commitment
+    assert not online_over(month - 2 * 86400, month)  # two days down
+    assert not online_over(5 * 86400, month)  # dark most of the month, whatever it is now
+    assert online_over(3600.0, 3600.0)  # first heard an hour before the period's end, up since
+    assert not online_over(0.0, 0.0)  # never heard, or first heard after the period: not there to watch
 
 
 def test_retention_of_kept_video() -> None:
