@@ -145,7 +145,11 @@ def measure(url: str, seconds: float, port: int) -> tuple[float, float, float, f
                 browser.close()
     finally:
         relay.terminate()
-        relay.wait(timeout=10)
+        try:
+            relay.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # deaf to SIGTERM: kill and reap it, or it holds the port and a core
+            relay.kill()
+            relay.wait()
         relay.stdout.close()
     if len(lags) < 2:
         raise RuntimeError("Chromium read no frame's clock")

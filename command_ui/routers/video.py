@@ -14,7 +14,10 @@ caller's scope, 4410 the camera's stream ended.
 Scrubbing: ``GET /api/v1/video/cameras/{camera}/timeline`` gives a day's recorded spans and the camera's findings
 (marks to jump to); ``GET /api/v1/video/cameras/{camera}/playback?at=`` cuts the recording from the keyframe at
 or before that moment (audited as ``video.playback.start``, like a live view's start) and names the MP4 to play,
-served by ``GET /api/v1/video/playback/{camera}/{file}`` with HTTP Range, scoped again on every request.
+served by ``GET /api/v1/video/playback/{camera}/{file}`` with HTTP Range, scoped again on every request and only
+from that camera's own folder. The same keyframe reuses its cut; cuts run a few at once (503 with Retry-After
+when every slot stays busy, 504 when ffmpeg runs past its limit) and a person starts a few a minute (429 with
+Retry-After): :mod:`vision.video.playback`.
 
 Privacy: video shows faces unblurred (blurring would mean decoding and re-encoding every frame), so only the roles
 in ``video.roles`` (by default those allowed faces in snapshots) may watch it; everyone else gets 403 (a socket:
@@ -48,10 +51,9 @@ from domain.audit import AuditRecord
 from store import audit_repo, queries, video_repo, video_timeline
 from store.auth_repo import session_account
 from vision.config import VideoSettings
+from vision.video import playback
 from vision.video.clips import ClipError, Recorded, sha256_of
 from vision.video.live import LiveRelay
-from vision.video.playback import NAME, merge_spans
-from vision.video.playback import cut_playback as cut_recording
 
 router = APIRouter(prefix="/api/v1/video", tags=["video"])
 
@@ -230,32 +232,61 @@ def camera_timeline(camera_id: CameraId, request: Request, conn: ConnDep, user: 
         start = datetime.combine(day, clock(), ZoneInfo(zone)).astimezone(UTC)
         end = datetime.combine(day + timedelta(days=1), clock(), ZoneInfo(zone)).astimezone(UTC)
     recorded = video_repo.segments_between(conn, camera_id, start, end)
-    spans = merge_spans([(max(r.start_at, start), min(r.end_at, end)) for r in recorded])
+    spans = playback.merge_spans([(max(r.start_at, start), min(r.end_at, end)) for r in recorded])
     return TimelineOut(camera_id=camera_id, time_zone=zone, start=start, end=end,
                        spans=[SpanOut(start_at=s.start_at, end_at=s.end_at) for s in spans],
                        findings=[FindingOut(at=f.at, kind=f.kind, incident_id=f.incident_id)
                                  for f in video_timeline.findings(conn, camera_id, start, end)])
 
 
-@router.get("/cameras/{camera_id}/playback", responses={404: {"model": Problem,
-                                                              "description": "Nothing recorded at that moment."}})
+def _gate(app: Starlette) -> playback.PlaybackGate:
+    """Return the app's one playback gate (cuts at once, playbacks per person), made on first use."""
+    gate = getattr(app.state, "playback_gate", None)
+    if not isinstance(gate, playback.PlaybackGate):
+        gate = app.state.playback_gate = playback.PlaybackGate()
+    return gate
+
+
+@router.get("/cameras/{camera_id}/playback", responses={
+    404: {"model": Problem, "description": "Nothing recorded at that moment."},
+    429: {"model": Problem, "description": "The person started too many playbacks lately; see Retry-After."},
+    503: {"model": Problem, "description": "Every cutting slot is busy; see Retry-After."},
+    504: {"model": Problem, "description": "Cutting the recording ran past its time limit."}})
 def start_playback(camera_id: CameraId, request: Request, conn: ConnDep, user: CurrentUser,
                    at: Annotated[Instant, Query(description="The moment to play from.")],
                    span: Annotated[int, Query(ge=10, le=600, description="Seconds to cut.")] = 120) -> PlaybackOut:
-    """Cut the recording from the keyframe at or before ``at`` and name the file to play; audited."""
+    """Cut (or reuse a cut of) the recording from the keyframe at or before ``at`` and name the file; audited.
+
+    A sync route: the probe and the cut run in the server's threadpool, never on the event loop, and the gate
+    keeps a burst from holding more than a few of its threads on ffmpeg.
+    """
     school = _visible_camera(request, conn, user, camera_id)
-    root = video_settings(request.app).root.resolve()
-    rows = video_repo.segments_between(conn, camera_id, at, at + timedelta(seconds=span))
+    settings, gate = video_settings(request.app), _gate(request.app)
+    root = settings.root.resolve()
     try:
-        cut = cut_recording(video_settings(request.app).ffmpeg, root, camera_id,
-                            [Recorded(root / r.path, r.start_at) for r in rows], at, span)
+        with gate.person(user.id):
+            rows = video_repo.segments_between(conn, camera_id, at, at + timedelta(seconds=span))
+            if not rows:
+                raise ClipError("nothing recorded")
+            cut = playback.cut_playback(settings.ffmpeg, root, camera_id,
+                                        [Recorded(root / r.path, r.start_at) for r in rows], at, span,
+                                        max(r.end_at for r in rows), gate)
+    except playback.PlaybackBusyError as exc:  # before its base class: the server is busy, not the person
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="every playback cutter is busy",
+                            headers={"Retry-After": str(exc.retry_after)}) from None
+    except playback.PlaybackLimitError as exc:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, detail=str(exc),
+                            headers={"Retry-After": str(exc.retry_after)}) from None
+    except playback.PlaybackTimeoutError as exc:
+        raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, detail=f"cutting the recording took too long: {exc}"
+                            ) from None
     except ClipError:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"nothing of {camera_id} recorded at {at}") from None
     with conn.transaction():
         audit_repo.append(conn, AuditRecord(datetime.now(UTC), user.id, "video.playback.start",
                                             f"camera:{camera_id}", {
                                                 "school_id": school, "at": at.isoformat(),
-                                                "start_at": cut.start_at.isoformat(),
+                                                "start_at": cut.start_at.isoformat(), "reused": cut.reused,
                                                 "from": client_address(request)}))
     return PlaybackOut(camera_id=camera_id, at=at, start_at=cut.start_at, end_at=cut.end_at,
                        url=f"/api/v1/video/playback/{camera_id}/{cut.path.name}")
@@ -265,10 +296,14 @@ def start_playback(camera_id: CameraId, request: Request, conn: ConnDep, user: C
             responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "The requested byte range."}})
 def play_recording(camera_id: CameraId, name: str, request: Request, conn: ConnDep,
                    user: CurrentUser) -> FileResponse:
-    """Serve a cut made by the playback route, with HTTP Range; the camera is scoped again on every request."""
+    """Serve a cut of the camera made by the playback route, with HTTP Range; scoped again on every request.
+
+    Only from the camera's own folder, and only a name shaped like a cut's: a camera whose id begins like
+    another's cannot reach the other's cuts.
+    """
     _visible_camera(request, conn, user, camera_id)
-    path = video_settings(request.app).root.resolve() / "playback" / name
-    if not NAME.match(name) or not name.startswith(f"{camera_id}-") or not path.is_file():
+    path = playback.cut_file(video_settings(request.app).root.resolve(), camera_id, name)
+    if path is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such recording cut (they last an hour)")
     return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "private, no-store"})
 

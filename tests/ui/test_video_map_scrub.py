@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, expect
 
 from campusguard.simulate.rtsp_h264 import DECODE_JS
@@ -27,6 +28,7 @@ from tests.support.ingest import wait_for
 from tests.ui.conftest import Site, person, sign_in
 from tests.ui.test_video import GATE, SCHOOL, video_site
 from vision.config import VideoSettings
+from vision.video.playback import PlaybackGate
 from vision.video.service import CameraFeed, VideoService
 
 pytestmark = [pytest.mark.slow,
@@ -110,9 +112,9 @@ def test_a_cameras_map_popup_plays_it_live_and_a_guard_of_another_school_is_refu
 
 
 @pytest.fixture
-def recording(video_site: tuple[Site, object], tmp_path: Path) -> Iterator[tuple[Site, datetime]]:
-    """The gate camera recorded for a few 2-second segments, and a finding marked in the middle of them."""
-    site, _app = video_site
+def recording(video_site: tuple[Site, object], tmp_path: Path) -> Iterator[tuple[Site, datetime, object]]:
+    """The gate camera recorded for a few 2-second segments, and a finding marked in the middle; and the app."""
+    site, app = video_site
     url = site.one("SELECT config->>'rtsp_url' FROM devices WHERE id = %s", GATE)
     assert isinstance(url, str)
     service = VideoService(site.db, VideoSettings(root=tmp_path / "video", segment_s=2, disk_budget_gb=100,
@@ -126,12 +128,12 @@ def recording(video_site: tuple[Site, object], tmp_path: Path) -> Iterator[tuple
         finding = segments[1].start_at + timedelta(seconds=1.5)
         conn.execute("INSERT INTO device_events (device_id, time, kind, received_at) VALUES (%s, %s, 'intrusion', %s)",
                      (GATE, finding, finding))
-    yield site, finding
+    yield site, finding, app
 
 
 def test_a_finding_marked_on_the_timeline_plays_the_recording_from_that_moment(
-        recording: tuple[Site, datetime], page: Page) -> None:
-    site, finding = recording
+        recording: tuple[Site, datetime, object], page: Page) -> None:
+    site, finding, app = recording
     sign_in(page, site.base, person(site, "school_admin", SCHOOL))
     page.evaluate("""async (camera) => {
         const { cameraTimeline } = await import('/static/js/video-timeline.js');
@@ -157,3 +159,17 @@ def test_a_finding_marked_on_the_timeline_plays_the_recording_from_that_moment(
     assert finding - timedelta(milliseconds=GOP_MS) - slack <= shown_start <= finding + slack
     assert abs(shown_start - start_at) <= slack
     expect(page.locator("[data-testid=timeline-status]")).to_contain_text("Playing from")
+
+    # A person who has asked for too many moments lately (a share of none here) is told to try again soon. In a
+    # second tab of the same session: the browser logs the 429 as a console error, which fails the page fixture.
+    assert isinstance(app, FastAPI)
+    app.state.playback_gate = PlaybackGate(per_person=0)
+    tab = page.context.new_page()
+    tab.goto(page.url)
+    tab.evaluate("""async (camera) => {
+        const { cameraTimeline } = await import('/static/js/video-timeline.js');
+        document.body.append(cameraTimeline(camera));
+    }""", GATE)
+    tab.locator("[data-testid=timeline-mark]").click()
+    expect(tab.locator("[data-testid=timeline-status]")).to_have_text(
+        "Too many recordings asked for just now: try again in a moment")

@@ -105,6 +105,15 @@ def sweep(segments: Iterable[Stored], now: datetime, retention: Callable[[str], 
     return Sweep(tuple(s.id for s in expired), tuple(over), frozenset(short), needed)
 
 
+def disk_budget(free: int, used: int, reclaimable: int, reserve: int) -> int:
+    """Bytes segments may take on their disk: what they use and what is free, less the reserve kept free.
+
+    ``reclaimable`` is what playback cuts hold: copies that are trimmed by age and size, so they count as free
+    and a cut never makes the sweep evict a recording within its retention.
+    """
+    return max(0, free + used + reclaimable - reserve)
+
+
 def _needed_bytes(kept: Iterable[Stored], retention: Callable[[str], timedelta]) -> int:
     """Bytes every camera needs for its full retention, at the rate its kept segments were recorded."""
     size: dict[str, int] = {}

@@ -27,8 +27,9 @@ from store.db import connect
 from vision.config import VideoSettings
 from vision.video.clips import ClipError, Recorded, cut
 from vision.video.ffmpeg import first_picture
+from vision.video.playback import playback_bytes, trim
 from vision.video.recorder import Recorder, SegmentFile, recover
-from vision.video.segments import Stored, Sweep, clip_window, sweep
+from vision.video.segments import Stored, Sweep, clip_window, disk_budget, sweep
 from vision.video.tamper import TamperState, judge, look
 
 log = logging.getLogger(__name__)
@@ -152,15 +153,20 @@ class VideoService:
         return timedelta(days=days)
 
     def budget_bytes(self, used: int) -> int:
-        """Return the bytes segments may take: the budget set, or what the disk could give them less a reserve."""
+        """Return the bytes segments may take: the budget set, or what the disk could give them less a reserve.
+
+        Playback cuts count as free space (:func:`.segments.disk_budget`); a budget set counts indexed segments
+        only, never the cuts.
+        """
         if self.settings.disk_budget_gb is not None:
             return int(self.settings.disk_budget_gb * 1e9)
         self.root.mkdir(parents=True, exist_ok=True)
-        free = shutil.disk_usage(self.root).free
-        return max(0, free + used - int(self.settings.reserve_gb * 1e9))
+        return disk_budget(shutil.disk_usage(self.root).free, used, playback_bytes(self.root / "playback"),
+                           int(self.settings.reserve_gb * 1e9))
 
     def sweep_once(self, now: datetime) -> Sweep:
         """Delete expired and over-budget segments (rows, then files) and raise or clear the storage alarm."""
+        trim(self.root / "playback", now.timestamp())  # the web process trims only when it cuts
         with self._lock:
             rows = video_repo.segments(self._conn)
         stored = [Stored(r.id, r.camera_id, r.start_at, r.end_at, r.bytes) for r in rows]

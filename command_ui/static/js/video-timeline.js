@@ -2,10 +2,11 @@
  * Scrubbing a camera's recording: a bar for the last day (or one day of the school's) with the recorded spans
  * shaded and a mark on each of the camera's findings; a click on the bar or on a mark plays the recording from
  * that moment. The server cuts the recording from the keyframe at or before the moment (audited, scoped like a
- * live view) and this plays the cut in a plain <video>, which seeks inside it with HTTP Range.
+ * live view) and this plays the cut in a plain <video>, which seeks inside it with HTTP Range. The server bounds
+ * the cutting: too many moments asked for, or every cutter busy, reads "try again in a moment".
  */
 
-import { api } from "./api.js";
+import { ApiError, api } from "./api.js";
 import { h } from "./dom.js";
 import { formatTime } from "./format.js";
 import { has, t } from "./i18n.js";
@@ -56,8 +57,13 @@ export function cameraTimeline(cameraId, options = {}) {
       video.src = cut.url;
       video.play().catch(() => { /* the controls are there to press play */ });
       status.textContent = t("video.playback_from", { time: formatTime(cut.start_at, zone, true) });
-    } catch {
-      if (mine === asked) status.textContent = t("video.playback_none", { time: formatTime(at, zone, true) });
+    } catch (error) {
+      if (mine !== asked) return;
+      // 429: this person asked for many moments lately; 503: every cutter is busy; 504: a cut ran too long.
+      const code = error instanceof ApiError ? error.status : 0;
+      status.textContent = code === 429 || code === 503 ? t("video.playback_busy")
+        : code === 504 ? t("video.playback_slow")
+          : t("video.playback_none", { time: formatTime(at, zone, true) });
     }
   };
 
