@@ -71,7 +71,8 @@ def save(conn: psycopg.Connection[Any], user_id: str, endpoint: str, p256dh: str
     row = conn.execute(
         "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, user_agent) VALUES (%s, %s, %s, %s, %s)"
         " ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh,"
-        " auth = excluded.auth, user_agent = excluded.user_agent, last_error = NULL RETURNING id",
+        " auth = excluded.auth, user_agent = excluded.user_agent, last_error = NULL, last_error_at = NULL"
+        " RETURNING id",
         (user_id, endpoint, p256dh, auth, user_agent)).fetchone()
     found = get(conn, int(row[0])) if row is not None else None
     if found is None:
@@ -133,15 +134,44 @@ def incident_title(conn: psycopg.Connection[Any], incident_id: int) -> IncidentT
 
 def delivered(conn: psycopg.Connection[Any], subscription_id: int, at: datetime) -> None:
     """Note that the push service accepted a message for this subscription."""
-    conn.execute("UPDATE push_subscriptions SET last_push_at = %s, last_error = NULL WHERE id = %s",
-                 (at, subscription_id))
+    conn.execute("UPDATE push_subscriptions SET last_push_at = %s, last_error = NULL, last_error_at = NULL"
+                 " WHERE id = %s", (at, subscription_id))
 
 
 def failed(conn: psycopg.Connection[Any], subscription_id: int, error: str) -> None:
-    """Note why the last push to this subscription failed (kept: the service may accept the next)."""
-    conn.execute("UPDATE push_subscriptions SET last_error = %s WHERE id = %s", (error[:500], subscription_id))
+    """Note why the last push to this subscription failed, and when (kept: the service may accept the next)."""
+    conn.execute("UPDATE push_subscriptions SET last_error = %s, last_error_at = now() WHERE id = %s",
+                 (error[:500], subscription_id))
 
 
 def gone(conn: psycopg.Connection[Any], subscription_id: int) -> None:
     """Delete a subscription its push service no longer knows (404 or 410)."""
     conn.execute("DELETE FROM push_subscriptions WHERE id = %s", (subscription_id,))
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """How one subscription's pushes fare, for the operations page (its endpoint is not shown: see push.py)."""
+
+    id: int
+    user_id: str
+    display_name: str
+    endpoint: str
+    created_at: datetime
+    last_push_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+
+
+def health(conn: psycopg.Connection[Any], scope_path: str) -> list[Health]:
+    """List the subscriptions of the people inside ``scope_path``: failing ones first, newest failure first.
+
+    A person is inside when their own scope lies under the caller's: a district officer sees the phones of the
+    district's guards and school administrators, a school administrator those of their school only.
+    """
+    rows = conn.execute(
+        "SELECT s.id, s.user_id, p.display_name, s.endpoint, s.created_at, s.last_push_at, s.last_error,"
+        " s.last_error_at FROM push_subscriptions s JOIN users p ON p.id = s.user_id"
+        " JOIN org_units u ON u.id = p.scope_id WHERE campusguard_within(u.path, %s)"
+        " ORDER BY s.last_error IS NULL, s.last_error_at DESC NULLS LAST, s.id", (scope_path,)).fetchall()
+    return [Health(*r) for r in rows]

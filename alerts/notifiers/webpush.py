@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import psycopg
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from alerts.notifiers.base import Notification, Notifier, NotifierConfigBase, RetryableError
 from domain.audit import AuditRecord
@@ -115,6 +115,12 @@ class PushSettings(BaseModel):
     allow_insecure_endpoints: Annotated[bool, Field(
         description="Accept http:// push endpoints (a lab without TLS, tests); real push services are https.")] = (
         False)
+
+    @field_validator("vapid_private_key", "subject", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose passes a variable the deployment left out as "" (docker/compose.yaml): not given, not invalid.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def active(self) -> bool:

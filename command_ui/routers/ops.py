@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from command_ui.deps import ConnDep, User, require
 from command_ui.schemas import Instant
-from store import ops_repo
+from store import ops_repo, push_repo
 
 router = APIRouter(prefix="/api/v1/ops", tags=["operations"])
 
@@ -55,11 +56,25 @@ class StalledCameraOut(_Out):
     reason: str | None
 
 
+class PushHealthOut(_Out):
+    """One phone's or browser's Web Push subscription and how its pushes fare (issue 17)."""
+
+    subscription_id: int
+    user_id: str
+    display_name: str
+    push_service: str = Field(description="The push service's host (the endpoint itself is a capability URL).")
+    created_at: dt.datetime
+    last_push_at: dt.datetime | None = Field(description="The last push its service accepted.")
+    last_error: str | None = Field(description="Why the last push failed; none since a push went through.")
+    last_error_at: dt.datetime | None
+
+
 class DevicesOut(_Out):
     """Devices and cameras in trouble."""
 
     devices: list[DeviceTroubleOut]
     cameras: list[StalledCameraOut]
+    push: list[PushHealthOut] = Field(description="Push subscriptions of the people in scope, failing first.")
 
 
 class DeadLetterOut(_Out):
@@ -129,7 +144,11 @@ def devices(conn: ConnDep, user: OpsReader) -> DevicesOut:
                                   state=_state(d), last_seen=d.last_seen, battery_pct=d.battery_pct,
                                   battery_low=d.battery_low) for d in ops_repo.device_trouble(conn, user.scope_path)],
         cameras=[StalledCameraOut(camera_id=c.camera_id, name=c.name, school_id=c.school_id, since=c.since,
-                                  reason=c.reason) for c in ops_repo.stalled_cameras(conn, user.scope_path, now)])
+                                  reason=c.reason) for c in ops_repo.stalled_cameras(conn, user.scope_path, now)],
+        push=[PushHealthOut(subscription_id=p.id, user_id=p.user_id, display_name=p.display_name,
+                            push_service=urlsplit(p.endpoint).hostname or "?", created_at=p.created_at,
+                            last_push_at=p.last_push_at, last_error=p.last_error, last_error_at=p.last_error_at)
+              for p in push_repo.health(conn, user.scope_path)])
 
 
 @router.get("/dead-letters")

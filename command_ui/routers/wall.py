@@ -40,6 +40,8 @@ class WallCountsOut(BaseModel):
     devices: int
     devices_online: int
     devices_offline: int = Field(description="Devices that reported once and are offline now.")
+    devices_never_reported: int = Field(
+        description="Devices registered but never heard from: an installation to finish, not an outage.")
 
 
 @router.get("/counts")
@@ -51,4 +53,6 @@ def counts(conn: ConnDep, user: WallWatcher) -> WallCountsOut:
         as_of=now, open_critical=c.open_critical, open_high=c.open_high, open_other=c.open_other,
         unacknowledged=c.unacknowledged, alarms_today=c.alarms_today, buses_out=c.buses_out,
         buses_late=c.buses_late, buses_silent=c.buses_silent, devices=c.devices,
-        devices_online=c.devices_online, devices_offline=c.devices_offline)
+        devices_online=c.devices_online, devices_offline=c.devices_offline,
+        # A device is online, offline (heard once, silent now) or never heard from: the third is the rest.
+        devices_never_reported=c.devices - c.devices_online - c.devices_offline)

@@ -16,7 +16,9 @@
  * This file is public, static code holding no data; it sets nothing that CSP would refuse.
  */
 
-const VERSION = "campusguard-shell-v1";
+// The whole import graph of the guard page (tests/ui/test_guard_precache.py checks it); a new version name
+// makes phones drop the old cache and install the new list.
+const VERSION = "campusguard-shell-v2";
 const CATALOG_CACHE = "campusguard-push-catalog";
 const CATALOG_URL = "/sw/catalog.json";
 const SHELL = [
@@ -27,17 +29,24 @@ const SHELL = [
   "/static/manifest.zh-CN.webmanifest",
   "/static/icons/icon-192.png",
   "/static/icons/badge-72.png",
+  "/static/icons/apple-touch-icon.png",
+  "/static/css/map.css",
   "/vendor/leaflet/leaflet.css",
   "/vendor/leaflet/leaflet-src.esm.js",
+  "/vendor/markercluster/leaflet.markercluster.js",
   "/static/js/guard-page.js",
   "/static/js/alarm.js",
   "/static/js/api.js",
+  "/static/js/basemap-layer.js",
+  "/static/js/cluster.js",
   "/static/js/dom.js",
   "/static/js/format.js",
   "/static/js/gcj02.js",
   "/static/js/i18n.js",
   "/static/js/incidents.js",
+  "/static/js/label-declutter.js",
   "/static/js/live.js",
+  "/static/js/map-icons.js",
   "/static/js/map-layers.js",
   "/static/js/share-location.js",
   "/static/js/shell.js",

@@ -328,3 +328,9 @@ def test_the_vapid_keys_command_prints_a_pair_the_settings_take(tmp_path: Path) 
     taken = Settings(mode=Mode.PRODUCTION, secret_key=TEST_SECRET_KEY, admin_password=TEST_ADMIN_PASSWORD,
                      data_dir=tmp_path, push={"vapid_private_key": private, "subject": "mailto:desk@d.example"})
     assert taken.push.public_key is not None and taken.push.public_key in result.output
+
+
+def test_a_push_key_left_out_by_compose_is_unset_not_invalid() -> None:
+    """docker/compose.yaml passes CAMPUSGUARD_PUSH__* as "" where the deployment gave none: push is off, no error."""
+    settings = PushSettings.model_validate({"vapid_private_key": "", "subject": " "})
+    assert settings.vapid_private_key is None and settings.subject is None and not settings.active

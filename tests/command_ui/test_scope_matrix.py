@@ -215,7 +215,17 @@ def test_every_route_refuses_the_anonymous_and_every_role_is_asked(client: TestC
                "/api/v1/patrols/checkpoint", "/api/v1/patrols/scans", "/api/v1/schools/{school_id}/patrols",
                "/api/v1/schools/{school_id}/patrols/codes", "/api/v1/patrols/checkpoints/{checkpoint_id}/qr.svg",
                "/api/v1/patrols/checkpoints/{checkpoint_id}/rotate", "/api/v1/video/incidents/{incident_id}/clips",
-               "/api/v1/video/clips/{clip_id}.mp4", "/api/v1/video/clips/{clip_id}/export"}
+               "/api/v1/video/clips/{clip_id}.mp4", "/api/v1/video/clips/{clip_id}/export",
+               "/api/v1/reports/scorecard", "/api/v1/reports/bulletin",
+               "/api/v1/classes/{class_id}/buses/{bus_id}/child-check",
+               "/api/v1/reports/bulletins", "/api/v1/reports/bulletins/{bulletin_id}",
+               "/api/v1/video/cameras/{camera_id}/timeline", "/api/v1/video/cameras/{camera_id}/playback",
+               "/api/v1/video/playback/{camera_id}/{name}"}
+    # A camera's timeline and playback from a moment: roles, privacy and scope in tests/vision/test_video_timeline.py.
+    # The bulletin archive's roles and scope (a county's officer, the city's, a guard): tests/command_ui/
+    # test_bulletin_archive_api.py.
+    # The scorecard's and the bulletin's roles and scope at every level: tests/command_ui/test_compliance.py.
+    # A head teacher's end-of-route check, their class's buses only: tests/command_ui/test_class_child_check.py.
     # Patrols' roles and scope (scans by the checkpoint's own school only): tests/command_ui/test_patrols.py.
     # Video clips' roles, privacy and scope: tests/command_ui/test_video.py (the live socket: tests/ui/test_video.py).
     # Push subscriptions are each person's own, whatever their scope: tests/command_ui/test_push.py.
@@ -234,6 +244,7 @@ def test_every_route_refuses_the_anonymous_and_every_role_is_asked(client: TestC
         concrete = concrete.replace("{school_id}", "antelope-park-es").replace("{camera_id}", "antelope-park-cam-gate")
         concrete = concrete.replace("{object_id}", "1").replace("{device_id}", "bus-02-jt808")
         concrete = concrete.replace("{subscription_id}", "1").replace("{checkpoint_id}", "x").replace("{clip_id}", "1")
+        concrete = concrete.replace("{class_id}", "x").replace("{bulletin_id}", "1").replace("{name}", "x.mp4")
         for method in schema["paths"][path]:
             assert client.request(method.upper(), concrete).status_code == 401, f"{method} {path}"
 

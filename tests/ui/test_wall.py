@@ -234,3 +234,27 @@ def test_a_burst_of_incidents_reads_the_counters_once(site: Site, page: Page) ->
     page.wait_for_function("() => Number(document.body.dataset.countsRead) >= 2", timeout=FEED)
     expect(page.locator("#counters li[data-counter=high] .value")).to_have_text("8")
     assert 2 <= len(reads) <= 3, reads
+
+
+def test_devices_never_heard_from_have_their_own_counter(site: Site, page: Page) -> None:
+    # One school's devices: one online, one heard once and silent now, the rest never heard from. A device that
+    # never reported is an installation to finish, not an outage: it is counted apart from "offline".
+    school = "antelope-park-es"
+    with psycopg.connect(site.db) as conn:
+        devices = [r[0] for r in conn.execute(
+            "SELECT id FROM devices WHERE school_id = %s AND active ORDER BY id", (school,))]
+        assert len(devices) > 2
+        conn.execute("DELETE FROM device_liveness WHERE device_id = ANY(%s)", (devices,))
+        now = dt.datetime.now(dt.UTC)
+        conn.execute("INSERT INTO device_liveness (device_id, last_seen, online) VALUES (%s, %s, true),"
+                     " (%s, %s, false)", (devices[0], now, devices[1], now - dt.timedelta(hours=2)))
+    _open_wall(page, site, person(site, "school_admin", school))
+    counters = page.locator("#counters")
+    expect(counters.locator("li[data-counter=devices_online] .value")).to_have_text(f"1 / {len(devices)}")
+    expect(counters.locator("li[data-counter=devices_offline] .value")).to_have_text("1")
+    expect(counters.locator("li[data-counter=devices_offline]")).to_have_attribute("data-alert", "true")
+    never = counters.locator("li[data-counter=devices_never_reported]")
+    expect(never.locator(".value")).to_have_text(str(len(devices) - 2))
+    expect(never.locator(".name")).to_have_text("Never reported")
+    # Still one screen: the extra counter does not push the wall into scrolling.
+    assert page.evaluate("document.scrollingElement.scrollHeight <= innerHeight")

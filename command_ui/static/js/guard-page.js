@@ -129,9 +129,12 @@ function draw() {
   markers.clearLayers();
   for (const i of open) {
     if (i.lat == null) continue;
+    // Where it is, nothing to press: the card beside it is what the guard acts on (and a keyboard stop with no
+    // name would be one more tab for nothing).
     L.marker(toLatLng(i.lon, i.lat), {
       icon: L.divIcon({ className: `incident-marker sev-${i.severity}`, iconSize: [24, 24],
         html: h("span", { class: "pulse-ring" }) }),
+      interactive: false, keyboard: false,
     }).addTo(markers);
   }
   if (open.length && open[0].lat != null) miniMap.setView(toLatLng(open[0].lon, open[0].lat), 17);

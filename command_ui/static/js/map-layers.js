@@ -12,6 +12,10 @@ import { wgs84ToGcj02 } from "./gcj02.js";
 import { t } from "./i18n.js";
 import { glyph } from "./map-icons.js";
 
+// Permanent school names are kept from covering one another (and shown on hover when hidden) by the page that
+// draws them: keepLabelsApart(map, campusLayer(features, true, ...)).
+export { keepLabelsApart } from "./label-declutter.js";
+
 /** How our WGS-84 lon/lat become map positions: as they are, or shifted onto GCJ-02 tiles of China. */
 let datum = "wgs84";
 
@@ -65,10 +69,16 @@ export function campusLayer(features, labels = false, labelPane = undefined) {
   return L.geoJSON({ type: "FeatureCollection", features }, {
     ...onBasemap,
     style: { className: "campus", color: "#1d4ed8", weight: 2, fillOpacity: 0.2 },
-    onEachFeature: (f, layer) => layer.bindTooltip(label(f.properties.name ?? f.id), labels
-      ? { permanent: true, direction: "right", offset: [8, 0], className: "school-label",
-        ...(labelPane ? { pane: labelPane } : {}) }
-      : { sticky: true }),
+    onEachFeature: (f, layer) => {
+      // The campus and its name say which school they are (the name's hover, tests, a reader's tools).
+      layer.on("add", () => layer.getElement?.()?.setAttribute("data-school-id", f.id));
+      const name = label(f.properties.name ?? f.id);
+      name.dataset.schoolId = f.id;
+      layer.bindTooltip(name, labels
+        ? { permanent: true, direction: "right", offset: [8, 0], className: "school-label",
+          ...(labelPane ? { pane: labelPane } : {}) }
+        : { sticky: true });
+    },
   });
 }
 

@@ -16,7 +16,8 @@ import { OpenIncidents, alarmBadges, incidentTitle, loadSchools, typeName } from
 import { LiveFeed, statusShower } from "./live.js";
 import { busState, glyph } from "./map-icons.js";
 import {
-  basemap, campusLayer, deviceLayer, geofenceLayer, label, labelPane, routeLayer, setDatum, toLatLng, watchBox,
+  basemap, campusLayer, deviceLayer, geofenceLayer, keepLabelsApart, label, labelPane, routeLayer, setDatum, toLatLng,
+  watchBox,
 } from "./map-layers.js";
 import { Legend } from "./map-legend.js";
 import { showError, startPage } from "./shell.js";
@@ -204,6 +205,7 @@ async function drawSite() {
   for (const id of buses.keys()) busIds.set(id, new Set([id]));
   for (const f of trackers.features) busIds.get(f.properties.bus_id)?.add(f.id);
   const campuses = campusLayer(features, true, labelPane(map)).addTo(map);
+  keepLabelsApart(map, campuses);
   const devices = await deviceLayer([["panic_button", panic], ["camera", cameras]]);
   cameraPopups(devices, cameras);
   const overlays = {

@@ -2,7 +2,7 @@
  * Operations for school and district administrators: devices offline or low on battery (and those never heard
  * from), cameras whose stream stopped, refused messages with their reasons, ids nobody registered (with the
  * registered id each most resembles, so a mistyped tracker id is found in a minute), the JT/T 808 and GT06
- * terminals (ops-terminals.js) and what arrived per minute.
+ * terminals (ops-terminals.js), the phones whose Web Push fails (ops-push.js) and what arrived per minute.
  * Each list says why it is empty. Everything the server sends (names, topics, payloads) goes in as text.
  */
 
@@ -11,6 +11,7 @@ import { h, replaceChildren } from "./dom.js";
 import { formatTime } from "./format.js";
 import { LANG, t } from "./i18n.js";
 import { loadSchools } from "./incidents.js";
+import { drawPush } from "./ops-push.js";
 import { drawTerminals } from "./ops-terminals.js";
 import { showError, startPage } from "./shell.js";
 
@@ -78,6 +79,7 @@ async function drawDevices() {
     h("td", {}, h("span", { class: "name" }, c.name), " ", h("span", { class: "muted id" }, c.camera_id)),
     h("td", {}, formatTime(c.since, zoneOf(c.school_id))), h("td", {}, c.reason ?? "—"))))
     : empty("ops.cameras_none"));
+  drawPush(body("push"), found.push, sharedZone);
 }
 
 // --- dead letters ------------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ import { LANG, LANGUAGES, adoptAccountLanguage, switchLanguage, t, translatePage
 
 // Who reads the operations page (mirrors command_ui.routers.ops.READ_OPS).
 const READ_OPS = new Set(["school_admin", "district_officer", "district_admin", "admin"]);
+// Who reads reports and the safety scorecard (mirrors command_ui.routers.reports.READ_REPORTS).
+const READ_REPORTS = new Set(["school_admin", "district_officer", "district_admin", "auditor", "admin"]);
 
 /**
  * Check the session, speak the person's language, fill the page's <nav id="nav">; resolves to
@@ -39,7 +41,12 @@ export async function startPage() {
       READ_OPS.has(me.role) ? link("/ops", "nav.ops") : null,
       // The wall is for the same people as operations (command_ui.routers.wall.WATCH_WALL).
       READ_OPS.has(me.role) ? link("/wall", "nav.wall") : null,
+      // The safety scorecard for report readers (command_ui.routers.reports.READ_REPORTS): not guards, head teachers.
+      READ_REPORTS.has(me.role) ? link("/scorecard", "nav.scorecard") : null,
       h("span", { class: "who", "data-testid": "who" }, me.id),
+      // What they are called at their level (domain/titles.py): 市教育局安全科, 县（区）教育局, 乡镇中心校, 班主任...
+      me.title_key ? h("span", { class: "who-title", "data-testid": "who-title", title: t("shell.signed_in_as", {
+        name: me.id, title: t(me.title_key) }) }, t(me.title_key)) : null,
       language,
       h("button", { type: "button", class: "link", onclick: signOut }, t("nav.signout")));
   }

@@ -17,7 +17,7 @@ import { formatClock, zoneName } from "./format.js";
 import { LANG, t } from "./i18n.js";
 import { OpenIncidents, alarmBadges, incidentTitle, loadSchools, typeName } from "./incidents.js";
 import { LiveFeed, statusShower } from "./live.js";
-import { basemap, campusLayer, label, setDatum, toLatLng } from "./map-layers.js";
+import { basemap, campusLayer, keepLabelsApart, label, labelPane, setDatum, toLatLng } from "./map-layers.js";
 import { showError, startPage } from "./shell.js";
 
 /** Roles that open the wall (mirrors command_ui.routers.wall.WATCH_WALL). */
@@ -32,6 +32,8 @@ const COUNTERS = [
   ["buses_silent", (c) => c.buses_silent, (c) => c.buses_silent > 0],
   ["devices_online", (c) => `${c.devices_online} / ${c.devices}`, () => false],
   ["devices_offline", (c) => c.devices_offline, (c) => c.devices_offline > 0],
+  // Registered but never heard from: not an outage (nothing went silent) but an installation to finish.
+  ["devices_never_reported", (c) => c.devices_never_reported, () => false],
 ];
 const COUNTS_EVERY_MS = 15_000;
 const COUNTS_SETTLE_MS = 500; // a burst of feed messages (the replay on connect) reads the counters once
@@ -46,6 +48,7 @@ let schools = new Map();
 let zone = "UTC";
 let map = null;
 let incidentLayer = null;
+let relabel = () => {}; // the school names' pass, run again when an incident's standing title comes or goes
 let busLayer = null;
 
 // --- The alarm: a flash and a sound for each new critical -------------------------------------------------
@@ -130,6 +133,7 @@ function drawIncidents() {
       .bindTooltip(label(incidentTitle(i)), { permanent: i.severity === "critical" && !i.drill, direction: "top" })
       .addTo(incidentLayer));
   }
+  relabel();
 }
 
 function drawTicker() {
@@ -211,7 +215,9 @@ async function drawMap() {
   const { byId, features } = await loadSchools(api);
   schools = byId;
   zone = [...schools.values()][0]?.timezone ?? "UTC";
-  const campuses = campusLayer(features, true).addTo(map);
+  // Names below the markers (their own pane) and never covering one another at the city's zoom.
+  const campuses = campusLayer(features, true, labelPane(map)).addTo(map);
+  relabel = keepLabelsApart(map, campuses);
   if (campuses.getLayers().length) map.fitBounds(campuses.getBounds().pad(0.1));
   incidentLayer = L.layerGroup().addTo(map);
   busLayer = L.layerGroup().addTo(map);
