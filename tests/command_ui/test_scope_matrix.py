@@ -210,6 +210,7 @@ def test_every_route_refuses_the_anonymous_and_every_role_is_asked(client: TestC
                "/api/v1/cameras/{camera_id}/scene", "/api/v1/cameras/{camera_id}/scene/{object_id}/forget",
                "/api/v1/cameras/{camera_id}/scene/clear", "/api/v1/ops/devices", "/api/v1/ops/dead-letters",
                "/api/v1/ops/unregistered", "/api/v1/ops/ingest-rates", "/api/v1/wall/counts",
+               "/api/v1/wall/cameras",
                "/api/v1/terminals", "/api/v1/terminals/{device_id}/revoke", "/api/v1/classes",
                "/api/v1/push/key", "/api/v1/push/subscriptions", "/api/v1/push/subscriptions/{subscription_id}",
                "/api/v1/patrols/checkpoint", "/api/v1/patrols/scans", "/api/v1/schools/{school_id}/patrols",
@@ -223,8 +224,9 @@ def test_every_route_refuses_the_anonymous_and_every_role_is_asked(client: TestC
                "/api/v1/video/playback/{camera_id}/{name}"}
     # A camera's timeline and playback from a moment: roles, privacy and scope in tests/vision/test_video_timeline.py.
     # The bulletin archive's roles and scope (a county's officer, the city's, a guard): tests/command_ui/
-    # test_bulletin_archive_api.py.
+    # test_bulletin_archive.py.
     # The scorecard's and the bulletin's roles and scope at every level: tests/command_ui/test_compliance.py.
+    # The wall's camera tiles, its own scope's only: tests/ui/test_wall.py (test_the_wall_names_only_its_own...).
     # A head teacher's end-of-route check, their class's buses only: tests/command_ui/test_class_child_check.py.
     # Patrols' roles and scope (scans by the checkpoint's own school only): tests/command_ui/test_patrols.py.
     # Video clips' roles, privacy and scope: tests/command_ui/test_video.py (the live socket: tests/ui/test_video.py).

@@ -6,6 +6,8 @@
  * or a server restart it says "reconnecting", then catches up (the live feed replays from its cursor, the
  * list and counters are read again) without a reload.
  *
+ * Beside the map, the cameras of the most urgent camera incidents play live (wall-cameras.js).
+ *
  * The map's basemap and fixed layers come from map-layers.js, read-only here: the same tiles, datum and
  * campuses as the map page. Not for guards (their page is /guard); the API refuses them the counters too.
  */
@@ -19,6 +21,7 @@ import { OpenIncidents, alarmBadges, incidentTitle, loadSchools, typeName } from
 import { LiveFeed, statusShower } from "./live.js";
 import { basemap, campusLayer, keepLabelsApart, label, labelPane, setDatum, toLatLng } from "./map-layers.js";
 import { showError, startPage } from "./shell.js";
+import { WallCameras } from "./wall-cameras.js";
 
 /** Roles that open the wall (mirrors command_ui.routers.wall.WATCH_WALL). */
 const WALL_ROLES = new Set(["school_admin", "district_officer", "district_admin", "admin"]);
@@ -50,6 +53,7 @@ let map = null;
 let incidentLayer = null;
 let relabel = () => {}; // the school names' pass, run again when an incident's standing title comes or goes
 let busLayer = null;
+let cameras = null; // the camera tiles, once the map (whose size they share) is drawn
 
 // --- The alarm: a flash and a sound for each new critical -------------------------------------------------
 
@@ -114,6 +118,7 @@ function drawIncidents() {
   }, h("span", { class: "title" }, incidentTitle(i), " ", alarmBadges(i, zone).filter((b) => b.dataset.badge === "drill")),
   h("span", { class: "meta" }, `${schoolName(i.school_id)} · ${typeName(i.type)} · `,
     t("wall.age", { minutes: minutesOpen(i) }), " · ", h("span", { class: "status" }, t(`status.${i.status}`)))));
+  cameras?.update(open);
   if (open.length > SHOWN) rows.push(h("li", { class: "more" }, `+${open.length - SHOWN}`));
   replaceChildren(document.getElementById("wall-incidents"),
     rows.length ? rows : h("li", { class: "empty" }, t("wall.none")));
@@ -241,6 +246,11 @@ async function main() {
   document.addEventListener("click", () => audio?.resume().then(sound), { once: true });
   sound();
   await drawMap();
+  cameras = new WallCameras(document.getElementById("wall-cameras"), {
+    schoolName, title: incidentTitle, looks,
+    // The tiles take a column from the map: Leaflet measures its box again, or it draws tiles for the old size.
+    onLayout: () => requestAnimationFrame(() => map.invalidateSize()),
+  });
   tickClock();
   setInterval(tickClock, 1000);
   await loadOpen();
