@@ -36,6 +36,10 @@ SCHEDULER = "scheduler"
 """Who made a scheduled bulletin: its ``generated_by`` and its audit records' actor."""
 FORMATS: tuple[bulletin_repo.Format, ...] = ("html", "pdf")
 CATCH_UP_MONTHS = 3
+DUE_AFTER = dt.timedelta(hours=6)
+"""How long after a month ends (in the bureau's timezone) its bulletin is made: an alarm raised at 23:58 and
+acknowledged at 00:07, or a device's events that came in late, belong to the month and should be in it."""
+PASS_LOCK = 0x63_67_62_75  # "cgbu": one pass at a time across the api replicas (pg_try_advisory_lock)
 """Months back a pass makes missed scheduled bulletins for; older gaps stay gaps (their facts have expired)."""
 
 
@@ -118,11 +122,15 @@ def languages(conn: psycopg.Connection, unit: compliance_repo.UnitRow) -> tuple[
 
 
 def months_due(conn: psycopg.Connection, unit: compliance_repo.UnitRow, now: dt.datetime) -> list[str]:
-    """List the ended months the scheduler may owe the unit a bulletin of (its latest one's on, a few back)."""
-    last = shifted(month_of(now, zone_of(conn, unit)), -1)
-    latest = bulletin_repo.latest_scheduled_month(conn, unit.id)
-    # From its latest month on, not after it: a pass cut short there (or a language added since) is finished.
-    first = max(shifted(last, 1 - CATCH_UP_MONTHS), latest or last)
+    """List the ended months the scheduler may owe the unit a bulletin of: a few back (those made are skipped).
+
+    A month is owed :data:`DUE_AFTER` after it ends. Every month of the catch-up window since the unit's first
+    bulletin is listed each pass, so a month that failed is tried again even after a later one was made; a unit
+    with no bulletin yet (a new install) starts with the last month only, not with months before it ran.
+    """
+    last = shifted(month_of(now - DUE_AFTER, zone_of(conn, unit)), -1)
+    began = bulletin_repo.first_scheduled_month(conn, unit.id)
+    first = max(shifted(last, 1 - CATCH_UP_MONTHS), began or last)
     months, month = [], first
     while month <= last:
         months.append(month)
@@ -155,11 +163,16 @@ def scheduled_pass(conn: psycopg.Connection, video: VideoSettings, now: dt.datet
     """
     added: list[int] = []
     for unit in due_units(conn):
-        langs = languages(conn, unit)
-        for month in months_due(conn, unit, now):
+        try:
+            langs, months = languages(conn, unit), months_due(conn, unit, now)
+        except Exception:
+            log.exception("bulletins of %s not looked at; the next pass tries again", unit.id)
+            continue
+        for month in months:
             try:
                 added += archive_month(conn, video, unit, month, now, langs)
-            except (psycopg.Error, OSError, ValueError):
+            except Exception:
+                # Whatever failed (the database, a PDF that would not print), the other units and months go on.
                 log.exception("bulletin of %s for %s not archived; the next pass tries again", unit.id, month)
     return added
 
@@ -168,6 +181,10 @@ def run_pass(database_url: str, video: VideoSettings) -> None:
     """Run :func:`scheduled_pass` on a connection of its own (the scheduler's thread); failures wait for the next."""
     try:
         with connect(database_url, autocommit=True, max_wait_s=10) as conn:
+            # Every api replica runs this job: one pass renders, the others see the lock held and skip (the
+            # archive's unique rows would keep them from doubling, but not from printing every PDF twice).
+            if not bulletin_repo.try_pass_lock(conn, PASS_LOCK):
+                return
             added = scheduled_pass(conn, video, dt.datetime.now(dt.UTC))
     except psycopg.Error:
         log.exception("bulletin pass failed; will retry at the next tick")

@@ -83,9 +83,9 @@ def has_scheduled(conn: psycopg.Connection, unit_id: str, month: str, lang: str,
                         " AND format = %s", (unit_id, month, lang, fmt)).fetchone() is not None
 
 
-def latest_scheduled_month(conn: psycopg.Connection, unit_id: str) -> str | None:
-    """Return the latest month the scheduler archived a bulletin of the unit for, or None."""
-    row = conn.execute("SELECT max(month) FROM bulletins WHERE scheduled AND unit_id = %s", (unit_id,)).fetchone()
+def first_scheduled_month(conn: psycopg.Connection, unit_id: str) -> str | None:
+    """Return the first month the scheduler archived a bulletin of the unit for (when it began), or None."""
+    row = conn.execute("SELECT min(month) FROM bulletins WHERE scheduled AND unit_id = %s", (unit_id,)).fetchone()
     return str(row[0]) if row and row[0] is not None else None
 
 
@@ -113,3 +113,9 @@ def fetch(conn: psycopg.Connection, bulletin_id: int) -> BulletinFile | None:
     row = conn.execute(f"SELECT {_COLUMNS}, u.path, b.body FROM bulletins b"
                        " JOIN org_units u ON u.id = b.unit_id WHERE b.id = %s", (bulletin_id,)).fetchone()
     return BulletinFile(_meta(row[:12]), str(row[12]), bytes(row[13])) if row else None
+
+
+def try_pass_lock(conn: psycopg.Connection, key: int) -> bool:
+    """Take the session's advisory lock ``key`` if nobody holds it (released when the connection closes)."""
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+    return bool(row and row[0])

@@ -25,7 +25,7 @@ from command_ui.deps import ConnDep, User
 from command_ui.routers.reports import ReportReader
 from command_ui.routers.video import video_settings
 from domain.compliance import CRITERIA, Criterion, Status, rollup
-from store import bulletin_repo, compliance_repo
+from store import compliance_repo
 from store.auth_repo import account
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
@@ -166,7 +166,8 @@ def monthly_bulletin(request: Request, conn: ConnDep, user: ReportReader, unit: 
                      = None) -> Response:
     """Make the monthly bulletin of a unit's schools: ranked, compared with last month, rectification first.
 
-    Archived as a new version beside the scheduled one (command_ui/bulletin_archive.py), never over it.
+    Made for reading, audited, and not archived: a GET changes nothing else (a reload, a link followed from
+    elsewhere); the archive keeps the scheduled bulletin of each ended month (command_ui/bulletin_archive.py).
     """
     found = find_unit(conn, user, unit)
     now = dt.datetime.now(dt.UTC)
@@ -175,9 +176,8 @@ def monthly_bulletin(request: Request, conn: ConnDep, user: ReportReader, unit: 
     language: Lang = lang or ("zh-CN" if reader is not None and reader.locale == "zh-CN" else "en")
     made = bulletin_archive.make(conn, video_settings(request.app), found, name, now, language, format, user.id)
     body = made.body
-    with conn.transaction():  # the archive row and its audit record commit together
-        archived = bulletin_repo.add(conn, found.id, name, language, format, body, now, user.id, scheduled=False)
-        bulletin_archive.audit_made(conn, made, now, user.id, archived)
+    with conn.transaction():
+        bulletin_archive.audit_made(conn, made, now, user.id, None)
     filename = f"bulletin-{found.id}-{name}.{format}"
     if format == "html":
         return HTMLResponse(body, headers={"Content-Disposition": f'inline; filename="{filename}"'})

@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from campusguard.simulate.last_month import generate
-from command_ui.bulletin_archive import SCHEDULER, due_units, languages, scheduled_pass
+from command_ui.bulletin_archive import PASS_LOCK, SCHEDULER, due_units, languages, months_due, scheduled_pass
 from command_ui.routers.auth import HASHER
 from domain.site import Site, load_site
 from store import bulletin_repo, compliance_repo
@@ -32,7 +32,7 @@ from tests.support.postgres import scratch_database
 from vision.config import VideoSettings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-FIRST = dt.datetime(2026, 12, 1, 0, 20, tzinfo=SHANGHAI).astimezone(dt.UTC)  # 20 past midnight on the 1st
+FIRST = dt.datetime(2026, 12, 1, 6, 20, tzinfo=SHANGHAI).astimezone(dt.UTC)  # the first pass past DUE_AFTER
 COUNTY_LEVEL = {"qiyuan", "shanyang", "heling", "junchuan", "qiyang", "jingkai", "baoquan"}
 
 
@@ -57,6 +57,10 @@ def city(service_urls: object) -> Iterator[City]:
 @pytest.fixture(scope="module")
 def archived(city: City) -> list[int]:
     with psycopg.connect(city.url, autocommit=True) as conn:
+        # Twenty past midnight on the 1st is too soon for November: an alarm of 23:58 may still be acknowledged.
+        city_unit = next(u for u in due_units(conn) if u.id == "hechuan")
+        assert months_due(conn, city_unit, FIRST - dt.timedelta(hours=6)) == ["2026-10"]
+        assert months_due(conn, city_unit, FIRST) == ["2026-11"]
         return scheduled_pass(conn, VideoSettings(), FIRST)
 
 
@@ -150,20 +154,32 @@ def test_a_county_officer_sees_their_county_archive_only(client: TestClient, cit
         (officer_id, "unit:junchuan", pdf["id"], pdf["sha256"])]
 
 
-def test_a_bulletin_made_again_on_demand_is_archived_beside_the_scheduled_one(client: TestClient,
-                                                                              city: City) -> None:
+def test_a_bulletin_made_on_demand_is_audited_and_changes_the_archive_not(client: TestClient, city: City) -> None:
     officer_id = person_at(city.site, "district_officer", "junchuan")
     officer = sign_in(client, officer_id)
-    before = {b["id"]: b for b in client.get("/api/v1/reports/bulletins", headers=officer).json()}
+    before = client.get("/api/v1/reports/bulletins", headers=officer).json()
     made = client.get("/api/v1/reports/bulletin", params={"unit": "junchuan", "month": "2026-11", "lang": "zh-CN"},
                       headers=officer)
     assert made.status_code == 200, made.text
-    after = {b["id"]: b for b in client.get("/api/v1/reports/bulletins", headers=officer).json()}
-    added = [b for i, b in after.items() if i not in before]
-    assert [(b["month"], b["lang"], b["format"], b["version"], b["scheduled"], b["generated_by"])
-            for b in added] == [("2026-11", "zh-CN", "html", 2, False, officer_id)]
-    assert all(after[i] == b for i, b in before.items())  # the scheduled one is untouched
-    assert hashlib.sha256(made.content).hexdigest() == added[0]["sha256"]
+    assert made.headers["content-type"].startswith("text/html")
+    assert client.get("/api/v1/reports/bulletins", headers=officer).json() == before  # a GET stores nothing
+    with psycopg.connect(city.url) as conn:
+        audited = conn.execute("SELECT actor, target, detail FROM audit_log WHERE action = 'report.bulletin'"
+                               " AND actor = %s", (officer_id,)).fetchall()
+    assert [(t, d["month"], d["archive_id"]) for _, t, d in audited] == [("unit:junchuan", "2026-11", None)]
+
+
+def test_a_month_that_failed_is_made_at_a_later_pass_and_one_pass_runs_at_a_time(city: City) -> None:
+    """A failed month is retried even after a later one was made; a second replica's pass waits its turn."""
+    later = dt.datetime(2027, 2, 1, 7, tzinfo=SHANGHAI).astimezone(dt.UTC)
+    with psycopg.connect(city.url, autocommit=True) as conn, psycopg.connect(city.url, autocommit=True) as other:
+        scheduled_pass(conn, VideoSettings(), later)  # December's and January's
+        conn.execute("DELETE FROM bulletins WHERE month = '2026-12' AND unit_id = 'junchuan'")  # as if it failed
+        again = scheduled_pass(conn, VideoSettings(), later + dt.timedelta(hours=1))
+        assert conn.execute("SELECT unit_id, month, count(*) FROM bulletins WHERE id = ANY(%s)"
+                            " GROUP BY unit_id, month", (again,)).fetchall() == [("junchuan", "2026-12", 2)]
+        assert bulletin_repo.try_pass_lock(conn, PASS_LOCK) and not bulletin_repo.try_pass_lock(other, PASS_LOCK)
+        conn.execute("DELETE FROM bulletins WHERE month > '2026-11'")  # the API's tests read November's
 
 
 def test_guards_are_refused_and_the_anonymous_asked_to_sign_in(client: TestClient, city: City) -> None:
