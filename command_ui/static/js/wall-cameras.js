@@ -22,6 +22,11 @@ function capacity() {
   return innerWidth > 2560 || innerHeight > 1440 ? 9 : 4;
 }
 
+/** What of an incident may change its camera answer: each change bumps its update time or its occurrences. */
+function version(incident) {
+  return `${incident.updated_at ?? incident.opened_at}:${incident.occurrences ?? 1}`;
+}
+
 export class WallCameras {
   /**
    * @param {HTMLElement} root the grid the tiles go in (hidden while it has none)
@@ -33,6 +38,7 @@ export class WallCameras {
     this.root = root;
     this.how = how;
     this.cameras = new Map(); // incident id -> its camera (from the API), or null: asked, has none
+    this.versions = new Map(); // incident id -> the version of it that was asked about (see version())
     this.asking = new Set();
     this.tiles = new Map(); // incident id -> {element, stop}
     this.mayWatch = false;
@@ -48,21 +54,41 @@ export class WallCameras {
     this.open = open;
     // Forget closed incidents' answers: the wall runs for weeks, and a closed incident never comes back as new.
     const ids = new Set(open.map((i) => i.id));
-    for (const id of this.cameras.keys()) if (!ids.has(id)) this.cameras.delete(id);
-    const unknown = open.slice(0, ASKED).map((i) => i.id)
-      .filter((id) => !this.cameras.has(id) && !this.asking.has(id));
+    for (const id of this.cameras.keys()) {
+      if (!ids.has(id)) {
+        this.cameras.delete(id);
+        this.versions.delete(id);
+      }
+    }
+    // Asked again when an incident changed and its answer could: camera evidence merged into an incident that had
+    // none, or a newer snapshot for a tile that shows one (a live tile plays the camera whatever was seen).
+    const stale = (i) => this.versions.get(i.id) !== version(i)
+      && (this.cameras.get(i.id) === null || !this.mayWatch);
+    const unknown = open.slice(0, ASKED)
+      .filter((i) => (!this.cameras.has(i.id) || stale(i)) && !this.asking.has(i.id));
     if (unknown.length) this.ask(unknown);
     this.draw();
   }
 
-  async ask(ids) {
-    for (const id of ids) this.asking.add(id);
+  async ask(incidents) {
+    const ids = incidents.map((i) => i.id);
+    for (const i of incidents) {
+      this.asking.add(i.id);
+      this.versions.set(i.id, version(i));
+    }
     try {
       const query = new URLSearchParams(ids.map((id) => ["incident", String(id)]));
       const answer = await api.get(`/api/v1/wall/cameras?${query}`);
       this.mayWatch = answer.may_watch;
       const found = new Map(answer.cameras.map((c) => [c.incident_id, c]));
-      for (const id of ids) this.cameras.set(id, found.get(id) ?? null);
+      for (const id of ids) {
+        const camera = found.get(id) ?? null;
+        const before = this.cameras.get(id);
+        if (before && (!camera || camera.camera_id !== before.camera_id || camera.snapshot_id !== before.snapshot_id)) {
+          this.drop(id); // drawn again below from the new answer
+        }
+        this.cameras.set(id, camera);
+      }
     } catch {
       /* the server is away: these are asked again with the next change */
     } finally {
@@ -74,12 +100,7 @@ export class WallCameras {
   draw() {
     const shown = this.open.filter((i) => this.cameras.get(i.id)).slice(0, capacity());
     const keep = new Set(shown.map((i) => i.id));
-    for (const [id, tile] of this.tiles) {
-      if (keep.has(id)) continue;
-      tile.stop();
-      tile.element.remove();
-      this.tiles.delete(id);
-    }
+    for (const id of [...this.tiles.keys()]) if (!keep.has(id)) this.drop(id);
     shown.forEach((incident, order) => {
       let tile = this.tiles.get(incident.id);
       if (!tile) {
@@ -101,6 +122,15 @@ export class WallCameras {
       this.root.hidden = !shown.length;
       this.how.onLayout();
     }
+  }
+
+  /** Take a tile down and stop its stream (the server's upstream goes with its last viewer). */
+  drop(id) {
+    const tile = this.tiles.get(id);
+    if (!tile) return;
+    tile.stop();
+    tile.element.remove();
+    this.tiles.delete(id);
   }
 
   /** One tile: live video for those who may watch, else the blurred snapshot, else (no picture) a line saying so. */
