@@ -510,6 +510,10 @@ def demo(
         site = EXAMPLES / f"{example.value}.yaml"
     elif site.resolve() != (EXAMPLES / "city.yaml").resolve():
         example = Example.DISTRICT  # a site file of one's own runs as the district always did
+    # A trial keeps a day of video, not the 30 a school keeps: a laptop's disk holds a day of the two cameras, and
+    # a month would raise "recording storage short" for each at start (true of the laptop, noise in a demo). Set
+    # for every process alike, so the scorecard's retention criterion says what the recorder does.
+    os.environ.setdefault("CAMPUSGUARD_VISION__VIDEO__RETENTION_DAYS", "1")
     settings = _settings(mode=Mode.DEMO, site_file=site)
     _echo(f"[1/5] database: migrating (site: {site.name})")
     _migrate(settings)

@@ -94,7 +94,10 @@ def add_alarm(conn: psycopg.Connection, alarm: PastAlarm) -> int:
         " VALUES (%s, 'panic', 'critical', %s, %s, %s, 'incident.title.panic', %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " RETURNING id",
         (alarm.school_id, status, alarm.outcome, f"Panic: {alarm.place}", Jsonb({"place": alarm.place}),
-         Jsonb([{"kind": "panic", "source_id": alarm.device_id, "time": alarm.opened.isoformat()}]), alarm.opened,
+         # The evidence as the alerts stage stores it (store/incident_repo.py reads every field back).
+         Jsonb([{"kind": "panic", "ref": None, "time": alarm.opened.isoformat(), "summary": f"Panic: {alarm.place}",
+                 "signal_id": f"past-{alarm.device_id}-{alarm.opened.timestamp():.0f}", "source_id": alarm.device_id,
+                 "lon": None, "lat": None}]), alarm.opened,
          alarm.opened, timeline[-1][1], alarm.acknowledged, alarm.resolved, alarm.opened, len(timeline)),
     ).fetchone()
     assert row is not None  # INSERT ... RETURNING of one row

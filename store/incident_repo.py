@@ -47,8 +47,11 @@ def _evidence_json(items: Sequence[Evidence]) -> Jsonb:
 
 
 def _evidence(items: Sequence[Mapping[str, Any]]) -> tuple[Evidence, ...]:
-    return tuple(Evidence(e["kind"], e.get("ref"), datetime.fromisoformat(e["time"]), e["summary"], e["signal_id"],
-                          e["source_id"], e.get("lon"), e.get("lat")) for e in items)
+    # Lenient past kind and time: a row written by another hand without a summary or ids (it happened: a demo
+    # history) must not fail every load of open incidents, which would stop escalation for all of them.
+    return tuple(Evidence(e["kind"], e.get("ref"), datetime.fromisoformat(e["time"]), e.get("summary") or "",
+                          e.get("signal_id") or "", e.get("source_id") or "", e.get("lon"), e.get("lat"))
+                 for e in items)
 
 
 def _values(i: Incident) -> tuple[Any, ...]:

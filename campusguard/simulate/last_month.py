@@ -61,7 +61,7 @@ class Habits:
     ack_s: tuple[float, float]
     """Seconds to acknowledge an alarm, drawn uniformly from this span."""
     unanswered: float
-    """Chance an alarm is never acknowledged."""
+    """Chance an alarm is not answered (resolved only hours later, never acknowledged in time)."""
     outage_h: tuple[float, float]
     """Hours a device that goes down stays down: under the day and a half a month allows a device counted online
     (``domain.compliance.ONLINE_SHARE``) but at a weak school, where it is two days or more."""
@@ -136,8 +136,11 @@ def _alarms(conn: psycopg.Connection, kinds: dict[str, Profile], devices: Sequen
             real = rng.random() < 0.4  # most presses are a child's curiosity or a bumped button
             acked = None if rng.random() < habits.unanswered else opened + dt.timedelta(
                 seconds=rng.uniform(*habits.ack_s))
-            resolved = acked + dt.timedelta(minutes=rng.uniform(5, 40)) if acked is not None else None
-            outcome = ("real" if real else "false_alarm") if resolved else None
+            # Nobody answered: the school's admin closed it hours later, after escalation. Never left open: the
+            # alerts stage would escalate a month-old alarm to today's officers as if it had just been pressed.
+            resolved = (acked + dt.timedelta(minutes=rng.uniform(5, 40)) if acked is not None
+                        else opened + dt.timedelta(hours=rng.uniform(2, 8)))
+            outcome = "real" if real else "false_alarm"
             events += history_repo.add_alarm(conn, PastAlarm(school_id, button.id, button.name, opened, acked,
                                                               resolved, outcome, actor))
             alarms += 1

@@ -20,7 +20,7 @@ from command_ui.bulletin import cards_of
 from command_ui.uptime import counted_seconds, online_seconds
 from domain.compliance import ONLINE_SHARE, Scorecard, online_over
 from domain.site import load_site
-from store import compliance_repo, queries
+from store import compliance_repo, incident_repo, queries
 from store.config import RetentionSettings, StorageBackend
 from store.migrate import migrate
 from store.site_repo import load_site as store_site
@@ -133,3 +133,16 @@ def test_the_same_seed_writes_the_same_month(service_urls: object,
             assert again is not None and again.profiles == made.profiles and again.rows == made.rows
             assert _digest(conn) == digest
     assert profiles(list(made.profiles), SEED + 1) != made.profiles
+
+
+def test_last_months_alarms_are_closed_cases_the_alerts_stage_reads_as_it_writes(
+        written: tuple[str, Written, dict[str, str]]) -> None:
+    """Nothing of the past is left open (the alerts stage would escalate it today), and each reads back whole."""
+    db, _, _ = written
+    with psycopg.connect(db, autocommit=True) as conn:
+        assert incident_repo.unacknowledged(conn) == []
+        assert conn.execute("SELECT count(*) FROM incidents WHERE status NOT IN ('resolved', 'closed')").fetchone() \
+            == (0,)
+        ids = [r[0] for r in conn.execute("SELECT id FROM incidents ORDER BY id")]
+        loaded = [incident_repo.get_incident(conn, i, lock=False) for i in ids]
+    assert ids and all(i is not None and i.evidence and i.evidence[0].summary for i in loaded)
