@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,8 +25,15 @@ from campusguard.settings import Mode, Settings
 from command_ui.app import create_app
 from command_ui.routers.auth import HASHER
 from devtools.devservices import free_port
+from domain.site import load_site
+from store.config import RetentionSettings, StorageBackend
+from store.migrate import migrate
+from store.site_repo import load_site as store_site
 from tests.support.ingest import prepare_database, wait_for
 from tests.support.secrets import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY
+
+CITY = Path(__file__).resolve().parents[2] / "examples" / "city.yaml"
+"""The example city (scripts/make_example_city.py)."""
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -59,25 +67,42 @@ class Site:
         return None if row is None else row[0]
 
 
+@contextmanager
+def serving(database_url: str, data_dir: Path, name: str) -> Iterator[Site]:
+    """Serve the app on a free port over ``database_url`` until the block ends."""
+    settings = Settings(mode=Mode.PRODUCTION, database_url=database_url, secret_key=TEST_SECRET_KEY,
+                        admin_password=TEST_ADMIN_PASSWORD, data_dir=data_dir, cookie_secure=False)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=free_port(),
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, name=name)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, 20, "uvicorn to start")
+        yield Site(f"http://127.0.0.1:{server.config.port}", database_url)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
 @pytest.fixture
 def site(fresh_database_url: str, tmp_path: Path) -> Iterator[Site]:
     """The app serving a fresh database holding the example district, every person's password PASSWORD."""
     prepare_database(fresh_database_url)
     with psycopg.connect(fresh_database_url) as conn:
         conn.execute("UPDATE users SET password_hash = %s", (HASHER.hash(PASSWORD),))
-    settings = Settings(mode=Mode.PRODUCTION, database_url=fresh_database_url, secret_key=TEST_SECRET_KEY,
-                        admin_password=TEST_ADMIN_PASSWORD, data_dir=tmp_path, cookie_secure=False)
-    app = create_app(settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="ui-test-server")
-    thread.start()
-    try:
-        wait_for(lambda: server.started, 20, "uvicorn to start")
-        yield Site(f"http://127.0.0.1:{port}", fresh_database_url)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(fresh_database_url, tmp_path, "ui-test-server") as served:
+        yield served
+
+
+@pytest.fixture
+def city(fresh_database_url: str, tmp_path: Path) -> Iterator[Site]:
+    """The app serving a fresh database holding the example city, every person's password PASSWORD."""
+    with psycopg.connect(fresh_database_url) as conn:
+        migrate(conn, StorageBackend.AUTO, RetentionSettings())
+        store_site(conn, load_site(CITY))
+        conn.execute("UPDATE users SET password_hash = %s", (HASHER.hash(PASSWORD),))
+    with serving(fresh_database_url, tmp_path, "ui-city-server") as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

@@ -21,9 +21,6 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
 
 from tests.ui.conftest import REPO, Site, sign_in
-from tests.ui.test_labels import city
-
-__all__ = ["city"]  # the example city's running app, shared with the labels' test
 
 pytestmark = pytest.mark.slow
 

@@ -18,9 +18,6 @@ from playwright.sync_api import Browser, Page, expect
 
 from alerts.service import seen
 from tests.ui.conftest import REPO, Site, sign_in
-from tests.ui.test_labels import city
-
-__all__ = ["city"]  # the example city's running app, shared with the labels' test
 
 pytestmark = pytest.mark.slow
 

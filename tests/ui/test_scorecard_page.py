@@ -7,53 +7,18 @@ when it holds markup; at phone width the page does not spill sideways (the table
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from pathlib import Path
-
 import psycopg
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page
 
-from campusguard.settings import Mode, Settings
-from command_ui.app import create_app
-from command_ui.routers.auth import HASHER
-from devtools.devservices import free_port
 from domain.site import load_site
-from store.config import RetentionSettings, StorageBackend
-from store.migrate import migrate
-from store.site_repo import load_site as store_site
-from tests.support.ingest import wait_for
-from tests.support.secrets import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY
-from tests.ui.conftest import PASSWORD, REPO, Site, sign_in
+from tests.ui.conftest import CITY, Site, sign_in
 from tests.ui.test_accessibility import AXE, OFF_SCREEN, PHONE, RUN_AXE, WCAG
 
 pytestmark = pytest.mark.slow
 
-CITY = REPO / "examples" / "city.yaml"
+
 COUNTY, TOWNSHIP, SCHOOL = "junchuan", "wangzhuang", "wangzhuang-zxxx"
-
-
-@pytest.fixture
-def city(fresh_database_url: str, tmp_path: Path) -> Iterator[Site]:
-    """The app serving a fresh database holding the example city, every person's password PASSWORD."""
-    with psycopg.connect(fresh_database_url) as conn:
-        migrate(conn, StorageBackend.AUTO, RetentionSettings())
-        store_site(conn, load_site(CITY))
-        conn.execute("UPDATE users SET password_hash = %s", (HASHER.hash(PASSWORD),))
-    settings = Settings(mode=Mode.PRODUCTION, database_url=fresh_database_url, secret_key=TEST_SECRET_KEY,
-                        admin_password=TEST_ADMIN_PASSWORD, data_dir=tmp_path, cookie_secure=False)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=free_port(),
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, name="ui-scorecard-server")
-    thread.start()
-    try:
-        wait_for(lambda: server.started, 20, "uvicorn to start")
-        yield Site(f"http://127.0.0.1:{server.config.port}", fresh_database_url)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def test_a_county_officer_reads_the_scorecard_and_the_bulletin(city: Site, page: Page) -> None:
