@@ -7,6 +7,7 @@
 
 import { api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
+import { formatDuration } from "./format.js";
 import { LANG, t } from "./i18n.js";
 import { showError, startPage } from "./shell.js";
 
@@ -23,9 +24,11 @@ function thisMonth() {
 
 /** A criterion's cell: measured / target and its status, coloured by the status. */
 function cell(judgement) {
-  // The alarms' figure is the share of buttons online, so it and its target read as percentages.
+  // The alarms' figure is the share of buttons online, so it and its target read as percentages; the time to
+  // acknowledge is a duration in words ("5 小时 49 分钟", not 20,939 seconds).
   const format = (value) => (value === null ? "–"
-    : judgement.criterion === "alarms" ? percent.format(value) : decimal.format(value));
+    : judgement.criterion === "alarms" ? percent.format(value)
+      : judgement.criterion === "response" ? formatDuration(value) : decimal.format(value));
   const measured = format(judgement.measured);
   const target = format(judgement.target);
   return h("td", { class: `criterion ${judgement.status}`, dataset: { criterion: judgement.criterion } },

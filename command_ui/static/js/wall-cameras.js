@@ -137,8 +137,9 @@ export class WallCameras {
   tile(incident, camera) {
     // Cameras are often named after their school ("… Elementary main gate"): the school once, not twice.
     const school = this.how.schoolName(camera.school_id);
-    const where = [camera.camera_name, camera.place, camera.camera_name.includes(school) ? null : school]
-      .filter(Boolean).join(" · ");
+    // Each of name, place and school once: a camera named after its place ("…教学楼走廊") says it already.
+    const where = [camera.camera_name, camera.place && !camera.camera_name.includes(camera.place) ? camera.place : null,
+      camera.camera_name.includes(school) ? null : school].filter(Boolean).join(" · ");
     let media;
     let stop = () => {};
     if (this.mayWatch) {
