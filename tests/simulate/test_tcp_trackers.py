@@ -111,6 +111,9 @@ def test_a_revoked_terminal_registers_again_with_the_code_it_is_given(worker: Wo
     with psycopg.connect(db, autocommit=True) as conn:
         assert revoke_codes(conn, "13805710002", "test") == 1
     # Ingest closes the terminal's connection; it reconnects, is refused with the old code and registers again.
+    # Waited for: a report sent before the close lands would still go out (and be taken) on the old connection.
+    jt808_port = next(listener for listener in worker.tcp if listener.protocol.name == "jt808")
+    wait_for(lambda: jt808_port.connections == 0, 30, "ingest closing the revoked terminal's connection")
     fleet.submit(SimFix(JT808, now - timedelta(seconds=20), -96.7, 40.81, 20.0, 0.0, 4.0, 350.0, None))
     fleet.close()
     assert terminal.counts["authentication_refused"] == 1 and terminal.counts["registered"] == 2
