@@ -238,33 +238,25 @@ def response_times(
     """Median and 90th percentile time to acknowledge and to resolve, per school and local week.
 
     Acknowledged means the first move a person made (acknowledge, respond, or resolving a false alarm
-    straight away), read from the incident's timeline: ``acknowledged_at`` is reset by a reopen, which would
-    make a reopened incident look promptly handled. Resolved is the first resolve, for the same reason. Times run
-    from ``raised_at`` (server time, like the moves), not the device time of the first signal; drills are left
-    out.
+    straight away), kept per incident from its timeline (``incidents.first_move_at``, migration 0045):
+    ``acknowledged_at`` is reset by a reopen, which would make a reopened incident look promptly handled.
+    Resolved is the first resolve (``first_resolved_at``), for the same reason. Times run from ``raised_at``
+    (server time, like the moves), not the device time of the first signal; drills are left out.
     """
     rows = conn.execute(
-        # The moves of every incident in the window, read in one pass over the timeline's partitions from the
-        # window's start on, not as two probes of every partition per incident (which a year made 13 x 2 index
-        # scans per incident, and a plan so costly that JIT compiling it took 90 % of the time: docs/scaling.md).
-        # A move is never made before its incident was raised; the day's slack covers a device whose clock ran
-        # ahead (opened_at is device time).
-        "WITH moves AS ("
-        "  SELECT e.incident_id, min(e.time) AS acked, min(e.time) FILTER (WHERE e.kind = 'resolve') AS resolved"
-        "  FROM incident_events e WHERE e.kind IN ('acknowledge', 'respond', 'resolve')"
-        "    AND e.time >= %(since)s::timestamptz - interval '1 day' GROUP BY e.incident_id"
-        "), firsts AS ("
-        "  SELECT i.id, i.school_id, i.opened_at, i.raised_at, s.timezone, m.acked, m.resolved"
-        "  FROM incidents i JOIN org_units u ON u.id = i.school_id JOIN schools s ON s.id = i.school_id"
-        "  LEFT JOIN moves m ON m.incident_id = i.id"
-        "  WHERE campusguard_within(u.path, %(scope)s) AND i.opened_at >= %(since)s AND i.opened_at < %(until)s"
-        "    AND NOT i.drill AND (%(schools)s::text[] IS NULL OR i.school_id = ANY(%(schools)s)))"
-        " SELECT school_id, date_trunc('week', opened_at AT TIME ZONE timezone)::date AS week, count(*),"
-        "  count(acked), percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM acked - raised_at)),"
-        "  percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM acked - raised_at)),"
-        "  count(resolved), percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM resolved - raised_at)),"
-        "  percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM resolved - raised_at))"
-        " FROM firsts GROUP BY school_id, week ORDER BY school_id, week",
+        # The first moves are kept beside each incident, so a year's report reads only the incidents: reading them
+        # from the timeline took a pass over 800 k entries for a year of 100 k incidents (docs/scaling.md).
+        "SELECT i.school_id, date_trunc('week', i.opened_at AT TIME ZONE s.timezone)::date AS week, count(*),"
+        "  count(i.first_move_at),"
+        "  percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM i.first_move_at - i.raised_at)),"
+        "  percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM i.first_move_at - i.raised_at)),"
+        "  count(i.first_resolved_at),"
+        "  percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM i.first_resolved_at - i.raised_at)),"
+        "  percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM i.first_resolved_at - i.raised_at))"
+        " FROM incidents i JOIN org_units u ON u.id = i.school_id JOIN schools s ON s.id = i.school_id"
+        " WHERE campusguard_within(u.path, %(scope)s) AND i.opened_at >= %(since)s AND i.opened_at < %(until)s"
+        "  AND NOT i.drill AND (%(schools)s::text[] IS NULL OR i.school_id = ANY(%(schools)s))"
+        " GROUP BY i.school_id, week ORDER BY i.school_id, week",
         {"scope": scope_path, "since": since, "until": until, "schools": list(schools) or None},
     ).fetchall()
     return [ResponseWeek(r[0], r[1], int(r[2]), int(r[3]), _opt(r[4]), _opt(r[5]), int(r[6]), _opt(r[7]),

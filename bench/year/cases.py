@@ -151,6 +151,9 @@ def cases(ctx: Context) -> list[Case]:
     def response_naive(conn: psycopg.Connection, rng: random.Random) -> object:
         return _response_in_python(conn, ctx)
 
+    def response_timeline(conn: psycopg.Connection, rng: random.Random) -> object:
+        return response_from_timeline(conn, ctx.district, ctx.start, ctx.end)
+
     def uptime(conn: psycopg.Connection, rng: random.Random) -> object:
         return school_uptime(queries.device_availability(conn, ctx.district, ctx.start, ctx.end), ctx.start, ctx.end)
 
@@ -170,6 +173,8 @@ def cases(ctx: Context) -> list[Case]:
         Case("audit search, newest acknowledgements", audit_newest, "deep page by OFFSET", audit_deep),
         Case("response-time report, a year", response, "incidents and timelines fetched, computed in Python",
              response_naive),
+        Case("response-time report, a year, first moves from the timeline (before 0045)", response_timeline,
+             "incidents and timelines fetched, computed in Python", response_naive),
         Case("uptime report, a year", uptime, "every device event fetched", uptime_naive),
     ]
 
@@ -202,3 +207,29 @@ def _response_in_python(conn: psycopg.Connection, ctx: Context) -> object:
         if entry["ack"] is not None:
             waits.setdefault(entry["school"], []).append((entry["ack"] - entry["raised"]).total_seconds())
     return {school: statistics.median(w) for school, w in waits.items()}
+
+
+def response_from_timeline(conn: psycopg.Connection, scope: str, since: datetime, until: datetime) -> object:
+    """Ask for the response-time report as it was before migration 0045: first moves found in the timeline.
+
+    One pass over the timeline's partitions from the window's start on (the day's slack covers a device whose
+    clock ran ahead: opened_at is device time), grouped per incident, joined to the incidents in scope.
+    """
+    return conn.execute(
+        "WITH moves AS ("
+        "  SELECT e.incident_id, min(e.time) AS acked, min(e.time) FILTER (WHERE e.kind = 'resolve') AS resolved"
+        "  FROM incident_events e WHERE e.kind IN ('acknowledge', 'respond', 'resolve')"
+        "    AND e.time >= %(since)s::timestamptz - interval '1 day' GROUP BY e.incident_id"
+        "), firsts AS ("
+        "  SELECT i.id, i.school_id, i.opened_at, i.raised_at, s.timezone, m.acked, m.resolved"
+        "  FROM incidents i JOIN org_units u ON u.id = i.school_id JOIN schools s ON s.id = i.school_id"
+        "  LEFT JOIN moves m ON m.incident_id = i.id"
+        "  WHERE campusguard_within(u.path, %(scope)s) AND i.opened_at >= %(since)s AND i.opened_at < %(until)s"
+        "    AND NOT i.drill)"
+        " SELECT school_id, date_trunc('week', opened_at AT TIME ZONE timezone)::date AS week, count(*),"
+        "  count(acked), percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM acked - raised_at)),"
+        "  percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM acked - raised_at)),"
+        "  count(resolved), percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM resolved - raised_at)),"
+        "  percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM resolved - raised_at))"
+        " FROM firsts GROUP BY school_id, week ORDER BY school_id, week",
+        {"scope": scope, "since": since, "until": until}).fetchall()

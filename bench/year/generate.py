@@ -223,9 +223,11 @@ def load_year(conn: psycopg.Connection, scale: float, seed: int = 21,
     first_id = int(row[0]) if row else 1
     timed("incidents", ("id", "school_id", "type", "severity", "status", "outcome", "title", "title_key",
                         "title_params", "lon", "lat", "occurrences", "evidence", "opened_at", "updated_at",
-                        "acknowledged_at", "resolved_at", "raised_at", "drill", "event_seq"),
+                        "acknowledged_at", "resolved_at", "raised_at", "drill", "event_seq", "first_move_at",
+                        "first_resolved_at"),
           ("int8", "text", "text", "text", "text", "text", "text", "text", "jsonb", "float8", "float8", "int4",
-           "jsonb", "timestamptz", "timestamptz", "timestamptz", "timestamptz", "timestamptz", "bool", "int4"),
+           "jsonb", "timestamptz", "timestamptz", "timestamptz", "timestamptz", "timestamptz", "bool", "int4",
+           "timestamptz", "timestamptz"),
           _incidents(the_plan, schools(conn), rng, first_id, events, audits))
     conn.execute("SELECT setval(pg_get_serial_sequence('incidents', 'id'), (SELECT max(id) FROM incidents))")
     timed("incident_events", ("incident_id", "seq", "time", "school_id", "kind", "actor", "note"),

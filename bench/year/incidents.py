@@ -27,6 +27,8 @@ TYPES = (("overspeed", "medium", 40, "incident.title.overspeed"),
          ("device_offline", "low", 12, "incident.title.device_offline"),
          ("panic", "critical", 5, "incident.title.panic"),
          ("intrusion", "high", 3, "incident.title.intrusion"))
+MOVES = ("acknowledge", "respond", "resolve")
+"""The timeline entries that are a person's move on an incident (migration 0045, the response-time report)."""
 OPEN_FOR = timedelta(days=2)
 """Incidents opened this close to the year's end are still open (raised or acknowledged)."""
 
@@ -82,6 +84,10 @@ def incident(rng: random.Random, incident_id: int, school: School, opened: datet
         events.append((incident_id, seq, at, school.school_id, step, actor, None))
         audits.append((AuditRecord(at, actor, f"incident.{step}", f"incident:{incident_id}", detail), school.path))
     acked = next((at for step, _, at in steps if step == "acknowledge"), None)
+    # Written with the incident, as migration 0045's trigger keeps them: the timeline's COPY then finds nothing to
+    # change, so the load leaves no dead row versions behind for the report to read past.
+    first_move = min((at for step, _, at in steps if step in MOVES), default=None)
+    first_resolved = min((at for step, _, at in steps if step == "resolve"), default=None)
     evidence = [{"kind": "event", "ref": None, "time": opened.isoformat(), "summary": kind,
                  "signal_id": f"{kind}:{school.source_id}:{incident_id}", "source_id": school.source_id,
                  "lon": school.lon, "lat": school.lat}]
@@ -89,7 +95,8 @@ def incident(rng: random.Random, incident_id: int, school: School, opened: datet
            None if still_open else outcome, f"{kind} at {school.source_id}", key,
            {"source_id": school.source_id, "place": school.source_id, "stop_name": "stop 1"},
            school.lon, school.lat, 1, evidence, opened, steps[-1][2], acked,
-           None if still_open else resolved, raised, outcome == "drill" and not still_open, len(steps))
+           None if still_open else resolved, raised, outcome == "drill" and not still_open, len(steps), first_move,
+           first_resolved)
     return Generated(row, events, audits)
 
 
