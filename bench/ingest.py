@@ -6,7 +6,8 @@ clock runs from the start of publishing to the last message received (bare paho)
 (campusguard, naive), so the figures compare like with like on this machine. Lag (arrival → commit) comes
 from the workers' own Prometheus histogram during a live run at a steady publish rate.
 Run: ``make bench`` or ``python -m devtools.devservices run -- .venv/bin/python -m bench.ingest``
-(``--short``: the reduced sizes ``make test`` runs).
+(``--short``: the reduced sizes ``make test`` runs; ``--profile DIR``: flame graphs of the receiver and the
+writer while one writer drains a backlog, with py-spy, which must be installed).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -334,8 +336,63 @@ def run(short: bool = False) -> list[Figure]:
     ]
 
 
+def _children(pid: int) -> dict[str, int]:
+    """Find the supervisor's processes by role (``receiver``, ``writer``, ``priority``) from their command lines."""
+    listing = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return {line.split(" ingest-")[1].split()[0].replace("worker", "writer"): int(line.split()[0])
+            for line in listing.splitlines() if " ingest-" in line}
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user and system, every thread) a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def profile(out: Path, label: str, messages: int = 4 * FULL.messages) -> None:
+    """Record py-spy flame graphs of the receiver and of the one writer while they drain a saturating backlog.
+
+    Also prints each process's CPU time per message over the same backlog: on a shared machine the rates swing
+    with the neighbours' load, the CPU a message costs much less.
+    """
+    spy = shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+    if spy is None:
+        raise SystemExit("py-spy is not installed (pip install py-spy)")
+    settings = bench_settings()
+    out.mkdir(parents=True, exist_ok=True)
+    with _broker() as broker, _scratch(settings.database_url) as url:
+        _register(url)
+        data_dir = Path(tempfile.mkdtemp(prefix="cg-bench-profile-"))
+        env = _worker_env(url, broker.url, data_dir, 1, uuid.uuid4().hex[:6])
+        procs = _start_workers(env, 1)
+        try:
+            _wait_ready(broker.port, url)
+            roles = {role: pid for role, pid in _children(procs[0].pid).items() if role in ("receiver", "writer")}
+            spies = [subprocess.Popen([spy, "record", "--nonblocking", "--format", "flamegraph", "--rate", "50",
+                                       "-o", str(out / f"ingest-{role}-{label}.svg"), "--pid", str(pid)])
+                     for role, pid in roles.items()]
+            cpu = {role: _cpu_s(pid) for role, pid in roles.items()}
+            started = time.perf_counter()
+            _publish_backlog(broker.port, messages)
+            _wait_rows(url, messages, 600)
+            elapsed = time.perf_counter() - started
+            cpu = {role: _cpu_s(pid) - cpu[role] for role, pid in roles.items()}
+            for recording in spies:
+                recording.send_signal(signal.SIGINT)
+                recording.wait(timeout=60)
+        finally:
+            _stop(procs)
+            shutil.rmtree(data_dir, ignore_errors=True)
+    per_message = ", ".join(f"{role} {seconds * 1e6 / messages:.0f} us" for role, seconds in sorted(cpu.items()))
+    print(f"profiled: {messages / elapsed:,.0f} msg/s under py-spy; CPU per message: {per_message}; "
+          f"load average {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
-    """Print the figures."""
+    """Print the figures (or record the flame graphs: ``--profile DIR [LABEL]``)."""
+    if len(sys.argv) > 2 and sys.argv[1] == "--profile":
+        profile(Path(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "now")
+        return
     report.main(run, __doc__)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -62,6 +62,8 @@ class Rejection(Exception):  # noqa: N818 - it is not an error of ours but a ver
 
 def _require_utc(name: str, value: datetime) -> None:
     # Naive or non-UTC times here are a bug in a decoder, not bad input: fail loudly, never as a Rejection.
+    if value.tzinfo is UTC:  # the usual case, checked without building an offset for every message
+        return
     if value.tzinfo is None or value.utcoffset() != timedelta(0):
         raise ValueError(f"{name} must be timezone-aware UTC, got {value.isoformat()}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from domain.messages import DeadLetter, DeviceEvent, PanicPressed, Position, SensorReading
 from ingest.decoders import STREAM_REGISTRY, Limits, decode_osmand_request, decoder_for_topic
@@ -49,6 +50,9 @@ class Routed:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     unregistered: dict[tuple[str, str], UnregisteredHit] = field(default_factory=dict)
     touches: dict[str, Touch] = field(default_factory=dict)
+    # Each device's newest arrival and battery while the batch is routed; route_batch makes them touches at the
+    # end, rather than a new Touch for every message.
+    seen: dict[str, tuple[datetime, float | None]] = field(default_factory=dict)
     decoded: int = 0
     by_source: dict[str, int] = field(default_factory=dict)
 
@@ -127,6 +131,7 @@ def route_batch(batch: Sequence[Spooled], directory: Directory, limits: Limits,
                                                mismatch.reason.value, mismatch.message + note, envelope.payload))
         for message in messages:
             _route_one(message, envelope, directory, out)
+    out.touches = {device: Touch(device, seen_at, battery) for device, (seen_at, battery) in out.seen.items()}
     return out
 
 
@@ -159,12 +164,11 @@ def _route_one(message: Decoded, envelope: Envelope, directory: Directory, out: 
             (hit.messages if hit else 0) + 1, envelope.topic)
         return
     battery = None if isinstance(message, Reading | DeviceAlarm) else message.battery_pct
-    previous = out.touches.get(device.device_id)
+    previous = out.seen.get(device.device_id)
     went_quiet = isinstance(message, Heartbeat) and message.detail.get("availability") == "offline"
-    if not went_quiet and (previous is None or previous.seen_at <= envelope.received_at):
-        out.touches[device.device_id] = Touch(
-            device.device_id, envelope.received_at,
-            battery if battery is not None else (previous.battery_pct if previous else None))
+    if not went_quiet and (previous is None or previous[0] <= envelope.received_at):
+        out.seen[device.device_id] = (
+            envelope.received_at, battery if battery is not None else (previous[1] if previous else None))
     if isinstance(message, Fix):
         out.positions.append(Position(
             device.device_id, message.time, message.received_at, message.lon, message.lat, message.source,

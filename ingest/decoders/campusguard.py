@@ -10,6 +10,7 @@ or missing fix, battery or action never costs the press; they are dropped (or th
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 from types import MappingProxyType
@@ -64,12 +65,14 @@ def decode(topic: str, payload: bytes, received_at: datetime, limits: Limits) ->
     return list(_sensor(device, time, body, received_at))
 
 
+@functools.lru_cache(maxsize=65536)  # a topic names one device: the same few thousand topics, over and over
 def topic_school(topic: str) -> str | None:
     """Return the ``{school}`` level of a topic of our schema, or None for any other topic."""
     levels = topic.split("/")
     return levels[2] if len(levels) == 5 and levels[:2] == ["campusguard", "v1"] else None
 
 
+@functools.lru_cache(maxsize=65536)  # as topic_school; a refused topic raises, and raising is never cached
 def _parse_topic(topic: str) -> tuple[str, str]:
     levels = topic.split("/")
     if len(levels) != 5 or levels[0] != "campusguard":

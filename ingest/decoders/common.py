@@ -48,6 +48,8 @@ def _reject(reason: RejectReason, message: str) -> Rejection:
 
 def require_utc(received_at: datetime) -> None:
     """Refuse a naive or non-UTC ``received_at``: that is a bug in the caller, so ValueError, not a Rejection."""
+    if received_at.tzinfo is UTC:  # what every listener stamps: skip building an offset to compare
+        return
     if received_at.tzinfo is None or received_at.utcoffset() != timedelta(0):
         raise ValueError(f"received_at must be timezone-aware UTC, got {received_at.isoformat()}")
 
@@ -77,12 +79,28 @@ def _no_constants(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
 
 
+# Two decoders, built once (json.loads with hooks builds a decoder and its scanner on every call). The strict one
+# calls back into Python for every float to refuse those beyond a double; the fast one parses floats in C, which
+# turns them into infinity silently, so it only reads text where no number can overflow: no exponent (an e, a
+# sign perhaps, a digit) and no run of more digits than a double's 309. Anything else (rare: GPS fixes are short
+# decimals) takes the strict one, so both give the same verdict. NaN and Infinity reach parse_constant in either.
+_STRICT_JSON: Final = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constants)
+_FAST_JSON: Final = json.JSONDecoder(parse_constant=_no_constants)
+_EXPONENT: Final = re.compile(r"[eE][-+]?[0-9]")
+_DOUBLE_DIGITS: Final = 309
+_LONG_DIGITS: Final = re.compile(rf"[0-9]{{{_DOUBLE_DIGITS}}}")
+
+
+def _may_overflow(text: str) -> bool:
+    return _EXPONENT.search(text) is not None or (len(text) >= _DOUBLE_DIGITS and _LONG_DIGITS.search(text) is not None)
+
+
 def parse_json_object(payload: bytes, limits: Limits) -> JsonObject:
     """Parse a size-checked UTF-8 JSON object; NaN, Infinity and numbers beyond a double are invalid JSON."""
     check_size(len(payload), limits)
     text = decode_utf8(payload)
     try:
-        value = json.loads(text, parse_float=_finite_float, parse_constant=_no_constants)
+        value = (_STRICT_JSON if _may_overflow(text) else _FAST_JSON).decode(text)
     except RecursionError:
         raise _reject(RejectReason.INVALID_JSON, "JSON nested too deeply") from None
     except ValueError as error:  # JSONDecodeError, our hooks, and Python's limit on integer digits
@@ -93,6 +111,8 @@ def parse_json_object(payload: bytes, limits: Limits) -> JsonObject:
 
 
 def _as_number(value: object, name: str) -> float:
+    if type(value) is float and math.isfinite(value):  # most fields of most messages: settled in one test
+        return value
     # bool is an int subclass in Python, and true is not a latitude.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _reject(RejectReason.WRONG_TYPE, f"{name} must be a number, got {_kind(value)}")
@@ -210,6 +230,8 @@ def iso_to_time(text: str, name: str) -> datetime:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise _reject(RejectReason.WRONG_TYPE, f"{name} is not an ISO-8601 time: {text[:40]!r}") from None
+    if parsed.tzinfo is UTC:  # "Z" and "+00:00", most devices: already what we keep
+        return parsed
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise _reject(RejectReason.WRONG_TYPE, f"{name} has no timezone; a timezone is required (e.g. Z)")
     try:

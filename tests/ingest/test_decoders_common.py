@@ -80,6 +80,22 @@ def test_json_object_checks_size_before_parsing() -> None:
     assert parse_json_object(b'{"a": 1}', Limits(max_payload_bytes=8)) == {"a": 1}
 
 
+@pytest.mark.parametrize("payload", [
+    b'{"lat": 1e400}', b'{"lat": -1E+400}', b'{"extra": [1.5e999]}',
+    b'{"lat": ' + b"9" * 400 + b'.5}',  # no exponent, still beyond a double
+    b'{"name": "e1", "lat": ' + b"1" * 320 + b'.0}',
+])
+def test_numbers_beyond_a_double_are_invalid_json_in_any_field(payload: bytes) -> None:
+    # Ordinary payloads take a decoder that parses floats in C; any text that could overflow takes the checking one.
+    assert reason_of(parse_json_object, payload, Limits()) is RejectReason.INVALID_JSON
+
+
+def test_ordinary_and_exponent_numbers_parse_alike() -> None:
+    assert parse_json_object(b'{"lat": 40.80001, "lon": -96.7, "alt": 1.2e3, "note": "e5"}', Limits()) == {
+        "lat": 40.80001, "lon": -96.7, "alt": 1200.0, "note": "e5"}
+    assert parse_json_object(b'{"tiny": 0.' + b"0" * 400 + b'1}', Limits()) == {"tiny": 0.0}
+
+
 def test_bool_is_not_a_number() -> None:
     assert reason_of(require_number, {"lat": True}, "lat") is RejectReason.WRONG_TYPE
     assert require_number({"lat": 1}, "lat") == 1.0
