@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import select
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -141,8 +142,9 @@ class AlertService:
         decided = 0
         with self._connection() as conn:
             while True:
-                with conn.transaction():
-                    batch = pending_events(conn, self._started - LOOKBACK, self._kinds, BATCH)
+                # One statement on an autocommit connection: no BEGIN/COMMIT round trips on a panic's path (each
+                # costs milliseconds when the cores are busy with a GPS backlog).
+                batch = pending_events(conn, self._started - LOOKBACK, self._kinds, BATCH)
                 for event in batch:
                     decided += self._decide_alone(conn, event)
                 if len(batch) < BATCH:
@@ -229,12 +231,18 @@ class AlertService:
 
     # --- escalation and notification -----------------------------------------------------------------------
 
-    def escalate_due(self, now: datetime | None = None) -> int:
-        """Send every notification the policy says is due; returns how many steps were sent."""
+    def escalate_due(self, now: datetime | None = None, expire: bool = True) -> int:
+        """Send every notification the policy says is due; returns how many steps were sent.
+
+        ``expire``: first stamp the shelves and drill modes that ran out. A pass woken by a new incident skips
+        it (the escalation loop runs it at least once a tick): ``active_shelves`` already leaves expired ones
+        out, and the stamping's transaction was four round trips on the way to a panic's first notice.
+        """
         moment = now or datetime.now(UTC)
         sent = 0
         with self._connection() as conn:
-            self._expire(conn, moment)
+            if expire:
+                self._expire(conn, moment)
             with conn.transaction():
                 shelves = alarm_repo.active_shelves(conn, moment)
                 # A shelved source's open incidents wait silently with it (never a panic: shelves_incident).
@@ -242,8 +250,7 @@ class AlertService:
                          and not shelves_incident(shelves, i, moment)]
             for incident, step in steps:
                 event: EventKind = "raised" if step.kind == "notify" else "escalated"
-                with conn.transaction():
-                    people = recipients(conn, incident.school_id, step.recipients)
+                people = recipients(conn, incident.school_id, step.recipients)  # one statement, autocommit
                 notification = self._notification(incident, event, moment, step.level, people)
                 # In parallel: a dead webhook retrying for a minute must not delay the siren or the email.
                 with ThreadPoolExecutor(max_workers=max(1, len(self.notifiers))) as pool:
@@ -317,6 +324,8 @@ class AlertService:
                 self._keep_connection()
                 self._stop.wait(1.0)
         self._close_connection()
+        for notifier in self.notifiers:
+            notifier.close()  # connections a notifier holds between sends (MQTT)
 
     def _listen(self, tick_s: float) -> None:
         with connect(self._url, autocommit=True, max_wait_s=None) as listener:
@@ -330,15 +339,20 @@ class AlertService:
 
     def _escalate_loop(self, tick_s: float) -> None:
         self._keep_connection()
+        expired_at = float("-inf")
         while not self._stop.is_set():
             # A new incident wakes this at once (its first notice is the latency that matters); otherwise
             # deadlines are checked every quarter tick.
-            self._notify_now.wait(tick_s / 4)
+            woken = self._notify_now.wait(tick_s / 4)
             self._notify_now.clear()
             if self._stop.is_set():
                 break
+            # Expiry is stamped on the timer's passes, and at least once a tick however often presses wake it.
+            expire = not woken or time.monotonic() - expired_at >= tick_s
             try:
-                self.escalate_due()
+                self.escalate_due(expire=expire)
+                if expire:
+                    expired_at = time.monotonic()
             except Exception:
                 # Never let the thread die: a database outage or a bug in one pass, the next pass tries again.
                 log.exception("escalation pass failed; retrying")

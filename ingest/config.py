@@ -36,6 +36,16 @@ class IngestSettings(BaseModel):
         str, Field(pattern=r"^[A-Za-z0-9_-]+$",
                    description="MQTT client id prefix: receiver <prefix>-rx, shared worker n <prefix>-<n>."),
     ] = "campusguard-ingest"
+    priority_process: Annotated[
+        bool, Field(description="exclusive layout: receive the priority lane (panic buttons) in a process of its "
+                                "own, so a press never waits for the bulk lane's interpreter lock (docs/scaling.md).")
+    ] = True
+    bulk_nice: Annotated[
+        int, Field(ge=0, le=19,
+                   description="Niceness added to the bulk processes (the receiver and the writers), so under "
+                               "overload the panic processes and the alert service win the cores; bulk ingest "
+                               "still stores everything, later. 0 leaves them at the supervisor's priority.")
+    ] = 5
     http_host: Annotated[str, Field(description="Address of the OsmAnd HTTP listener.")] = "127.0.0.1"
     http_port: Annotated[
         int, Field(ge=0, le=65535, description="Port of the OsmAnd HTTP listener (Traccar Client); 0 turns it off.")

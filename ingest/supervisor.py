@@ -1,7 +1,8 @@
 """``campusguard ingest --workers N``: the ingest processes of one host, restarted if they die.
 
 In the default, exclusive layout that is one receiver (the MQTT session and the device ports: OsmAnd HTTP,
-JT/T 808, GT06) and N writers (one spool each); in the shared layout, N workers in one MQTT shared group, worker
+JT/T 808, GT06), the priority lane's process (panic buttons, :mod:`ingest.priority`) and N writers (one spool
+each); in the shared layout, N workers in one MQTT shared group, worker
 0 serving the device ports. Each device port is switched on its own (:class:`DevicePorts`).
 Each process is separate (the GIL would make threads share one core) and keeps its index across restarts, so
 it resumes its own spool (and MQTT session). Before starting any, the supervisor moves what spools of a
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 RESTART_DELAY_S = 1.0
 RECEIVER = -1  # the receiver's slot among the supervised processes
+PRIORITY = -2  # the priority lane's
+SLOT_NAMES = {RECEIVER: "receiver", PRIORITY: "priority lane"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,29 +61,39 @@ def receiver_command(partitions: int, ports: DevicePorts | bool) -> list[str]:
     return command + _ports(ports).flags()
 
 
+def priority_command(partitions: int) -> list[str]:
+    """Build the command line of the priority lane's process."""
+    return [sys.executable, "-m", "campusguard", "ingest-priority", "--partitions", str(partitions)]
+
+
 def _ports(ports: DevicePorts | bool) -> DevicePorts:
     if isinstance(ports, DevicePorts):
         return ports
     return DevicePorts() if ports else NO_PORTS
 
 
-def commands(workers: int, ports: DevicePorts | bool, shared: bool) -> dict[int, list[str]]:
-    """Every process of the layout by slot: writers (or workers) 0..N-1, and the receiver when exclusive."""
+def commands(workers: int, ports: DevicePorts | bool, shared: bool, priority: bool = True) -> dict[int, list[str]]:
+    """Every process of the layout by slot: writers (or workers) 0..N-1, the receiver when exclusive.
+
+    With ``priority`` the exclusive layout also runs the priority lane's process (a shared worker keeps both
+    lanes in itself).
+    """
     hosted = _ports(ports)
     if shared:
         return {i: worker_command(i, hosted if i == 0 else NO_PORTS) for i in range(workers)}
     layout = {i: worker_command(i, NO_PORTS, "writer") for i in range(workers)}
-    return layout | {RECEIVER: receiver_command(workers, hosted)}
+    return layout | {RECEIVER: receiver_command(workers, hosted)} | (
+        {PRIORITY: priority_command(workers)} if priority else {})
 
 
 def supervise(workers: int, ports: DevicePorts | bool = True, *, shared: bool = False,
-              spool_dir: Path | None = None) -> int:
+              spool_dir: Path | None = None, priority: bool = True) -> int:
     """Run and watch the processes until SIGTERM/SIGINT; returns the exit status."""
     if spool_dir is not None:
         repartition(spool_dir, workers)
     # The children read the worker count from the settings (the receiver's partitions, the retired sessions).
     env = dict(os.environ, CAMPUSGUARD_INGEST__WORKERS=str(workers))
-    return _supervise(commands(workers, ports, shared), env)
+    return _supervise(commands(workers, ports, shared, priority), env)
 
 
 def _supervise(layout: dict[int, list[str]], env: dict[str, str]) -> int:
@@ -104,7 +117,7 @@ def _supervise(layout: dict[int, list[str]], env: dict[str, str]) -> int:
                 continue
             # A killed process loses nothing (its spool and MQTT session wait for it); bring it back.
             log.error("ingest process %s exited with %s; restarting in %.0f s",
-                      "receiver" if index == RECEIVER else index, code, RESTART_DELAY_S)
+                      SLOT_NAMES.get(index, index), code, RESTART_DELAY_S)
             time.sleep(RESTART_DELAY_S)
             procs[index] = subprocess.Popen(layout[index], env=env)  # noqa: S603
     for proc in procs.values():

@@ -32,7 +32,7 @@ from prometheus_client import start_http_server
 from ingest.config import IngestProcess
 from ingest.decoders import Limits
 from ingest.directory import Directory, build_directory
-from ingest.mqtt_source import FeedPublisher, MqttListener
+from ingest.mqtt_source import LANES, FeedPublisher, MqttListener
 from ingest.panic import PanicDispatcher
 from ingest.processor import Processor
 from ingest.route import Routed
@@ -134,7 +134,9 @@ class Worker:
             self.mqtt = MqttListener(
                 broker_url=settings.mqtt_url, client_id=client_id,
                 share_group=ingest.share_group if shared else None, spool=sink, directory=None,
-                panics=self.panics, limits=self.limits, on_spooled=wakeup)
+                panics=self.panics, limits=self.limits, on_spooled=wakeup,
+                # The priority lane has a process of its own (ingest.priority) unless the settings say otherwise.
+                lanes=("bulk",) if options.role == "receiver" and ingest.priority_process else LANES)
             if options.serves("http") and ingest.http_port:
                 # Imported here: only the receiver serves HTTP; a writer need not load FastAPI and uvicorn.
                 from ingest.http_source import HttpListener, RequestPolicy, osmand_app

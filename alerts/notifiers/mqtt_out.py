@@ -5,8 +5,10 @@ what it should react to (``campusguard/alerts/v1/antelope-park/critical``, or ``
 Publishing uses MQTT 5 at QoS 1 or 2: the broker's acknowledgement carries a reason code, so a publish
 the broker's ACL refuses is a failure here, not a silent drop as under MQTT 3.1.1.
 
-Each notification opens its own connection: alerts are rare, and a connection held between them would be
-one more thing to find broken at the worst moment.
+The connection is held between notifications: opening one per notification put a CONNECT round trip and a
+new network thread on every panic's way to the siren, against a broker busy with the GPS fleet
+(docs/scaling.md). A held connection can be found broken at the worst moment, so one that is down, or whose
+publish is not acknowledged in time, is dropped and the retry connects afresh.
 """
 
 from __future__ import annotations
@@ -88,40 +90,92 @@ def render_topic(template: str, notification: Notification) -> str:
     return template.format(**values)
 
 
+class _Session:
+    """One connected client and what its callbacks heard: the CONNACK, and each publish's acknowledgement."""
+
+    def __init__(self, client: mqtt.Client) -> None:
+        self.client = client
+        self.connack: list[ReasonCode] = []
+        self.connected = threading.Event()
+        self.acks: dict[int, ReasonCode] = {}
+        self.acked = threading.Condition()
+
+    def on_connect(self, _c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: Properties | None) -> None:
+        self.connack.append(rc)
+        self.connected.set()
+
+    def on_publish(self, _c: mqtt.Client, _u: object, mid: int, rc: ReasonCode, _p: Properties) -> None:
+        with self.acked:
+            self.acks[mid] = rc
+            self.acked.notify_all()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
 class MqttNotifier(Notifier[MqttOutConfig]):
-    """MQTT 5 publish with QoS 1 or 2, one connection per notification."""
+    """MQTT 5 publish with QoS 1 or 2 on a connection held between notifications."""
 
     type_key = "mqtt"
     config_class = MqttOutConfig
 
+    def __init__(self, config: MqttOutConfig) -> None:
+        """Keep the config; the connection opens with the first notification."""
+        super().__init__(config)
+        self._session: _Session | None = None
+        self._lock = threading.Lock()  # one publish at a time on the held connection
+
     def prepare(self, notification: Notification) -> Callable[[], str | None]:
-        """Render topic and payload once; each attempt connects, publishes and waits for the ack."""
+        """Render topic and payload once; each attempt publishes and waits for the ack."""
         topic = render_topic(self.config.topic_template, notification)
         payload = notification_json(notification)
         return lambda: self._publish(topic, payload)
+
+    def close(self) -> None:
+        """Disconnect the held connection."""
+        with self._lock:
+            self._drop()
 
     def _publish(self, topic: str, payload: bytes) -> None:
         cfg = self.config
         endpoint = parse_broker_url(cfg.url)
         where = f"mqtt {endpoint.host}:{endpoint.port}"
-        connack: list[ReasonCode] = []
-        acks: dict[int, ReasonCode] = {}
-        connected, acked = threading.Event(), threading.Event()
+        with self._lock:
+            session = self._connected(where)
+            try:
+                info = session.client.publish(topic, payload, qos=cfg.qos, retain=cfg.retain)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    raise RetryableError(f"{where}: publish failed: {mqtt.error_string(info.rc)}")
+                with session.acked:
+                    if not session.acked.wait_for(lambda: info.mid in session.acks, cfg.timeout_s):
+                        raise RetryableError(f"{where}: no acknowledgement for {topic} within {cfg.timeout_s:g} s")
+                    reason = session.acks.pop(info.mid)
+            except RetryableError:
+                # Held connections go bad silently (a broker restart, a half-open socket): the retry starts afresh.
+                self._drop()
+                raise
+            if reason.is_failure:
+                raise _reason_error(f"{where}: publish to {topic} refused", reason)
 
-        def on_connect(_c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: Properties | None) -> None:
-            connack.append(rc)
-            connected.set()
+    def _connected(self, where: str) -> _Session:
+        """Return the held connection if it is up, else a new one (a CONNECT round trip and a network thread).
 
-        def on_publish(_c: mqtt.Client, _u: object, mid: int, rc: ReasonCode, _p: Properties) -> None:
-            acks[mid] = rc
-            acked.set()
-
+        Opening one per notification put that round trip on every panic's path to the siren, to a broker
+        busy with the GPS fleet (docs/scaling.md); a connection found down is replaced here.
+        """
+        if self._session is not None and self._session.client.is_connected():
+            return self._session
+        self._drop()
+        cfg = self.config
+        endpoint = parse_broker_url(cfg.url)
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"campusguard-notify-{uuid.uuid4().hex[:12]}",
             protocol=mqtt.MQTTv5,
         )
-        client.on_connect = on_connect
-        client.on_publish = on_publish
+        session = _Session(client)
+        client.on_connect = session.on_connect
+        client.on_publish = session.on_publish
         client.connect_timeout = cfg.timeout_s
         endpoint.configure(client)  # credentials, and TLS for mqtts://
         try:
@@ -129,21 +183,19 @@ class MqttNotifier(Notifier[MqttOutConfig]):
         except OSError as exc:
             raise RetryableError(f"{where}: cannot connect: {exc}") from exc
         client.loop_start()
-        try:
-            if not connected.wait(cfg.timeout_s):
-                raise RetryableError(f"{where}: no CONNACK within {cfg.timeout_s:g} s")
-            if connack[0].is_failure:
-                raise _reason_error(f"{where}: connection refused", connack[0])
-            info = client.publish(topic, payload, qos=cfg.qos, retain=cfg.retain)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                raise RetryableError(f"{where}: publish failed: {mqtt.error_string(info.rc)}")
-            if not acked.wait(cfg.timeout_s) or info.mid not in acks:
-                raise RetryableError(f"{where}: no acknowledgement for {topic} within {cfg.timeout_s:g} s")
-            if acks[info.mid].is_failure:
-                raise _reason_error(f"{where}: publish to {topic} refused", acks[info.mid])
-        finally:
-            client.disconnect()
-            client.loop_stop()
+        if not session.connected.wait(cfg.timeout_s):
+            session.close()
+            raise RetryableError(f"{where}: no CONNACK within {cfg.timeout_s:g} s")
+        if session.connack[0].is_failure:
+            session.close()
+            raise _reason_error(f"{where}: connection refused", session.connack[0])
+        self._session = session
+        return session
+
+    def _drop(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
 
 
 def _reason_error(what: str, rc: ReasonCode) -> RetryableError | PermanentError:
