@@ -127,12 +127,13 @@ def expire(conn: psycopg.Connection, now: datetime) -> tuple[list[Shelf], list[D
 _ALARM_ROWS = (
     "SELECT i.id, i.school_id, i.type, i.severity,"
     " ARRAY(SELECT DISTINCT e->>'source_id' FROM jsonb_array_elements(i.evidence) e WHERE e ? 'source_id'),"
-    " i.raised_at, fa.time, fa.actor, i.outcome, i.drill"
+    " i.raised_at, i.first_move_at, fa.actor, i.outcome, i.drill"
     " FROM incidents i JOIN org_units u ON u.id = i.school_id"
-    # The first move a person made, from the timeline (acknowledged_at is reset by a reopen); bounded below by
-    # the raise so the partitioned timeline is pruned.
-    " LEFT JOIN LATERAL (SELECT e.time, e.actor FROM incident_events e WHERE e.incident_id = i.id"
-    "   AND e.time >= i.raised_at - interval '1 minute' AND e.kind IN ('acknowledge', 'respond', 'resolve')"
+    # The first move a person made is kept on the incident (first_move_at, migration 0045; acknowledged_at is
+    # reset by a reopen); who made it is the timeline's entry at that time, which the equality prunes to one
+    # partition.
+    " LEFT JOIN LATERAL (SELECT e.actor FROM incident_events e WHERE e.incident_id = i.id"
+    "   AND e.time = i.first_move_at AND e.kind IN ('acknowledge', 'respond', 'resolve')"
     "   ORDER BY e.seq LIMIT 1) fa ON true"
     " WHERE campusguard_within(u.path, %(scope)s) AND (%(school)s::text IS NULL OR i.school_id = %(school)s)"
 )

@@ -24,10 +24,6 @@ from domain.compliance import CameraFact, SchoolFacts, online_over
 from domain.site.patrols import PatrolPlan
 from store.queries import OFFLINE_KINDS, ONLINE_KINDS
 
-# A move made on an incident is never before it was raised; the slack covers a device clock running ahead
-# (opened_at is device time), as in store/queries.response_times.
-_MOVE_SLACK = timedelta(days=1)
-
 
 @dataclass(frozen=True, slots=True)
 class SchoolRecord:
@@ -149,14 +145,12 @@ JOIN org_units u ON u.id = d.school_id
 WHERE d.at < %(until)s AND campusguard_within(u.path, %(scope)s)
 GROUP BY d.school_id
 """
+# The time to the first move is kept on the incident (first_move_at, migration 0045: the earliest acknowledge,
+# respond or resolve, drills included, never reset by a reopen), the same first move the timeline gave: a month's
+# alarms are read from the incidents alone, with no pass over the timeline's partitions.
 _ALARMS = """
-WITH moves AS (
-    SELECT e.incident_id, min(e.time) AS acked FROM incident_events e
-    WHERE e.kind IN ('acknowledge', 'respond', 'resolve') AND e.time >= %(moves_since)s
-    GROUP BY e.incident_id
-)
-SELECT i.school_id, extract(epoch FROM m.acked - i.raised_at)
-FROM incidents i JOIN org_units u ON u.id = i.school_id LEFT JOIN moves m ON m.incident_id = i.id
+SELECT i.school_id, extract(epoch FROM i.first_move_at - i.raised_at)
+FROM incidents i JOIN org_units u ON u.id = i.school_id
 WHERE NOT i.drill AND i.outcome IS DISTINCT FROM 'drill' AND i.opened_at >= %(since)s AND i.opened_at < %(until)s
   AND campusguard_within(u.path, %(scope)s)
 """
@@ -182,7 +176,7 @@ def school_records(conn: psycopg.Connection, scope: str, since: datetime, until:
     which cameras keep video, the settings how long.
     """
     judged_until = max(min(until, now), since)
-    params = {"scope": scope, "since": since, "until": until, "moves_since": since - _MOVE_SLACK}
+    params = {"scope": scope, "since": since, "until": until}
     schools = conn.execute(_SCHOOLS, params).fetchall()
     found: dict[str, _Gathering] = {row[0]: _Gathering() for row in schools}
     # Devices, scans, drills and alarms of a school no longer in the site file (retired: not active) are

@@ -13,7 +13,8 @@ import psycopg
 
 from bench.year import fleet
 from bench.year.generate import load_year, plan
-from store import audit_repo
+from bench.year.run import top_up
+from store import audit_repo, compliance_repo
 
 ROUTE = ((-96.63, 40.79), (-96.63, 40.80), (-96.69, 40.80))
 TRACKER = fleet.Tracker("t-1", "bus-1", "school-1", "America/Chicago", "campusguard", ROUTE, ROUTE[0])
@@ -48,7 +49,7 @@ def test_a_tiny_year_loads_with_an_intact_audit_chain(fresh_database_url: str) -
     with psycopg.connect(fresh_database_url) as conn:
         the_plan, loaded = load_year(conn, 0.0005, seed=3)
         assert all(loaded.rows[t] > 0 for t in ("positions", "device_events", "incidents", "incident_events",
-                                                "audit_log"))
+                                                "audit_log", "patrol_scans", "device_events (cameras, buttons)"))
         verified = audit_repo.verify(conn)
         assert verified.ok, verified.explanation
         assert verified.records > loaded.rows["audit_log"]  # the site load's own records come first on the chain
@@ -61,3 +62,30 @@ def test_a_tiny_year_loads_with_an_intact_audit_chain(fresh_database_url: str) -
         # Incidents raised after the load get fresh ids: the identity sequence was moved past the loaded ones.
         next_id = conn.execute("SELECT nextval(pg_get_serial_sequence('incidents', 'id'))").fetchone()
         assert next_id is not None and next_id[0] > loaded.rows["incidents"]
+
+
+def test_the_scorecard_reads_rounds_outages_and_drills_and_a_kept_year_gets_them(fresh_database_url: str) -> None:
+    with psycopg.connect(fresh_database_url) as conn:
+        the_plan, _ = load_year(conn, 0.0005, seed=4, end=datetime(2026, 3, 17, tzinfo=UTC))
+        assert conn.execute("SELECT count(*) FROM drills").fetchone() == (7,)  # each school's drill of the 15th
+        facts = [r.facts for r in compliance_repo.school_records(conn, "/", the_plan.start, the_plan.end,
+                                                                  the_plan.end, lambda camera: 30.0)]
+        assert len(facts) == 7 and all(f.rounds_done > 0 and f.last_drill is not None for f in facts)
+        # Every round's checkpoints are scanned but a few: most rounds are complete, not all.
+        assert 0 < sum(f.rounds_done for f in facts) < sum((f.rounds_per_day or 0) * 2 for f in facts)
+        assert all(f.buttons_online <= f.buttons and f.cameras for f in facts)
+        # A year loaded before the scorecard's rows were generated has them added when it is reused, its audit
+        # chain whole and in time order as a live trail is (the site load's records first, stamped when it ran).
+        conn.execute("DELETE FROM device_events WHERE device_id IN (SELECT id FROM devices"
+                     " WHERE kind IN ('camera', 'panic_button'))")
+        conn.execute("TRUNCATE patrol_scans, drills")
+        conn.commit()
+        added = top_up(conn, the_plan)
+        assert added is not None and added.rows["patrol_scans"] > 0 and added.rows["audit_log"] > 0
+        assert top_up(conn, the_plan) is None
+        verified = audit_repo.verify(conn)
+        assert verified.ok, verified.explanation
+        backwards = conn.execute(
+            "SELECT count(*) FROM (SELECT at < lag(at) OVER (ORDER BY id) AS back FROM audit_log"
+            " WHERE at < %s) t WHERE back", (the_plan.end,)).fetchone()
+        assert backwards == (0,)

@@ -6,15 +6,22 @@ peak sample less the resident set just before the export.
 The streamed forms are what the API sends (``command_ui.routers.audit`` and ``incidents``: the store's
 server-side cursor, CSV chunks written as they are made); the in-memory forms are what they did before: every
 row read, the whole file built, then sent.
+
+``bench.year.run`` measures them over the year it loaded. ``python -m bench.year.export --scale 1.0`` measures
+them alone over a year loaded without the buses' positions (its audit trail is the full year's, past 1 M rows,
+in a few minutes rather than the quarter hour the positions take); ``--data DIR`` keeps that cluster.
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import multiprocessing
 import resource
+import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,3 +109,33 @@ def measure(url: str) -> list[ExportRun]:
                 rows, rate, growth = pool.apply(_child, (url, name, streamed))
                 out.append(ExportRun(name, "streamed" if streamed else "in memory", rows, rate, growth))
     return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: load a year without its fleet (unless ``--data`` holds one), measure the exports, print them."""
+    from bench.year.cluster import private_cluster
+    from bench.year.generate import load_year
+    from devtools.devservices import DATABASE_NAME
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--scale", type=float, default=1.0, help="1.0 is the full year")
+    parser.add_argument("--data", type=Path, default=None, help="keep the loaded cluster here and reuse it")
+    args = parser.parse_args(argv)
+    root = (args.data or Path(tempfile.mkdtemp(prefix="cg-year-export-"))).resolve()
+    with private_cluster(root, keep=args.data is not None) as cluster:
+        url = cluster.url(DATABASE_NAME)
+        with psycopg.connect(url) as conn:
+            kept = conn.execute("SELECT to_regclass('bench_year_plan') IS NOT NULL").fetchone()
+            conn.commit()
+            if not (kept and kept[0]):
+                the_plan, loaded = load_year(conn, args.scale, with_fleet=False)
+                print(f"{the_plan}; loaded {sum(loaded.rows.values()):,} rows in "
+                      f"{sum(loaded.seconds.values()):.0f} s: {loaded.rows}")
+        runs = measure(url)
+    print("| export | rows | rows/s | peak RSS growth MB |\n|---|---|---|---|")
+    for e in runs:
+        print(f"| {e.name}, {e.form} | {e.rows:,} | {e.rows_per_s:,.0f} | {e.rss_growth_mb:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -2,7 +2,9 @@
 
 The city is the example district (examples/district.yaml) with its bus fleet cloned until a full year (scale
 1.0) holds about 50 M positions, 2 M device events and 100 k incidents (each with its timeline and about nine
-audit records on a valid hash chain). A smaller scale first drops clones, then days: the district has 41 bus
+audit records on a valid hash chain), with what the compliance scorecard reads besides (patrol rounds, camera
+and button outages, drills, and people's audit records: ``bench.year.people``; about 1.1 M audit records in all
+at 1.0). A smaller scale first drops clones, then days: the district has 41 bus
 trackers, so the full year is 3 copies of its fleet, scale 0.1 is the district's own fleet over 110 days, and a
 tiny scale (tests) the district over two days.
 
@@ -27,7 +29,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from bench.year import fleet
+from bench.year import fleet, people
 from bench.year.incidents import Generated, School, chained, incident
 from domain.audit import GENESIS, AuditRecord
 from domain.site.validate import load_site as read_site
@@ -38,6 +40,8 @@ from store.site_repo import load_site
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "district.yaml"
 FULL_POSITIONS, FULL_EVENTS, FULL_INCIDENTS = 50_000_000, 2_000_000, 100_000
+AUDIT_COLUMNS = ("at", "actor", "action", "target", "detail", "prev_hash", "hash", "scope_path")
+AUDIT_TYPES = ("timestamptz", "text", "text", "text", "jsonb", "bytea", "bytea", "text")
 GEO_KINDS = ("geo.fence_entered", "geo.overspeed_started", "geo.overspeed", "geo.unexpected_stop",
              "geo.unexpected_stop_ended", "geo.route_deviated", "geo.route_rejoined")
 
@@ -190,9 +194,34 @@ def _incidents(the_plan: Plan, places: list[School], rng: random.Random, first_i
         yield tuple(row)
 
 
-def load_year(conn: psycopg.Connection, scale: float, seed: int = 21,
-              end: datetime | None = None) -> tuple[Plan, Loaded]:
-    """Migrate (plain PostgreSQL), load the example district and generate its year into ``conn``'s database."""
+def timed_copy(conn: psycopg.Connection, loaded: Loaded) -> people.Copy:
+    """COPY into a table, counting its rows and seconds in ``loaded`` under the name given."""
+    def timed(name: str, columns: Sequence[str], types: Sequence[str], rows: Iterator[tuple[Any, ...]]) -> None:
+        # A name may say which rows of its table these are ("device_events (cameras, buttons)"): counted apart.
+        began = time.perf_counter()
+        loaded.rows[name] = _copy(conn, name.split(" ")[0], columns, types, rows)
+        conn.commit()
+        loaded.seconds[name] = time.perf_counter() - began
+    return timed
+
+
+def load_people(conn: psycopg.Connection, the_plan: Plan, loaded: Loaded, rng: random.Random
+                ) -> list[tuple[AuditRecord, str]]:
+    """Write the year's rounds, outages and drills (``bench.year.people``); return their audit records."""
+    places = people.schools(conn)
+    row = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM patrol_scans").fetchone()
+    made = people.make(places, the_plan.start, the_plan.end, rng, int(row[0]) if row else 1)
+    people.write(conn, made, places, the_plan.start, the_plan.end, timed_copy(conn, loaded))
+    return made.audits
+
+
+def load_year(conn: psycopg.Connection, scale: float, seed: int = 21, end: datetime | None = None,
+              with_fleet: bool = True) -> tuple[Plan, Loaded]:
+    """Migrate (plain PostgreSQL), load the example district and generate its year into ``conn``'s database.
+
+    ``with_fleet=False`` leaves out the buses' positions and device events (the export benchmark's year: the
+    audit trail and incidents at full size in two minutes, not fifteen).
+    """
     migrate(conn, StorageBackend.PLAIN, RetentionSettings())
     load_site(conn, read_site(EXAMPLE))
     end = end or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -204,19 +233,19 @@ def load_year(conn: psycopg.Connection, scale: float, seed: int = 21,
     conn.commit()
     fleet_now, loaded, rng = trackers(conn), Loaded(), random.Random(seed)
 
-    def timed(table: str, columns: Sequence[str], types: Sequence[str], rows: Iterator[tuple[Any, ...]]) -> None:
-        began = time.perf_counter()
-        loaded.rows[table] = _copy(conn, table, columns, types, rows)
-        conn.commit()
-        loaded.seconds[table] = time.perf_counter() - began
+    timed = timed_copy(conn, loaded)
 
     last: dict[str, fleet.Fix] = {}
+    if not with_fleet:
+        fleet_now = []
     timed("positions", ("device_id", "time", "received_at", "lon", "lat", "speed_kmh", "heading_deg", "source"),
           ("text", "timestamptz", "timestamptz", "float8", "float8", "float4", "float4", "text"),
           _positions(the_plan, fleet_now, last))
     timed("device_events", ("device_id", "time", "kind", "received_at"),
           ("text", "timestamptz", "text", "timestamptz"), _device_events(the_plan, fleet_now))
     _latest(conn, fleet_now, last)
+    # Seeded apart from the incidents, so adding these left the incidents the generator made as they were.
+    scorecard_audits = load_people(conn, the_plan, loaded, random.Random(seed + 1))
     events: list[tuple[Any, ...]] = []
     audits: list[tuple[AuditRecord, str]] = []
     row = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM incidents").fetchone()
@@ -234,10 +263,8 @@ def load_year(conn: psycopg.Connection, scale: float, seed: int = 21,
           ("int8", "int4", "timestamptz", "text", "text", "text", "text"), iter(events))
     head = conn.execute("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
     # Commit order is time order, as the append lock makes it in production.
-    ordered = sorted(audits, key=lambda a: a[0].at)
-    timed("audit_log", ("at", "actor", "action", "target", "detail", "prev_hash", "hash", "scope_path"),
-          ("timestamptz", "text", "text", "text", "jsonb", "bytea", "bytea", "text"),
-          chained(iter(ordered), bytes(head[0]) if head else GENESIS))
+    ordered = sorted(audits + scorecard_audits, key=lambda a: a[0].at)
+    timed("audit_log", AUDIT_COLUMNS, AUDIT_TYPES, chained(iter(ordered), bytes(head[0]) if head else GENESIS))
     # Only in the benchmark's own cluster: what was loaded, so a later run can measure without loading again.
     conn.execute("CREATE TABLE bench_year_plan (scale float8, copies int, days int, incidents int, events int,"
                  " ends timestamptz)")

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 
+from store import alarm_repo
 from tests.command_ui.district import sign_in
 
 SCHOOL = "antelope-park-es"
@@ -139,3 +140,18 @@ def test_the_health_report_follows_its_definitions(client: TestClient, url: str)
     assert operators[GUARD]["acknowledged"] == 3 and operators[ADMIN]["acknowledged"] == 1
     assert operators[GUARD]["ack_p50_s"] == pytest.approx(60)
     assert client.get("/api/v1/alarms/health", headers=sign_in(client, GUARD)).status_code == 403
+
+
+def test_the_first_move_and_who_made_it_outlive_a_reopen(url: str) -> None:
+    raised = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    ident = incident(url, raised, status="acknowledged")
+    # Acknowledged by the guard, resolved, reopened, acknowledged again by the admin: the report's first move is
+    # the guard's (incidents.first_move_at, kept by migration 0045's trigger), not the last acknowledgement.
+    with psycopg.connect(url) as conn:
+        for seq, (kind, actor, minutes) in enumerate((("acknowledge", GUARD, 2), ("resolve", GUARD, 10),
+                                                      ("reopen", ADMIN, 20), ("acknowledge", ADMIN, 21)), start=2):
+            conn.execute("INSERT INTO incident_events (incident_id, seq, time, school_id, kind, actor)"
+                         " VALUES (%s, %s, %s, %s, %s, %s)",
+                         (ident, seq, raised + timedelta(minutes=minutes), SCHOOL, kind, actor))
+        rows = alarm_repo.alarm_rows(conn, "/", raised, raised + timedelta(seconds=1), SCHOOL)
+    assert [(r[0], r[6], r[7]) for r in rows] == [(ident, raised + timedelta(minutes=2), GUARD)]
