@@ -6,14 +6,22 @@ load generator process publishing each bus's fix once a second on our own MQTT s
 it is published (:mod:`bench.fleet`: the packets a tracker sends, without paho's cost). The clients (asyncio,
 the ``websockets`` library, in this process) sign in with session cookies, open the live socket, and, where
 their page has a map, ask for every position of their scope and acknowledge each positions message, as the
-map page does. Three mixes of screens (:class:`Screens`): 50 city-wide maps (the baseline), a district's 500
-screens (guards' phones, school maps, district maps), and 500 city-wide maps, the worst case of the fan-out,
-in which every screen is sent every bus. Each client stamps a positions message on receipt; latency =
+map page does. Four mixes of screens (:class:`Screens`): 50 city-wide maps (the baseline), a district's 500
+screens (guards' phones, school maps, district maps), 500 city-wide maps that do not say their zoom (every
+screen is sent every fix, as before screens said their zoom: the worst case of the fan-out, and the baseline
+of the next), and the same 500 maps saying the zoom the map page opens at for the district's schools on a
+1920x1080 screen (:func:`fit_zoom`), so that each is sent a fix once its bus moved a pixel (or turned, or ten
+seconds passed: command_ui/live_detail.py). Each client stamps a positions message on receipt; latency =
 receipt - ``time`` of a position (its publish time), sampled on every SAMPLE_EVERY-th position of every
 PARSE_EVERY-th message. A probe polls ``latest_positions``
 every 0.1 s for when each fix became visible in the database: the baseline (position to database), and,
 subtracted from a client's receipt, the server's own share (database to client). CPU is process time from
-``/proc`` (a process and its children), and the whole machine's from ``/proc/stat``.
+``/proc`` (a process and its children), and the whole machine's from ``/proc/stat``; the server's is also given
+per screen: milliseconds of CPU per second a screen is open.
+
+The buses drive as buses do, at the 30 km/h they report: each starts somewhere over the district's schools,
+drives straight for two minutes, turns round and drives back (:func:`bus_at`). A fleet that barely moved would
+flatter the zoomed maps, which are sent only the moves they can show.
 
 The buses are real trackers of a generated site: the example district with its buses cloned (new bus, tracker
 and stop ids, the same routes) up to 2,000, loaded through ``load_site``, because the live feed sends the
@@ -36,6 +44,7 @@ import asyncio
 import contextlib
 import copy
 import json
+import math
 import os
 import re
 import secrets
@@ -61,6 +70,7 @@ from bench.fleet import Fleet, topic
 from bench.ingest import _broker, _worker_env
 from bench.report import Figure
 from command_ui.deps import SESSION_COOKIE
+from command_ui.live_detail import world_xy
 from devtools.devservices import PostgresCluster, find_postgres_bindir, free_port, postgres_owner
 from domain.site.models import Site
 from domain.site.validate import load_site as read_site
@@ -82,11 +92,13 @@ class Screens:
 
     A guard's phone page shows incidents and never asks for positions; a school administrator's or an officer's
     map watches its whole scope (opened zoomed out, the most it can ask for); the city-level administrator's
-    map watches every bus. Sessions go round-robin over the example's users of each role.
+    map watches every bus. Sessions go round-robin over the example's users of each role. ``zoomed``: the maps
+    say the zoom the map page opens at (:func:`fit_zoom`); otherwise they say none, and are sent every fix.
     """
 
     name: str
     groups: tuple[tuple[str, int, bool], ...]
+    zoomed: bool = False
 
     @property
     def clients(self) -> int:
@@ -94,7 +106,8 @@ class Screens:
         return sum(count for _, count, _ in self.groups)
 
 
-CITY_MAPS = Screens(f"{CLIENTS} city-wide maps", (("city", CLIENTS, True),))
+CITY_MAPS = Screens(f"{CLIENTS} city-wide maps, no zoom said", (("city", CLIENTS, True),))
+ZOOMED_MAPS = Screens(f"{CLIENTS} city-wide maps", (("city", CLIENTS, True),), zoomed=True)
 BASELINE = Screens(f"{BASELINE_CLIENTS} city-wide maps", (("city", BASELINE_CLIENTS, True),))
 # A district of 2,000 buses at the scale of the example's schools: three guards on duty per school for most
 # of the sockets, every school administrator's map open several times over, and the district officers' maps.
@@ -110,18 +123,19 @@ class Sizes:
     """The fleet, the three mixes of screens (baseline, district, city-wide) and how long each phase runs."""
 
     buses: int
-    mixes: tuple[Screens, Screens, Screens]
+    mixes: tuple[Screens, Screens, Screens, Screens]
     warmup_s: float
     measure_s: float
     settle_s: float
 
 
-FULL = Sizes(buses=BUSES, mixes=(BASELINE, DISTRICT, CITY_MAPS), warmup_s=WARMUP_S, measure_s=MEASURE_S,
-             settle_s=SETTLE_S)
+FULL = Sizes(buses=BUSES, mixes=(BASELINE, DISTRICT, CITY_MAPS, ZOOMED_MAPS), warmup_s=WARMUP_S,
+             measure_s=MEASURE_S, settle_s=SETTLE_S)
 SHORT = Sizes(buses=100, mixes=(
     Screens("5 city-wide maps", (("city", 5, True),)),
     Screens("20 district screens", (("guard", 12, False), ("school_admin", 6, True), ("district_officer", 2, True))),
-    Screens("20 city-wide maps", (("city", 20, True),))), warmup_s=3, measure_s=5, settle_s=2)
+    Screens("20 city-wide maps, no zoom said", (("city", 20, True),)),
+    Screens("20 city-wide maps", (("city", 20, True),), zoomed=True)), warmup_s=3, measure_s=5, settle_s=2)
 SAMPLE_EVERY = 10
 SLICES = 20  # each second's fixes go out in 20 bursts, 50 ms apart, not all at once
 INGEST_WORKERS = 2  # the production default (settings.ingest.workers)
@@ -153,6 +167,11 @@ class Phase:
     cpu_pct: dict[str, float]
     machine_busy_pct: float
 
+    @property
+    def server_ms_per_screen_s(self) -> float:
+        """The server's CPU per open screen: milliseconds of CPU for each second a screen is open."""
+        return self.cpu_pct["server"] * 10 / max(1, self.clients)
+
 
 def bench_site(out: Path, buses: int = BUSES) -> list[tuple[str, str]]:
     """Write the example district with its buses cloned up to ``buses``; return every bus tracker (school, device)."""
@@ -173,6 +192,51 @@ def bench_site(out: Path, buses: int = BUSES) -> list[tuple[str, str]]:
     # Our own schema's trackers only: the topic carries the device id, so the generator can speak for each.
     return [(school["id"], tracker["id"]) for school in schools for bus in school["buses"]
             for tracker in bus["trackers"] if tracker["source"] == "campusguard"][:buses]
+
+
+def campus_box(site_file: Path = EXAMPLE) -> tuple[float, float, float, float]:
+    """Give the WGS-84 box (west, south, east, north) round every school's campus: what the map page fits to."""
+    data = yaml.safe_load(site_file.read_text())
+    corners = [corner for unit in data["organisation"]["units"] for school in unit["schools"]
+               for ring in school["campus"]["coordinates"] for corner in ring]
+    lons, lats = [c[0] for c in corners], [c[1] for c in corners]
+    return min(lons), min(lats), max(lons), max(lats)
+
+
+def fit_zoom(box: tuple[float, float, float, float], width: int = 1920, height: int = 1080) -> int:
+    """Give the zoom the map page opens at on a screen this size: Leaflet's fitBounds of the box padded 15 %.
+
+    As Leaflet computes it with zoomSnap 1: the zoom at which the padded box just fits, rounded to a hundredth,
+    then down to a whole zoom.
+    """
+    west, south, east, north = box
+    pad_lon, pad_lat = (east - west) * 0.15, (north - south) * 0.15  # map-page.js: .pad(0.15)
+    left, top = world_xy(west - pad_lon, north + pad_lat)
+    right, bottom = world_xy(east + pad_lon, south - pad_lat)
+    return math.floor(round(math.log2(min(width / (right - left), height / (bottom - top))), 2))
+
+
+SPEED_KMH = 30.0
+LEG_S = 120  # each bus drives straight this long, turns round and drives back
+METRES_PER_DEGREE = 111_320.0
+
+
+def bus_at(n: int, second: int, box: tuple[float, float, float, float]) -> tuple[float, float, float]:
+    """Where bus ``n`` is at ``second``, and its heading: (lon, lat, degrees clockwise from north).
+
+    Starts spread evenly over the box (an additive recurrence), each bus in its own direction (the golden
+    angle apart), at its own point of the out-and-back cycle.
+    """
+    west, south, east, north = box
+    lon0 = west + (east - west) * ((n * 0.6180339887) % 1.0)
+    lat0 = south + (north - south) * ((n * 0.7548776662) % 1.0)
+    out = (n * 137.50776) % 360.0
+    cycle = (second + n * 7) % (2 * LEG_S)
+    # Out along ``out`` for LEG_S seconds, then back along the same line, facing the other way.
+    heading, along = (out, cycle) if cycle < LEG_S else ((out + 180.0) % 360.0, 2 * LEG_S - cycle)
+    metres, rad = SPEED_KMH / 3.6 * along, math.radians(out)
+    return (lon0 + metres * math.sin(rad) / (METRES_PER_DEGREE * math.cos(math.radians(lat0))),
+            lat0 + metres * math.cos(rad) / METRES_PER_DEGREE, heading)
 
 
 @contextlib.contextmanager
@@ -259,14 +323,14 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("campusguard serve did not come up within 60 s")
 
 
-async def _client(port: int, token: str, watches: bool, index: int, window: tuple[float, float],
+async def _client(port: int, token: str, watch: dict[str, Any] | None, index: int, window: tuple[float, float],
                   found: _Received, connected: asyncio.Event, stop: asyncio.Event) -> None:
     headers = {"Cookie": f"{SESSION_COOKIE}={token}"}
     # max_size=None: a snapshot for a city-wide screen carries every bus, far past the library's 1 MiB default.
     async with connect(f"ws://127.0.0.1:{port}/api/v1/live", additional_headers=headers, max_size=None,
                        open_timeout=60) as ws:
-        if watches:  # as a map does when it opens zoomed out: every position of its scope
-            await ws.send(json.dumps({"type": "watch", "positions": True, "bbox": None}))
+        if watch is not None:  # as a map does when it opens zoomed out: every position of its scope
+            await ws.send(json.dumps(watch))
         connected.set()
         count = index
         while not stop.is_set():
@@ -347,7 +411,8 @@ class _Found:
     committed: int
 
 
-async def _measure(port: int, url: str, tokens: list[tuple[str, bool]], warmup_s: float, measure_s: float) -> _Found:
+async def _measure(port: int, url: str, tokens: list[tuple[str, bool]], warmup_s: float, measure_s: float,
+                   zoom: int | None) -> _Found:
     received = _Received()
     commit_latencies: list[float] = []
     seen: dict[int, float] = {}
@@ -359,7 +424,9 @@ async def _measure(port: int, url: str, tokens: list[tuple[str, bool]], warmup_s
     flags = [asyncio.Event() for _ in tokens]
     tasks = []
     for n, ((token, watches), flag) in enumerate(zip(tokens, flags, strict=True)):
-        tasks.append(asyncio.create_task(_client(port, token, watches, n, window, received, flag, stop)))
+        watch = {"type": "watch", "positions": True, "bbox": None} | ({} if zoom is None else {"zoom": zoom})
+        tasks.append(asyncio.create_task(_client(port, token, watch if watches else None, n, window, received, flag,
+                                                 stop)))
         if n % 25 == 24:
             await asyncio.sleep(0.05)  # a ramp, not 500 handshakes in the same millisecond
     await asyncio.sleep(max(0.0, window[1] - time.time()))
@@ -381,14 +448,17 @@ def _quantile(values: list[float], q: float) -> float:
 
 
 def measure(screens: str, port: int, url: str, tokens: list[tuple[str, bool]], publisher_log: Path,
-            pids: dict[str, int], sizes: Sizes = FULL) -> Phase:
-    """Connect the clients, measure for ``sizes.measure_s`` after the warm-up, and read every component's CPU."""
+            pids: dict[str, int], sizes: Sizes = FULL, zoom: int | None = None) -> Phase:
+    """Connect the clients, measure for ``sizes.measure_s`` after the warm-up, and read every component's CPU.
+
+    ``zoom``: the zoom the maps say when they watch (None: they say none).
+    """
     published_before = _published(publisher_log)
     pids = {**pids, "bench clients": os.getpid()}
     cpu_before = {name: cpu_seconds(pid, tree=name != "bench clients") for name, pid in pids.items()}
     busy_before, total_before = machine_busy()
     wall_before = time.monotonic()
-    found = asyncio.run(_measure(port, url, tokens, sizes.warmup_s, sizes.measure_s))
+    found = asyncio.run(_measure(port, url, tokens, sizes.warmup_s, sizes.measure_s, zoom))
     receipts = found.received.receipts
     watching = sum(watches for _, watches in tokens)
     latencies = [received - published for received, published in receipts]
@@ -421,19 +491,24 @@ def publish(port: int, devices_file: Path, log: Path) -> None:
     """Be the load generator: publish each device's fix once a second, ``ts`` = publish time, until killed.
 
     QoS 1 on our own schema, written by :class:`bench.fleet.Fleet` (the same packets a tracker sends, without
-    paho's half a core of Python at this rate, which the measured system would otherwise lose).
+    paho's half a core of Python at this rate, which the measured system would otherwise lose). Each bus is
+    where :func:`bus_at` puts it in the box the devices file gives.
     """
-    devices = [(topic(f"campusguard/v1/{school}/gps/{device}"), device)
-               for school, device in json.loads(devices_file.read_text())]
+    written = json.loads(devices_file.read_text())
+    west, south, east, north = written["box"]
+    box = (float(west), float(south), float(east), float(north))
+    devices = [(topic(f"campusguard/v1/{school}/gps/{device}"), device) for school, device in written["devices"]]
     fleet = Fleet("127.0.0.1", port, f"cg-bench-fleet-{os.getpid()}")
     per_slice = -(-len(devices) // SLICES)
     sent, tick, second = 0, time.monotonic(), 0
     while True:
         for s in range(SLICES):
             stamp = datetime.now(UTC).isoformat()
-            packets = [fleet.packet(name, b'{"ts":"%s","lat":%.5f,"lon":-96.68,"speed_kmh":30.0}' % (
-                stamp.encode(), 40.80 + ((second + n) % 100) * 1e-5))
-                for n, (name, _) in enumerate(devices[s * per_slice:(s + 1) * per_slice])]
+            packets = []
+            for n, (name, _) in enumerate(devices[s * per_slice:(s + 1) * per_slice], start=s * per_slice):
+                lon, lat, heading = bus_at(n, second, box)
+                packets.append(fleet.packet(name, b'{"ts":"%s","lat":%.6f,"lon":%.6f,"speed_kmh":%.1f,'
+                                                  b'"heading":%.0f}' % (stamp.encode(), lat, lon, SPEED_KMH, heading)))
             fleet.send(packets)
             sent += len(packets)
             tick += 1 / SLICES
@@ -450,7 +525,7 @@ def run_phases(mixes: tuple[Screens, ...], sizes: Sizes = FULL) -> list[Phase]:
     work = Path(tempfile.mkdtemp(prefix="cg-bench-fanout-"))
     try:
         devices = bench_site(work / "site.yaml", sizes.buses)
-        (work / "devices.json").write_text(json.dumps(devices))
+        (work / "devices.json").write_text(json.dumps({"devices": devices, "box": campus_box(work / "site.yaml")}))
         site = read_site(work / "site.yaml")  # checked once: 2,000 buses take a while
         phases = []
         for screens in mixes:
@@ -490,7 +565,9 @@ def run_phase(work: Path, site: Site, screens: Screens, sizes: Sizes = FULL) -> 
             pids["postgres"] = postmaster
             if broker.process is not None:
                 pids["mosquitto"] = broker.process.pid
-            return measure(screens.name, http_port, url, tokens, log, pids, sizes)
+            zoom = fit_zoom(campus_box(work / "site.yaml")) if screens.zoomed else None
+            name = screens.name if zoom is None else f"{screens.name} at zoom {zoom}"
+            return measure(name, http_port, url, tokens, log, pids, sizes, zoom)
         finally:
             for proc in reversed(procs.values()):
                 proc.terminate()
@@ -515,8 +592,8 @@ def _wait_committed(url: str, seconds: float, ingest_log: Path) -> None:
 def run(short: bool = False) -> list[Figure]:
     """Measure and return the figures (latencies in ms, CPU in % of one core; ``short``: make test's sizes)."""
     sizes = SHORT if short else FULL
-    base, district, city = run_phases(sizes.mixes, sizes)
-    for phase in (base, district, city):
+    base, district, city, zoomed = run_phases(sizes.mixes, sizes)
+    for phase in (base, district, city, zoomed):
         verdict = "met" if phase.p99_s < TARGET_P99_S else "missed"
         print(f"{phase.screens}: {phase.connected}/{phase.clients} clients connected ({phase.failed} failed); "
               f"{phase.published_per_s:,.0f} fixes/s published, {phase.committed_per_s:,.0f}/s committed, "
@@ -525,7 +602,8 @@ def run(short: bool = False) -> list[Figure]:
               f"({phase.samples} samples; target p99 < {TARGET_P99_S:.0f} s: {verdict}); position to database "
               f"p50 {phase.commit_p50_s * 1000:,.0f} ms, p99 {phase.commit_p99_s * 1000:,.0f} ms; database to client "
               f"p50 {phase.fanout_p50_s * 1000:,.0f} ms, p99 {phase.fanout_p99_s * 1000:,.0f} ms; CPU % of one "
-              f"core: {phase.cpu_pct}; machine (2 cores) {phase.machine_busy_pct}% busy")
+              f"core: {phase.cpu_pct}, the server's {phase.server_ms_per_screen_s:.2f} ms per screen-second; "
+              f"machine (2 cores) {phase.machine_busy_pct}% busy")
     return [
         Figure(f"position to client p99, {district.screens}", district.p99_s * 1000, "ms",
                base.screens, base.p99_s * 1000),
@@ -541,6 +619,16 @@ def run(short: bool = False) -> list[Figure]:
                base.screens, base.cpu_pct["server"]),
         Figure(f"server CPU, {city.screens}", city.cpu_pct["server"], "% of a core",
                base.screens, base.cpu_pct["server"]),
+        # What saying the zoom does, against the same maps saying none, in the same run.
+        Figure(f"position to client p99, {zoomed.screens}", zoomed.p99_s * 1000, "ms",
+               city.screens, city.p99_s * 1000),
+        Figure(f"position to client p50, {zoomed.screens}", zoomed.p50_s * 1000, "ms",
+               city.screens, city.p50_s * 1000),
+        Figure(f"fixes received per map per second, {zoomed.screens}", zoomed.fixes_per_client_s, "fixes/s",
+               city.screens, city.fixes_per_client_s),
+        # In microseconds: the report prints whole units, and a screen costs a few milliseconds a second.
+        Figure(f"server CPU per screen-second, {zoomed.screens}", zoomed.server_ms_per_screen_s * 1000, "µs",
+               city.screens, city.server_ms_per_screen_s * 1000),
     ]
 
 

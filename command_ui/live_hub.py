@@ -13,6 +13,12 @@ receives is never older than one send, and a bus that reported once in a while i
 message it came in. A socket that is further behind than the kept history (``HISTORY`` ticks) or that changes
 what it watches gets a snapshot of everything it watches.
 
+What a map can show at its zoom (command_ui/live_detail.py): a screen that sends its zoom takes the stream of
+its level of detail, in which a device's fix goes out only when it moved a pixel at that zoom (turned, changed
+marker, or ten seconds passed): at zoom 11 a bus driving at 30 km/h goes out every seven seconds, not every
+second. Sockets of one scope, level and box at the same tick share one encoded message; a snapshot (every
+device's newest fix) is the same at every level.
+
 "Since the previous tick" is by transaction, not by device time or write time, so a late fix, a tracker whose
 clock runs ahead, or two workers committing out of order are never skipped: each row carries the id of the
 transaction that last wrote it (``latest_positions.written_xid``), and each read takes the rows written by any
@@ -25,44 +31,39 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import psycopg
 
+from command_ui.live_detail import Fix, Stream, detail_level, world_xy
 from domain.scope import within
 from store.db import keep_running
 from store.live_repo import moved_since
 
-HISTORY = 240  # ticks of changes kept for sockets that fell behind (a minute at 0.25 s); older: a snapshot
 FIELDS = ("device_id", "kind", "bus_id", "school_id", "lon", "lat", "time", "speed_kmh", "heading_deg")
 # Every positions message starts alike; the rows are JSON arrays in FIELDS order, encoded once per fix.
 PREFIX = '{"type":"positions","fields":' + json.dumps(FIELDS, separators=(",", ":")) + ',"rows":['
-
-
-
-@dataclass(frozen=True, slots=True)
-class Fix:
-    """The newest fix of one device as the hub keeps it (by device id): where, when, its row already encoded."""
-
-    path: str | None  # the school's place in the organisation tree; None for a device of no school
-    lon: float
-    lat: float
-    time: datetime
-    encoded: str
+Box = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True, slots=True)
 class View:
     """What a screen watches: every position in its scope, or those in a WGS-84 box (west, south, east, north).
 
-    A box whose west edge is east of its east edge crosses the antimeridian.
+    A box whose west edge is east of its east edge crosses the antimeridian. ``zoom`` is the map's Web Mercator
+    zoom; None (a screen that does not say, or shows no map) gets every fix.
     """
 
-    bbox: tuple[float, float, float, float] | None = None
+    bbox: Box | None = None
+    zoom: float | None = None
+
+    @property
+    def level(self) -> int | None:
+        """The level of detail whose stream this view takes (None: every fix)."""
+        return detail_level(self.zoom)
 
     def covers(self, lon: float, lat: float) -> bool:
         """Tell whether a point lies in the view."""
@@ -87,6 +88,12 @@ def encode_row(row: tuple[Any, ...]) -> str:
                       separators=(",", ":"))
 
 
+def fix_of(row: tuple[Any, ...]) -> Fix:
+    """Make the hub's record of one row of ``moved_since``."""
+    x, y = world_xy(row[4], row[5])
+    return Fix(row[10], row[4], row[5], row[6], encode_row(row), x, y, row[8], (row[1], row[2], row[3]))
+
+
 @dataclass(eq=False)
 class Subscription:
     """One socket's place in the hub: its scope, what it watches (None: no positions), and how far it got."""
@@ -105,7 +112,7 @@ class Subscription:
         self.acked.set()
 
     def watch(self, view: View | None) -> None:
-        """Change what the socket watches; a new view starts with a snapshot of it."""
+        """Change what the socket watches; a new view (or zoom) starts with a snapshot of it."""
         self.view = view
         self.seq = 0
         self.acked.set()
@@ -121,9 +128,11 @@ class PositionHub:
         self.seq = 0
         self._subscribers: set[Subscription] = set()
         self._latest: dict[str, Fix] = {}
-        self._ticks: deque[tuple[int, tuple[str, ...]]] = deque(maxlen=HISTORY)
-        # Messages built in this tick, by (scope, tick the socket is at), for sockets watching the whole scope.
-        self._shared: dict[tuple[str, int], str | None] = {}
+        # One stream per level of detail some socket watches at; full detail (None) always.
+        self._streams: dict[int | None, Stream] = {None: Stream(None, {}, 0)}
+        # Messages built in this tick, by (scope, level, tick the socket is at, box): one encoding for every
+        # socket that asks the same. A snapshot (tick 0) is the same at every level: level None.
+        self._shared: dict[tuple[str, int | None, int, Box | None], str | None] = {}
 
     def subscribe(self, scope_path: str) -> Subscription:
         """Register a socket's scope; it receives positions once it watches a view."""
@@ -152,22 +161,29 @@ class PositionHub:
         return since
 
     def update(self, rows: Iterable[tuple[Any, ...]]) -> None:
-        """Take rows of ``moved_since``; the fixes not already known become the next tick, and watching sockets wake."""
+        """Take rows of ``moved_since``; the fixes not already known become the next tick, and sockets wake.
+
+        Only the sockets whose level of detail let something through wake (and those waiting for a snapshot).
+        """
         changed = []
         for row in rows:
             device_id, time = row[0], row[6]
             known = self._latest.get(device_id)
             if known is not None and known.time == time:
                 continue  # read again through the overlap
-            self._latest[device_id] = Fix(row[10], row[4], row[5], time, encode_row(row))
+            self._latest[device_id] = fix_of(row)
             changed.append(device_id)
         if not changed:
             return
         self.seq += 1
-        self._ticks.append((self.seq, tuple(changed)))
+        levels = {s.view.level for s in self._subscribers if s.view is not None}
+        for level in [level for level in self._streams if level is not None and level not in levels]:
+            del self._streams[level]  # nobody watches at it: stop deciding for it (a new socket starts it anew)
+        woken = {level for level, stream in self._streams.items() if stream.admit(self.seq, changed, self._latest)}
         self._shared = {}
         for subscription in self._subscribers:
-            if subscription.view is not None:
+            view = subscription.view
+            if view is not None and (view.level in woken or subscription.seq == 0):
                 subscription.wake.set()
 
     def take(self, subscription: Subscription) -> str | None:
@@ -176,24 +192,17 @@ class PositionHub:
         subscription.seq = self.seq
         if view is None or since >= self.seq:
             return None
-        key = (subscription.scope_path, since)
-        if view.bbox is None and key in self._shared:
+        stream = self._streams.get(view.level)
+        if stream is None:
+            stream = self._streams[view.level] = Stream(view.level, self._latest, self.seq)
+        devices = stream.changed_since(since, self.seq)
+        level = view.level if devices is not None else None
+        key = (subscription.scope_path, level, since if devices is not None else 0, view.bbox)
+        if key in self._shared:
             return self._shared[key]
-        fixes = (self._latest[d] for d in self._changed_since(since))
-        rows = [f.encoded for f in fixes if in_scope(f.path, subscription.scope_path) and view.covers(f.lon, f.lat)]
+        fixes = (self._latest[d] for d in (self._latest if devices is None else devices))
+        scope = subscription.scope_path
+        rows = [f.encoded for f in fixes if in_scope(f.path, scope) and view.covers(f.lon, f.lat)]
         message = PREFIX + ",".join(rows) + "]}" if rows else None
-        if view.bbox is None:
-            self._shared[key] = message
+        self._shared[key] = message
         return message
-
-    def _changed_since(self, seq: int) -> Iterable[str]:
-        if seq == 0 or not self._ticks or seq < self._ticks[0][0] - 1:
-            return list(self._latest)  # new, or behind the kept history: everything
-        if seq == self.seq - 1:
-            return self._ticks[-1][1]
-        changed: set[str] = set()
-        for tick, devices in reversed(self._ticks):
-            if tick <= seq:
-                break
-            changed.update(devices)
-        return changed

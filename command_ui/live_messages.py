@@ -25,12 +25,18 @@ class Ack(BaseModel):
 
 
 class Watch(BaseModel):
-    """What positions a screen wants: none, its whole scope, or a WGS-84 box [west, south, east, north] of it."""
+    """What positions a screen wants: none, its whole scope, or a WGS-84 box [west, south, east, north] of it.
+
+    ``zoom``: the map's Web Mercator zoom, so that it is sent only the moves it can show (left out: every fix).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     type: Literal["watch"]
     positions: bool = True
     bbox: tuple[Lon, Lat, Lon, Lat] | None = None
+    # Leaflet's zooms run 0..22 at most; a fractional zoom (zoomSnap below 1) is taken at the finer level.
+    # Strict: JSON true would otherwise read as zoom 1, the whole world, and a broken client see nothing move.
+    zoom: Annotated[float, Field(ge=0, le=22, strict=True)] | None = None
 
     @model_validator(mode="after")
     def _south_below_north(self) -> Watch:
@@ -40,7 +46,7 @@ class Watch(BaseModel):
 
     def view(self) -> View | None:
         """Give the position hub's view of this request (None: no positions)."""
-        return View(self.bbox) if self.positions else None
+        return View(self.bbox, self.zoom) if self.positions else None
 
 
 ClientMessage = Annotated[Ping | Watch | Ack, Field(discriminator="type")]

@@ -8,12 +8,16 @@ subscribed to the hub before the replay is read, so a change committing in betwe
 missed, and a change never shows an incident older than one already sent.
 
 Positions are sent only to a screen that asks for them: it sends ``{"type": "watch", "positions": true,
-"bbox": [west, south, east, north]}`` (``bbox`` null or left out: its whole scope), again whenever its map
-moves, and ``"positions": false`` to stop. A guard's phone that shows no map never pays for the fleet's
-movements. They come from the process's one :class:`~command_ui.live_hub.PositionHub`, a snapshot of the view
-first, then each device's newest fix as it commits, as ``{"type": "positions", "fields": [...], "rows":
-[[...], ...]}``. The screen answers each with ``{"type": "ack"}`` when it has drawn it; until then (or
-``ACK_WAIT_S``) nothing more is sent, and what moved meanwhile comes conflated in the next message.
+"bbox": [west, south, east, north], "zoom": 11}`` (``bbox`` null or left out: its whole scope), again whenever
+its map moves or zooms, and ``"positions": false`` to stop. A guard's phone that shows no map never pays for
+the fleet's movements. ``zoom`` is the map's Web Mercator zoom (0 to 22; left out: every fix, as before it
+existed): below 15 a device's fix is sent when it moved a pixel at that zoom, its heading turned 15° or its
+marker changed, or 10 s after the last one sent, and not otherwise (command_ui/live_detail.py). They come
+from the process's one :class:`~command_ui.live_hub.PositionHub`, a snapshot of the view first (every
+device's newest fix, whatever the zoom), then each device's newest fix as it commits (and as the zoom shows
+it), as ``{"type": "positions", "fields": [...], "rows": [[...], ...]}``. The screen answers each with
+``{"type": "ack"}`` when it has drawn it; until then (or ``ACK_WAIT_S``) nothing more is sent, and what moved
+meanwhile comes conflated in the next message.
 
 A message the server cannot read is answered with ``{"type": "error", "detail": ...}`` and the connection
 stays open. The session cookie authenticates the handshake, and a guard's feed never carries another school's

@@ -154,6 +154,24 @@ def test_a_map_gets_only_its_box_and_a_snapshot_when_it_moves(client: TestClient
             seen |= {p["device_id"] for p in next_fixes(ws)}
 
 
+def test_a_zoomed_out_map_is_sent_the_moves_it_can_show(client: TestClient, url: str) -> None:
+    assert client.post("/api/v1/auth/login", json={"username": guard_of(url, OWN), "password": PASSWORD}
+                       ).status_code == 200
+    now = datetime.now(UTC)
+    with client.websocket_connect("/api/v1/live") as ws:
+        ws.send_json({"type": "watch", "zoom": 30})
+        assert "zoom" in ws.receive_json()["detail"]
+        watch(ws, zoom=12)  # 29 m a pixel here
+        move(url, "bus-01-gps", now)
+        move(url, "bus-02-gps", now, -96.65, 40.8)
+        seen: set[str] = set()
+        while not {"bus-01-gps", "bus-02-gps"} <= seen:
+            seen |= {p["device_id"] for p in next_fixes(ws)}
+        move(url, "bus-01-gps", now + timedelta(seconds=1), -96.66 + 0.0001)  # 8 m: not a pixel
+        move(url, "bus-02-gps", now + timedelta(seconds=1), -96.64, 40.8)  # 840 m: 29 pixels
+        assert {p["device_id"] for p in next_fixes(ws)} == {"bus-02-gps"}
+
+
 def test_an_unreadable_message_is_answered_and_the_feed_goes_on(client: TestClient, url: str) -> None:
     assert client.post("/api/v1/auth/login", json={"username": guard_of(url, OWN), "password": PASSWORD}
                        ).status_code == 200

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def watch(ws: Any, bbox: list[float] | None = None) -> None:
-    """Ask the live socket for positions in its scope (or in a WGS-84 box)."""
-    ws.send_json({"type": "watch", "positions": True, "bbox": bbox})
+def watch(ws: Any, bbox: list[float] | None = None, zoom: float | None = None) -> None:
+    """Ask the live socket for positions in its scope (or in a WGS-84 box), at a map's zoom if given."""
+    ws.send_json({"type": "watch", "positions": True, "bbox": bbox} | ({} if zoom is None else {"zoom": zoom}))
 
 
 def fixes(message: dict[str, Any]) -> list[dict[str, Any]]:

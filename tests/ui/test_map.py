@@ -9,13 +9,15 @@ The page fixture fails a test on any console error, so each of these also runs c
 from __future__ import annotations
 
 import io
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, WebSocket, expect
 
 from tests.ui.conftest import REPO, Site, person, sign_in
 
@@ -121,6 +123,22 @@ def test_a_bus_takes_the_colour_of_its_state_and_stays_above_an_incident(site: S
     expect(bus).to_have_attribute("data-state", "on_time", timeout=10_000)
     green = bus.locator(".bus-arrow").evaluate("el => getComputedStyle(el).backgroundColor")
     assert green != grey and green == "rgb(22, 163, 74)"
+
+
+def test_the_map_tells_the_live_feed_its_zoom_at_each_zoom(site: Site, page: Page) -> None:
+    """The map watches positions with its zoom (the server then sends only moves it can show), anew per zoom."""
+    sockets: list[WebSocket] = []
+    page.on("websocket", lambda socket: sockets.append(socket))  # not list.append: Playwright tags its handler
+    sign_in(page, site.base, person(site, "district_officer"))
+    watches: list[dict[str, Any]] = []
+    for _ in range(2):
+        with sockets[-1].expect_event("framesent", lambda text: '"watch"' in str(text)) as frame:
+            zoom_in(page, 1)
+        watches.append(json.loads(str(frame.value)))
+    (out, inside) = watches
+    assert isinstance(out["zoom"], int) and 0 <= out["zoom"] < 19 and inside["zoom"] == out["zoom"] + 1
+    west, south, east, north = out["bbox"]
+    assert west < inside["bbox"][0] < inside["bbox"][2] < east and south < inside["bbox"][1] < north
 
 
 @pytest.mark.parametrize("path", ["/", "/wall"])

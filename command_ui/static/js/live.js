@@ -31,10 +31,14 @@ export class LiveFeed {
 
   /**
    * Ask for positions: all in scope (bbox null) or those in a WGS-84 box; resent after every reconnect.
+   * With the map's zoom, the server sends a device's fix only when it would move a pixel at that zoom (or
+   * turn, or ten seconds have passed); without it, every fix. Call again when the map zooms.
    * @param {[number, number, number, number] | null} bbox west, south, east, north
+   * @param {number | null} [zoom] the map's Web Mercator zoom (0..22)
    */
-  watch(bbox = null) {
+  watch(bbox = null, zoom = null) {
     this.watching = { type: "watch", positions: true, bbox };
+    if (zoom != null) this.watching.zoom = zoom;
     if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(this.watching));
   }
 

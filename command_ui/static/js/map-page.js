@@ -266,8 +266,9 @@ async function main() {
     },
     onStatus: statusShower(document.getElementById("live-status"), t),
   }).start();
-  // Positions only for what the map shows (with a margin, so a small pan needs no new request).
-  const watchView = () => feed.watch(watchBox(map.getBounds().pad(0.25)));
+  // Positions only for what the map shows (with a margin, so a small pan needs no new request), and only the
+  // moves its zoom can show: zooming ends in a moveend too, so the server learns each new zoom.
+  const watchView = () => feed.watch(watchBox(map.getBounds().pad(0.25)), map.getZoom());
   watchView();
   let pending = null;
   map.on("moveend", () => {

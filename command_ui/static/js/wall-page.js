@@ -285,7 +285,11 @@ async function main() {
       if (state === "live") wasLive = true;
     },
   }).start();
-  feed.watch(null);
+  // The whole scope, with the wall map's zoom: the server sends only the moves that zoom can show (a bus crossing
+  // a pixel, a turn, or ten seconds gone), not every fix of the city's fleet.
+  const watchAll = () => feed.watch(null, map.getZoom());
+  watchAll();
+  map.on("zoomend", watchAll);
   document.body.dataset.ready = "true";
 }
 
