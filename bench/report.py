@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import os
 import platform
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -127,6 +128,13 @@ def write_report(name: str, description: str | None, figures: list[Figure], wher
     path.write_text(update_report(path.read_text() if path.exists() else "", name, measured))
 
 
+def module_name(run: Callable[..., object]) -> str:
+    """Name the benchmark a ``run`` belongs to as its section does: ``bench.ingest``, also when run as ``-m``."""
+    module = sys.modules.get(run.__module__)
+    spec = getattr(module, "__spec__", None)
+    return spec.name if spec is not None else run.__module__  # ``python -m bench.x``: __main__, spec bench.x
+
+
 def main(run: Callable[[bool], list[Figure]], description: str | None, argv: Sequence[str] | None = None) -> None:
     """Run one benchmark from its command line and print its figures; ``--short`` runs the reduced form.
 
@@ -145,5 +153,5 @@ def main(run: Callable[[bool], list[Figure]], description: str | None, argv: Seq
     for figure in figures:
         print(figure.line())
     if args.report:
-        write_report(run.__module__, description, figures, where)
+        write_report(module_name(run), description, figures, where)
         print(f"wrote {REPORT}")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import types
 from datetime import UTC, datetime
 
-from bench.report import HEADER, MEASURED, Figure, measured_part, update_report
+import pytest
+
+from bench.report import HEADER, MEASURED, Figure, measured_part, module_name, update_report
 
 REPORT = """# Benchmark report
 
@@ -69,3 +74,15 @@ def test_a_second_run_is_idempotent_and_a_new_benchmark_is_appended() -> None:
     assert once == twice
     assert once.count("## bench.gamma") == 1 and once.rstrip().endswith("| 0.0x |")
     assert update_report("", "bench.gamma", _measured("bench.gamma", 1)).startswith(HEADER)
+
+
+
+def test_a_benchmark_run_with_dash_m_writes_its_own_section_not_mains(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `python -m bench.ingest` runs the module as __main__ (its spec still says bench.ingest): the first runs of
+    # --report wrote three benchmarks, one over the other, into a section called "__main__".
+    main = types.ModuleType("__main__")
+    main.__spec__ = importlib.util.find_spec("bench.ingest")
+    exec("def run(short):\n    return []\n", main.__dict__)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    assert module_name(main.run) == "bench.ingest"
+    assert module_name(measured_part) == "bench.report"
