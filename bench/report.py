@@ -40,10 +40,15 @@ class Figure:
         """How many times the baseline the figure is."""
         return self.value / self.baseline_value if self.baseline_value else float("inf")
 
+    @property
+    def ratio_text(self) -> str:
+        """The ratio as printed: two decimals below 10x, so 0.85x against a 0.9x target never reads as 0.9x."""
+        return f"{self.ratio:.2f}x" if self.ratio < 10 else f"{self.ratio:.1f}x"
+
     def line(self) -> str:
         """One human-readable line."""
         return (f"{self.name}: {self.value:,.0f} {self.unit} vs {self.baseline_name}: "
-                f"{self.baseline_value:,.0f} {self.unit} -> {self.ratio:.1f}x")
+                f"{self.baseline_value:,.0f} {self.unit} -> {self.ratio_text}")
 
 
 def bench_settings() -> Settings:
@@ -55,7 +60,7 @@ def markdown(figures: list[Figure]) -> str:
     """Render figures as a Markdown table."""
     rows = [TABLE_HEAD, "|---|---|---|---|---|"]
     rows += [f"| {f.name} | {f.value:,.0f} {f.unit} | {f.baseline_name} | {f.baseline_value:,.0f} {f.unit} "
-             f"| {f.ratio:.1f}x |" for f in figures]
+             f"| {f.ratio_text} |" for f in figures]
     return "\n".join(rows) + "\n"
 
 

@@ -51,7 +51,7 @@ def _measured(name: str, value: float) -> str:
 def test_a_run_replaces_its_figures_and_keeps_the_notes_and_other_sections() -> None:
     text = update_report(REPORT, "bench.alpha", _measured("bench.alpha", 3))
     alpha, beta = text.split("## bench.alpha")[1].split("## bench.beta")
-    assert "new bench.alpha | 3 ms | naive | 100 ms | 0.0x" in alpha
+    assert "new bench.alpha | 3 ms | naive | 100 ms | 0.03x" in alpha
     assert "old alpha" not in alpha
     assert "Re-run alone at 16:55 UTC: a note people wrote." in alpha
     assert f"{MEASURED}2026-12-06 20:00 UTC on a 2-core test box." in alpha
@@ -72,7 +72,7 @@ def test_a_second_run_is_idempotent_and_a_new_benchmark_is_appended() -> None:
     once = update_report(REPORT, "bench.gamma", _measured("bench.gamma", 1))
     twice = update_report(once, "bench.gamma", _measured("bench.gamma", 1))
     assert once == twice
-    assert once.count("## bench.gamma") == 1 and once.rstrip().endswith("| 0.0x |")
+    assert once.count("## bench.gamma") == 1 and once.rstrip().endswith("| 0.01x |")
     assert update_report("", "bench.gamma", _measured("bench.gamma", 1)).startswith(HEADER)
 
 
