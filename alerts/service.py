@@ -324,6 +324,9 @@ class AlertService:
                 self._keep_connection()
                 self._stop.wait(1.0)
         self._close_connection()
+        # A pass still sending would open a held connection again after close(): let it finish first (bounded:
+        # a send is bounded by its notifier's timeout and retries).
+        escalator.join(timeout=60)
         for notifier in self.notifiers:
             notifier.close()  # connections a notifier holds between sends (MQTT)
 

@@ -98,12 +98,19 @@ def serve(port: int, url: str) -> None:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its live children (the relay's ffmpeg), from /proc."""
+    """User + system CPU seconds of a process and its live children (the relay's ffmpeg), from /proc.
+
+    Children are looked for under every thread of the process, not only its first: a child started from another
+    thread is listed under that thread, and its CPU (most of a relay's) was missed, so the first viewer's cost
+    read 0 now and then in the short form.
+    """
     total = 0.0
     pids = [pid]
     with contextlib.suppress(OSError):
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    for one in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError):
+                pids += [int(p) for p in (task / "children").read_text().split()]
+    for one in dict.fromkeys(pids):
         with contextlib.suppress(OSError, IndexError, ValueError):
             fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -188,11 +188,8 @@ def ingest_worker(
     if role not in ("worker", "writer"):
         raise typer.BadParameter("--role is worker or writer")
     chosen: Literal["worker", "writer"] = "writer" if role == "writer" else "worker"
-    settings = _settings()
-    if chosen == "writer":
-        _yield_cpu(settings.ingest.bulk_nice)
-    run_worker(settings, WorkerOptions(index=index, serve_http=http, role=chosen, serve_jt808=jt808,
-                                       serve_gt06=gt06))
+    run_worker(_settings(), WorkerOptions(index=index, serve_http=http, role=chosen, serve_jt808=jt808,
+                                          serve_gt06=gt06))
 
 
 @app.command("ingest-receiver", hidden=True)
@@ -207,10 +204,8 @@ def ingest_receiver(
     """Run the ingest receiver in this process (the supervisor starts it)."""
     from ingest.worker import WorkerOptions, run_worker
 
-    settings = _settings()
-    _yield_cpu(settings.ingest.bulk_nice)
-    run_worker(settings, WorkerOptions(index=0, serve_http=http, role="receiver", partitions=partitions,
-                                       serve_jt808=jt808, serve_gt06=gt06))
+    run_worker(_settings(), WorkerOptions(index=0, serve_http=http, role="receiver", partitions=partitions,
+                                          serve_jt808=jt808, serve_gt06=gt06))
 
 
 @app.command("ingest-priority", hidden=True)
@@ -221,13 +216,6 @@ def ingest_priority(
     from ingest.priority import run_priority
 
     run_priority(_settings(), partitions)
-
-
-def _yield_cpu(niceness: int) -> None:
-    # Before any thread starts, so every thread of the process inherits it (Linux keeps niceness per thread).
-    # The panic processes stay at the supervisor's priority and win the cores when GPS load exceeds them.
-    if niceness:
-        os.nice(niceness)
 
 
 @app.command()

@@ -15,8 +15,12 @@ would show it differently from what that level last sent:
 
 Zoomed in (``FULL_DETAIL_ZOOM`` and over, where a moving bus crosses pixels between two fixes) and for a screen
 that sends no zoom, every fix goes through: the full-detail stream. A screen that zooms in says so (the page
-sends ``watch`` again on every move) and gets a snapshot at its new level, so what it shows is never more than
-a pixel (a turn, ten seconds) away from what its level last sent, and a snapshot is every device's newest fix.
+sends ``watch`` again on every move) and gets a snapshot at its new level, a snapshot being every device's
+newest fix. What a screen shows is then within a pixel (a turn) of what its level last sent, and so within two
+pixels (two turns) of the newest fix: a screen that joined by snapshot holds a newer fix than the level's own,
+and a later move back towards the level's may stay unsent. A device that falls silent after a fix that moved
+less than a pixel keeps its previous fix on a zoomed-out screen (at most ten seconds older) until the screen
+moves or zooms.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import threading
 import weakref
 from datetime import UTC, datetime
@@ -174,9 +175,22 @@ class MqttListener:
             with self._lock:
                 pending, self._pending = self._pending, []
             if pending:
+                try:
+                    self._spool.append([envelope for envelope, _, _, _ in pending])
+                except (sqlite3.Error, OSError):
+                    # A spool locked past its busy timeout (two processes append to it) or a full disk: none of
+                    # these is acknowledged, so none is lost. The thread must not die (nothing would ever be
+                    # acknowledged again while the process looked alive): keep them, in order, and try again. When
+                    # stopping, the broker re-delivers them to the session's next connection instead.
+                    log.exception("spooling %d messages failed; kept unacknowledged", len(pending))
+                    if stopping:
+                        return
+                    with self._lock:
+                        self._pending = pending + self._pending
+                    self._stop.wait(1.0)
+                    continue
                 # Counted per flush: labels().inc() for every message cost the paho thread a few percent.
                 _RECEIVED.inc(len(pending))
-                self._spool.append([envelope for envelope, _, _, _ in pending])
                 self._on_spooled.set()
                 for _, mid, qos, client in pending:
                     if qos > 0:

@@ -18,6 +18,7 @@ not committed.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -183,6 +184,14 @@ class Worker:
         base = self.settings.ingest.metrics_port
         return base + (self.options.partitions if self.options.role == "receiver" else self.options.index)
 
+    def _bulk_nice(self) -> int:
+        """Say how much this process's bulk threads yield the cores (``ingest.bulk_nice``), or 0."""
+        # Writers, and the receiver when panic buttons have a process of their own; a worker of the shared layout
+        # carries its own priority lane, so it keeps its priority.
+        ingest = self.settings.ingest
+        bulk = self.options.role == "writer" or (self.options.role == "receiver" and ingest.priority_process)
+        return ingest.bulk_nice if bulk else 0
+
     def run(self) -> None:
         """Run until stopped; a worker's or writer's spool is drained before returning."""
         self.refresh_directory()
@@ -199,6 +208,11 @@ class Worker:
                 log.error("ingest %s %d: metrics not served on port %d: %s", self.options.role,
                           self.options.index, self._metrics_port(), exc)
         self.panics.start()
+        # After the panic fast path's thread started, before any other: Linux keeps niceness per thread and a
+        # thread inherits its creator's, so the fast path (which also stores the device ports' SOS alarms in the
+        # receiver) keeps the supervisor's priority while the bulk threads yield the cores under overload.
+        if self._bulk_nice():
+            os.nice(self._bulk_nice())
         threading.Thread(target=self._every, args=(DIRECTORY_REFRESH_S, self.refresh_directory),
                          daemon=True).start()
         if self.feed is not None:

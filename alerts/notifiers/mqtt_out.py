@@ -114,6 +114,10 @@ class _Session:
         self.client.loop_stop()
 
 
+HELD_ACK_WAIT_S = 2.0
+"""How long a held connection is trusted to acknowledge before the message goes out on a fresh one."""
+
+
 class MqttNotifier(Notifier[MqttOutConfig]):
     """MQTT 5 publish with QoS 1 or 2 on a connection held between notifications."""
 
@@ -142,21 +146,35 @@ class MqttNotifier(Notifier[MqttOutConfig]):
         endpoint = parse_broker_url(cfg.url)
         where = f"mqtt {endpoint.host}:{endpoint.port}"
         with self._lock:
-            session = self._connected(where)
+            if self._session is not None and self._session.client.is_connected():
+                # A held connection that looks up may be half-open (a NAT dropped its state, the broker failed over)
+                # and paho learns it only after a keepalive: it gets a short wait for its ack, then the message goes
+                # out again at once on a fresh connection, not after the whole timeout and a retry's backoff. At
+                # worst a siren hears it twice (at least once, as QoS 1 is).
+                try:
+                    reason = self._send(self._session, topic, payload, min(HELD_ACK_WAIT_S, cfg.timeout_s), where)
+                except RetryableError:
+                    self._drop()
+                else:
+                    _check(reason, f"{where}: publish to {topic} refused")
+                    return
             try:
-                info = session.client.publish(topic, payload, qos=cfg.qos, retain=cfg.retain)
-                if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                    raise RetryableError(f"{where}: publish failed: {mqtt.error_string(info.rc)}")
-                with session.acked:
-                    if not session.acked.wait_for(lambda: info.mid in session.acks, cfg.timeout_s):
-                        raise RetryableError(f"{where}: no acknowledgement for {topic} within {cfg.timeout_s:g} s")
-                    reason = session.acks.pop(info.mid)
+                reason = self._send(self._connected(where), topic, payload, cfg.timeout_s, where)
             except RetryableError:
                 # Held connections go bad silently (a broker restart, a half-open socket): the retry starts afresh.
                 self._drop()
                 raise
-            if reason.is_failure:
-                raise _reason_error(f"{where}: publish to {topic} refused", reason)
+            _check(reason, f"{where}: publish to {topic} refused")
+
+    def _send(self, session: _Session, topic: str, payload: bytes, wait_s: float, where: str) -> ReasonCode:
+        """Publish on a connection and wait up to ``wait_s`` for the broker's acknowledgement; return its reason."""
+        info = session.client.publish(topic, payload, qos=self.config.qos, retain=self.config.retain)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise RetryableError(f"{where}: publish failed: {mqtt.error_string(info.rc)}")
+        with session.acked:
+            if not session.acked.wait_for(lambda: info.mid in session.acks, wait_s):
+                raise RetryableError(f"{where}: no acknowledgement for {topic} within {wait_s:g} s")
+            return session.acks.pop(info.mid)
 
     def _connected(self, where: str) -> _Session:
         """Return the held connection if it is up, else a new one (a CONNECT round trip and a network thread).
@@ -196,6 +214,12 @@ class MqttNotifier(Notifier[MqttOutConfig]):
         if self._session is not None:
             self._session.close()
             self._session = None
+
+
+def _check(reason: ReasonCode, what: str) -> None:
+    """Raise for a refused publish (its reason code says whether to retry)."""
+    if reason.is_failure:
+        raise _reason_error(what, reason)
 
 
 def _reason_error(what: str, rc: ReasonCode) -> RetryableError | PermanentError:

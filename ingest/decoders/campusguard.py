@@ -51,7 +51,7 @@ METRIC_ALIASES: Final = {"temperature": "temperature_c", "humidity": "humidity_p
 def decode(topic: str, payload: bytes, received_at: datetime, limits: Limits) -> list[Decoded]:
     """Decode one message of our schema into messages, or raise Rejection."""
     require_utc(received_at)
-    kind, device = _parse_topic(topic)
+    kind, device = _parse_topic(topic) if len(topic) <= CACHED_TOPIC_CHARS else _parse_topic.__wrapped__(topic)
     body = parse_json_object(payload, limits)
     time = check_window(parse_time_value(body.get("ts"), "ts"), received_at, limits, "ts")
     if kind == "gps":
@@ -65,9 +65,18 @@ def decode(topic: str, payload: bytes, received_at: datetime, limits: Limits) ->
     return list(_sensor(device, time, body, received_at))
 
 
-@functools.lru_cache(maxsize=65536)  # a topic names one device: the same few thousand topics, over and over
+# Topics are the publisher's to choose (up to 64 KiB each): only ordinary ones are remembered, so a client sending
+# long made-up topics cannot fill a writer's memory with them (65,536 x 64 KiB).
+CACHED_TOPIC_CHARS = 256
+
+
 def topic_school(topic: str) -> str | None:
     """Return the ``{school}`` level of a topic of our schema, or None for any other topic."""
+    return _topic_school(topic) if len(topic) <= CACHED_TOPIC_CHARS else _topic_school.__wrapped__(topic)
+
+
+@functools.lru_cache(maxsize=65536)  # a topic names one device: the same few thousand topics, over and over
+def _topic_school(topic: str) -> str | None:
     levels = topic.split("/")
     return levels[2] if len(levels) == 5 and levels[:2] == ["campusguard", "v1"] else None
 

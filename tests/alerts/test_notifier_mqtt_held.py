@@ -16,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.notifiers import build_notifier
 from alerts.notifiers.base import Notification
+from alerts.notifiers.mqtt_out import MqttNotifier
 from domain.broker import parse_broker_url
 from tests.support.mqtt import PrivateBroker
 
@@ -46,10 +47,13 @@ def subscribe(url: str, topic_filter: str) -> tuple[mqtt.Client, queue.Queue[mqt
 
 def test_notifications_share_a_connection_and_survive_a_broker_restart(private_mqtt: PrivateBroker) -> None:
     with build_notifier({"type": "mqtt", "url": private_mqtt.url, "timeout_s": 3, "retry": FAST}) as notifier:
+        assert isinstance(notifier, MqttNotifier)
         siren, got = subscribe(private_mqtt.url, TOPIC)
         try:
             first = notifier.send(notification(incident_id=1))
+            held = notifier._session
             second = notifier.send(notification(incident_id=2))
+            assert held is not None and notifier._session is held  # the second went out on the first's connection
             ids = [json.loads(got.get(timeout=10).payload)["incident"]["id"] for _ in range(2)]
         finally:
             siren.disconnect()
